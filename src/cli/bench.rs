@@ -1,0 +1,178 @@
+//! `caro bench`: prints load time, memory, prefill and decode speed and end-to-end
+//! latency for fixed everyday requests, once per thread count. Each thread count runs
+//! in a fresh child process because candle fixes its thread pool at first use.
+
+use std::process::Command as Process;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::engine::candle::{CandleBackend, LoadOptions};
+use crate::engine::command::{CommandOptions, generate_command};
+use crate::engine::context::Context;
+use crate::engine::{Backend, CancelToken, ChatPrompt, GenerateRequest, Sampling, prompt};
+use crate::error::{CaroError, exit};
+use crate::model::Session;
+use crate::settings::Settings;
+
+/// The everyday requests every latency figure is measured on.
+pub const EVERYDAY_REQUESTS: [&str; 10] = [
+    "list all files including hidden ones",
+    "find files larger than 100MB in this directory",
+    "show disk usage of this folder in human readable units",
+    "count lines in main.rs",
+    "show the 5 most recently modified files",
+    "search for TODO in all rust files",
+    "show which process listens on port 8080",
+    "compress the logs directory into logs.tar.gz",
+    "show free memory",
+    "replace foo with bar in config.txt",
+];
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Thread counts to compare, comma separated
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
+    pub thread_counts: Vec<usize>,
+    /// Run one measurement in this process (used by the parent run)
+    #[arg(long, hide = true)]
+    pub single: bool,
+}
+
+pub fn run(args: &BenchArgs, s: &Settings) -> Result<i32, CaroError> {
+    if args.single {
+        return single(s);
+    }
+    let exe = std::env::current_exe().map_err(|e| CaroError::Other(e.to_string()))?;
+    println!("caro bench · model {}", s.model.display());
+    for t in &args.thread_counts {
+        let status = Process::new(&exe)
+            .args(["bench", "--single", "--threads", &t.to_string(), "--model"])
+            .arg(&s.model)
+            .status()
+            .map_err(|e| CaroError::Other(format!("cannot run the benchmark child: {e}")))?;
+        if !status.success() {
+            return Ok(status.code().unwrap_or(exit::FAILURE));
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn single(s: &Settings) -> Result<i32, CaroError> {
+    let t = Instant::now();
+    let backend = CandleBackend::load(
+        &s.model,
+        &LoadOptions {
+            sessions: 1,
+            context_cap: s.context,
+        },
+    )?;
+    let load = ms(t.elapsed());
+    let warmup = ms(backend.warm_up()?);
+    let rss_after_load = peak_rss_mb();
+    println!("\n== {} thread(s) ==", backend.info().threads);
+    println!("load            {load:>8.0} ms");
+    println!("warm-up         {warmup:>8.0} ms");
+
+    // Prefill of a 300-token prompt on a fresh session.
+    let text = prompt::SYSTEM_PROMPT.repeat(4);
+    let ids: Vec<u32> = backend
+        .tokenizer()
+        .encode(&text)?
+        .into_iter()
+        .take(300)
+        .collect();
+    let mut session = Session::new(backend.weights().clone());
+    let t = Instant::now();
+    session
+        .forward(&ids)
+        .map_err(crate::model::ModelError::from)?;
+    let prefill = t.elapsed().as_secs_f64();
+    println!(
+        "prefill 300 tok {:>8.1} tok/s ({:.0} ms)",
+        ids.len() as f64 / prefill,
+        prefill * 1e3
+    );
+    drop(session);
+
+    // A typical request on top of the cached system prompt.
+    backend.prepare(prompt::SYSTEM_PROMPT)?;
+    let ctx = Context::detect(&s.shell, std::path::Path::new("/home/user/project"));
+    let opts = CommandOptions {
+        max_tokens: s.max_tokens,
+        sampling: Sampling::default(),
+    };
+    let cancel = CancelToken::new();
+    // Prepare again so this request starts from the bare system prefix.
+    let r = generate_command(
+        &backend,
+        EVERYDAY_REQUESTS[1],
+        &ctx,
+        &opts,
+        &mut |_| {},
+        &cancel,
+    )?;
+    let st = &r.generation.stats;
+    println!(
+        "request prefill {:>8.0} ms for {} new tokens ({} cached)",
+        st.prefill_ms, st.prefill_tokens, st.cached_tokens
+    );
+
+    // Decode speed over exactly 64 tokens.
+    let req = GenerateRequest {
+        prompt: ChatPrompt {
+            system: prompt::SYSTEM_PROMPT.into(),
+            user: "write a long bash script".into(),
+        },
+        max_tokens: 64,
+        sampling: Sampling::default(),
+        ignore_stop: true,
+    };
+    let g = backend.generate(&req, &mut |_| {}, &cancel)?;
+    // The first sampled token comes from the prefill logits; 63 decode steps follow.
+    let steps = g.stats.generated_tokens.saturating_sub(1).max(1);
+    println!(
+        "decode 64 tok   {:>8.1} tok/s",
+        steps as f64 / (g.stats.decode_ms / 1e3)
+    );
+
+    let mut e2e = Vec::new();
+    for req in EVERYDAY_REQUESTS {
+        let t = Instant::now();
+        let r = generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel)?;
+        let took = ms(t.elapsed());
+        e2e.push(took);
+        println!(
+            "  {took:>6.0} ms  prefill {:>3} tok  gen {:>2} tok  {req:<58} → {}",
+            r.generation.stats.prefill_tokens, r.generation.stats.generated_tokens, r.command
+        );
+    }
+    e2e.sort_by(f64::total_cmp);
+    let median = (e2e[4] + e2e[5]) / 2.0;
+    println!(
+        "end-to-end      median {median:.0} ms · max {:.0} ms (10 requests)",
+        e2e[9]
+    );
+    println!(
+        "peak RSS        {:>8.0} MB after load+warm-up · {:.0} MB at end",
+        rss_after_load,
+        peak_rss_mb()
+    );
+    Ok(exit::OK)
+}
+
+/// Peak resident memory of this process (VmHWM), in MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

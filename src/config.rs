@@ -1,0 +1,164 @@
+//! `config.toml`: every key optional, unknown keys rejected with the line they are on.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Path of a GGUF model file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<PathBuf>,
+    /// Catalogue variant used when `model` is unset: `q4_k_m` (default) or `q8_0`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Shell the commands are written for (`zsh`, `bash`, `fish`, `sh`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Largest context a session may use, in tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<usize>,
+    pub daemon: DaemonConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Seconds without requests before the daemon exits and frees its memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}:{line}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{key}={value:?} is not valid: {message}")]
+    Env {
+        key: String,
+        value: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads `path`; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ConfigError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].lines().count().max(1)
+            });
+            let line = match e.span() {
+                Some(s) if text[..s.start.min(text.len())].ends_with('\n') => line + 1,
+                _ => line,
+            };
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                message: e.message().replace('\n', " ").trim().to_owned(),
+            }
+        })
+    }
+}
+
+/// Reads a numeric environment override such as `CARO_THREADS`.
+pub fn env_number<T: std::str::FromStr>(key: &str) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(key) {
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|e: T::Err| ConfigError::Env {
+                    key: key.into(),
+                    value: v,
+                    message: e.to_string(),
+                })
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("/x/config.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(parse("").ok(), Some(Config::default()));
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let c = parse(
+            "model = \"/m.gguf\"\nthreads = 2\nshell = \"fish\"\nmax_tokens = 64\ntemperature = 0.5\nseed = 7\ncontext = 2048\n[daemon]\nidle_timeout = 60\nworkers = 2\nqueue = 4\n",
+        )
+        .expect("valid config");
+        assert_eq!(c.threads, Some(2));
+        assert_eq!(c.daemon.workers, Some(2));
+        assert_eq!(c.model.as_deref(), Some(Path::new("/m.gguf")));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("threads = 2\n\nthredas = 3\n").expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("/x/config.toml:3:"), "{msg}");
+        assert!(msg.contains("thredas"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let err = parse("shell = \"zsh\"\nthreads = \"many\"\n").expect_err("bad type");
+        assert!(err.to_string().starts_with("/x/config.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn broken_syntax_is_an_error_not_a_panic() {
+        assert!(parse("threads = [\n").is_err());
+        assert!(parse("[daemon\n").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! Errors as the user sees them: one line, an optional hint, and an exit code. Every
+//! failure is rendered here, once, at the edge of the program.
+
+use crate::config::ConfigError;
+use crate::engine::EngineError;
+use crate::model::ModelError;
+
+/// Exit codes (documented in the README).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const MODEL_MISSING: i32 = 3;
+    pub const MODEL_INVALID: i32 = 4;
+    pub const BAD_REQUEST: i32 = 5;
+    pub const CONFIG: i32 = 6;
+    pub const DAEMON: i32 = 7;
+    pub const DOWNLOAD: i32 = 8;
+    pub const DANGEROUS: i32 = 10;
+    pub const CANCELLED: i32 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaroError {
+    #[error("config error: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<ModelError> for CaroError {
+    fn from(e: ModelError) -> Self {
+        Self::Engine(EngineError::Model(e))
+    }
+}
+
+impl CaroError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Config(_) => exit::CONFIG,
+            Self::Usage(_) => exit::USAGE,
+            Self::Other(_) => exit::FAILURE,
+            Self::Engine(e) => match e {
+                EngineError::Model(ModelError::NotFound { .. }) => exit::MODEL_MISSING,
+                EngineError::Model(
+                    ModelError::NotGguf { .. }
+                    | ModelError::Corrupt { .. }
+                    | ModelError::UnsupportedArch { .. }
+                    | ModelError::Tokenizer(_),
+                ) => exit::MODEL_INVALID,
+                EngineError::Model(_) => exit::FAILURE,
+                EngineError::EmptyRequest | EngineError::RequestTooLong { .. } => exit::BAD_REQUEST,
+                EngineError::Cancelled => exit::CANCELLED,
+                EngineError::NoCommand => exit::FAILURE,
+            },
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::Config(ConfigError::Parse { path, .. }) => {
+                format!("fix or remove {}; `caro config show` prints the settings in effect", path.display())
+            }
+            Self::Config(ConfigError::Env { key, .. }) => format!("unset {key} or give it a number"),
+            Self::Engine(EngineError::Model(ModelError::NotFound { .. })) => {
+                "run `caro model pull`, or point CARO_MODEL (or --model) at a .gguf file".into()
+            }
+            Self::Engine(EngineError::Model(
+                ModelError::NotGguf { .. } | ModelError::Corrupt { .. } | ModelError::UnsupportedArch { .. },
+            )) => "download it again with `caro model pull`, or point CARO_MODEL at a Qwen2.5-Coder GGUF file".into(),
+            Self::Engine(EngineError::EmptyRequest) => "say what you want to do, e.g. caro \"list files by size\"".into(),
+            Self::Engine(EngineError::RequestTooLong { .. }) => "shorten the request".into(),
+            Self::Engine(EngineError::NoCommand) => "rephrase the request, or try again for another answer".into(),
+            _ => return None,
+        })
+    }
+
+    /// The message and hint on one line, for the shell widgets.
+    pub fn one_line(&self) -> String {
+        match self.hint() {
+            Some(h) => format!("caro: {self}; {h}"),
+            None => format!("caro: {self}"),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! caro: turn plain words into one shell command with a local model.
+//!
+//! Layout: [`model`] is the network and its weights, [`engine`] turns a request into a
+//! command on top of a backend, [`cli`] is the command line; configuration lives in
+//! [`config`]/[`settings`], user-facing errors in [`error`].
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod logging;
+pub mod model;
+pub mod paths;
+pub mod settings;
+pub mod store;

@@ -1,0 +1,321 @@
+//! Qwen2 decoder on candle's quantized building blocks.
+//!
+//! Unlike `candle_transformers::models::quantized_qwen2`, the immutable weights
+//! ([`Weights`], shared through `Arc`) are split from the per-request state
+//! ([`Session`]), a session can roll its KV cache back to a kept prefix, and the
+//! token embedding stays quantized (rows are dequantized on lookup) instead of
+//! becoming a ~900 MB f32 table.
+
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::{D, DType, Device, Module, Result, Tensor};
+
+use super::kv_cache::LayerCache;
+
+/// Hyper-parameters read from the GGUF metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Qwen2Config {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_kv_head: usize,
+    pub head_dim: usize,
+    pub hidden: usize,
+    pub vocab: usize,
+    /// Longest sequence a session may hold (the model's own limit, capped by caro).
+    pub max_context: usize,
+    pub rms_eps: f32,
+    pub rope_base: f32,
+}
+
+impl Qwen2Config {
+    pub fn from_gguf(ct: &gguf_file::Content, context_cap: usize) -> Result<Self> {
+        let get = |key: &str| -> Result<&gguf_file::Value> {
+            ct.metadata
+                .get(key)
+                .ok_or_else(|| candle_core::Error::Msg(format!("missing metadata key {key}")))
+        };
+        let n_head = get("qwen2.attention.head_count")?.to_u32()? as usize;
+        let n_kv_head = get("qwen2.attention.head_count_kv")?.to_u32()? as usize;
+        let hidden = get("qwen2.embedding_length")?.to_u32()? as usize;
+        let n_layer = get("qwen2.block_count")?.to_u32()? as usize;
+        let context = get("qwen2.context_length")?.to_u32()? as usize;
+        let rms_eps = get("qwen2.attention.layer_norm_rms_epsilon")?.to_f32()?;
+        let rope_base = get("qwen2.rope.freq_base")
+            .and_then(|v| v.to_f32())
+            .unwrap_or(10_000.0);
+        let vocab = match ct.tensor_infos.get("token_embd.weight") {
+            Some(info) => info.shape.dims2()?.0,
+            None => candle_core::bail!("missing tensor token_embd.weight"),
+        };
+        if n_head == 0 || n_kv_head == 0 || hidden % n_head != 0 || n_head % n_kv_head != 0 {
+            candle_core::bail!(
+                "inconsistent attention shape: {n_head} heads, {n_kv_head} kv heads, hidden {hidden}"
+            );
+        }
+        Ok(Self {
+            n_layer,
+            n_head,
+            n_kv_head,
+            head_dim: hidden / n_head,
+            hidden,
+            vocab,
+            max_context: context.min(context_cap),
+            rms_eps,
+            rope_base,
+        })
+    }
+}
+
+struct Layer {
+    attn_norm: Tensor,
+    wq: Arc<QTensor>,
+    wk: Arc<QTensor>,
+    wv: Arc<QTensor>,
+    bq: Tensor,
+    bk: Tensor,
+    bv: Tensor,
+    wo: QMatMul,
+    ffn_norm: Tensor,
+    w_gate: Arc<QTensor>,
+    w_up: Arc<QTensor>,
+    w_down: QMatMul,
+}
+
+/// The immutable part of the model, loaded once and shared by every session.
+pub struct Weights {
+    cfg: Qwen2Config,
+    embed: Arc<QTensor>,
+    layers: Vec<Layer>,
+    norm: Tensor,
+    output: QMatMul,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+}
+
+impl Weights {
+    pub fn from_gguf<R: std::io::Read + std::io::Seek>(
+        ct: &gguf_file::Content,
+        reader: &mut R,
+        context_cap: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let cfg = Qwen2Config::from_gguf(ct, context_cap)?;
+        let mut q = |name: &str| -> Result<QTensor> { ct.tensor(reader, name, device) };
+        let embed = Arc::new(q("token_embd.weight")?);
+        let norm = q("output_norm.weight")?.dequantize(device)?;
+        // Qwen2.5 small models may tie the output head to the embedding table; share
+        // the one quantized copy rather than loading it twice.
+        let output = if ct.tensor_infos.contains_key("output.weight") {
+            QMatMul::from_arc(Arc::new(q("output.weight")?))?
+        } else {
+            QMatMul::from_arc(embed.clone())?
+        };
+        let mut layers = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let p = format!("blk.{i}");
+            let mut t = |n: &str| q(&format!("{p}.{n}"));
+            layers.push(Layer {
+                attn_norm: t("attn_norm.weight")?.dequantize(device)?,
+                wq: Arc::new(t("attn_q.weight")?),
+                wk: Arc::new(t("attn_k.weight")?),
+                wv: Arc::new(t("attn_v.weight")?),
+                bq: t("attn_q.bias")?.dequantize(device)?,
+                bk: t("attn_k.bias")?.dequantize(device)?,
+                bv: t("attn_v.bias")?.dequantize(device)?,
+                wo: QMatMul::from_arc(Arc::new(t("attn_output.weight")?))?,
+                ffn_norm: t("ffn_norm.weight")?.dequantize(device)?,
+                w_gate: Arc::new(t("ffn_gate.weight")?),
+                w_up: Arc::new(t("ffn_up.weight")?),
+                w_down: QMatMul::from_arc(Arc::new(t("ffn_down.weight")?))?,
+            });
+        }
+        let (cos, sin) = rope_tables(&cfg, device)?;
+        Ok(Self {
+            cfg,
+            embed,
+            layers,
+            norm,
+            output,
+            cos,
+            sin,
+            device: device.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &Qwen2Config {
+        &self.cfg
+    }
+}
+
+fn rope_tables(cfg: &Qwen2Config, device: &Device) -> Result<(Tensor, Tensor)> {
+    let inv_freq: Vec<f32> = (0..cfg.head_dim)
+        .step_by(2)
+        .map(|i| 1f32 / cfg.rope_base.powf(i as f32 / cfg.head_dim as f32))
+        .collect();
+    let n = inv_freq.len();
+    let inv_freq = Tensor::from_vec(inv_freq, (1, n), device)?;
+    let positions = Tensor::arange(0u32, cfg.max_context as u32, device)?
+        .to_dtype(DType::F32)?
+        .reshape((cfg.max_context, 1))?;
+    let angles = positions.matmul(&inv_freq)?;
+    Ok((angles.cos()?, angles.sin()?))
+}
+
+/// Runs `x` through several weight matrices that share it as input. For a single
+/// token (decode) candle can fuse them into one pass over the activations.
+fn project_shared(ws: &[&Arc<QTensor>], x: &Tensor) -> Result<Vec<Tensor>> {
+    let (_, seq, _) = x.dims3()?;
+    if seq == 1 {
+        let refs: Vec<&QTensor> = ws.iter().map(|w| w.as_ref()).collect();
+        if let Some(out) = QTensor::gemv_fused_shared_lhs(&refs, x)? {
+            return Ok(out);
+        }
+    }
+    ws.iter().map(|w| x.apply_op1_no_bwd(w.as_ref())).collect()
+}
+
+/// One conversation's state: a KV cache per layer and the tokens it holds.
+pub struct Session {
+    weights: Arc<Weights>,
+    caches: Vec<LayerCache>,
+    tokens: Vec<u32>,
+}
+
+impl Session {
+    pub fn new(weights: Arc<Weights>) -> Self {
+        let caches = (0..weights.cfg.n_layer)
+            .map(|_| LayerCache::new())
+            .collect();
+        Self {
+            weights,
+            caches,
+            tokens: Vec::new(),
+        }
+    }
+
+    pub fn weights(&self) -> &Arc<Weights> {
+        &self.weights
+    }
+
+    /// The tokens whose keys and values are cached, in order.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Rolls the session back so it holds only its first `len` tokens.
+    pub fn truncate(&mut self, len: usize) {
+        self.tokens.truncate(len);
+        for c in &mut self.caches {
+            c.truncate(len);
+        }
+    }
+
+    /// Evaluates `tokens` after the cached ones and returns the logits that predict the
+    /// next token, as a `(vocab,)` f32 tensor.
+    pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        let w = self.weights.clone();
+        let cfg = &w.cfg;
+        let seq = tokens.len();
+        let pos = self.tokens.len();
+        if seq == 0 {
+            candle_core::bail!("forward called with no tokens");
+        }
+        if pos + seq > cfg.max_context {
+            candle_core::bail!(
+                "sequence of {} tokens exceeds the context of {}",
+                pos + seq,
+                cfg.max_context
+            );
+        }
+        // A forward that failed half-way may have left extra entries in some layers.
+        for c in &mut self.caches {
+            c.truncate(pos);
+        }
+        let ids = Tensor::new(tokens, &w.device)?.unsqueeze(0)?;
+        let mut x = w.embed.embedding(&ids)?;
+        let cos = w.cos.narrow(0, pos, seq)?;
+        let sin = w.sin.narrow(0, pos, seq)?;
+        let n_rep = cfg.n_head / cfg.n_kv_head;
+        let mask = if seq > 1 {
+            Some(causal_mask(seq, pos, n_rep, &w.device)?)
+        } else {
+            None
+        };
+        let scale = 1.0 / (cfg.head_dim as f64).sqrt();
+
+        for (layer, cache) in w.layers.iter().zip(self.caches.iter_mut()) {
+            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, cfg.rms_eps)?;
+            let qkv = project_shared(&[&layer.wq, &layer.wk, &layer.wv], &h)?;
+            let [q, k, v] = <[Tensor; 3]>::try_from(qkv)
+                .map_err(|_| candle_core::Error::Msg("qkv projection".into()))?;
+            let heads = |t: Tensor, bias: &Tensor, n: usize| -> Result<Tensor> {
+                t.broadcast_add(bias)?
+                    .reshape((1, seq, n, cfg.head_dim))?
+                    .transpose(1, 2)?
+                    .contiguous()
+            };
+            let q = heads(q, &layer.bq, cfg.n_head)?;
+            let k = heads(k, &layer.bk, cfg.n_kv_head)?;
+            let v = heads(v, &layer.bv, cfg.n_kv_head)?;
+            let q = candle_nn::rotary_emb::rope(&q, &cos, &sin)?;
+            let k = candle_nn::rotary_emb::rope(&k, &cos, &sin)?;
+            let (k, v) = cache.append(&k, &v)?;
+
+            // Grouped-query attention without copying K/V per head: the query heads that
+            // share one KV head are stacked as extra rows of one matmul.
+            let q = q.reshape((1, cfg.n_kv_head, n_rep * seq, cfg.head_dim))?;
+            let att = (q.matmul(&k.t()?)? * scale)?;
+            let att = match &mask {
+                Some(m) => att.broadcast_add(m)?,
+                None => att,
+            };
+            let att = candle_nn::ops::softmax_last_dim(&att)?;
+            let y = att.matmul(&v)?;
+            let y = y
+                .reshape((1, cfg.n_head, seq, cfg.head_dim))?
+                .transpose(1, 2)?
+                .reshape((1, seq, cfg.hidden))?;
+            x = (x + layer.wo.forward(&y)?)?;
+
+            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
+            let gu = project_shared(&[&layer.w_gate, &layer.w_up], &h)?;
+            let [gate, up] = <[Tensor; 2]>::try_from(gu)
+                .map_err(|_| candle_core::Error::Msg("gate/up projection".into()))?;
+            let act = (candle_nn::ops::silu(&gate)? * up)?;
+            x = (x + layer.w_down.forward(&act)?)?;
+        }
+        self.tokens.extend_from_slice(tokens);
+        let last = x.narrow(1, seq - 1, 1)?;
+        let last = candle_nn::ops::rms_norm(&last, &w.norm, cfg.rms_eps)?;
+        let logits = w.output.forward(&last)?;
+        logits.flatten_all()?.to_dtype(DType::F32)
+    }
+}
+
+/// Additive causal mask for `seq` new tokens after `pos` cached ones, repeated for the
+/// `n_rep` query heads stacked per KV head.
+fn causal_mask(seq: usize, pos: usize, n_rep: usize, device: &Device) -> Result<Tensor> {
+    let kv = pos + seq;
+    let mut data = Vec::with_capacity(n_rep * seq * kv);
+    for _ in 0..n_rep {
+        for i in 0..seq {
+            data.extend((0..kv).map(|j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }));
+        }
+    }
+    Tensor::from_vec(data, (n_rep * seq, kv), device)
+}
+
+/// Index of the largest logit.
+pub fn argmax(logits: &Tensor) -> Result<u32> {
+    logits.argmax(D::Minus1)?.to_scalar::<u32>()
+}
