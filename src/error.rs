@@ -2,6 +2,8 @@
 //! failure is rendered here, once, at the edge of the program.
 
 use crate::config::ConfigError;
+use crate::daemon::DaemonError;
+use crate::daemon::protocol::ErrorCode;
 use crate::engine::EngineError;
 use crate::model::ModelError;
 
@@ -26,6 +28,10 @@ pub enum CaroError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -38,24 +44,57 @@ impl From<ModelError> for CaroError {
     }
 }
 
+fn engine_exit_code(e: &EngineError) -> i32 {
+    match e {
+        EngineError::Model(ModelError::NotFound { .. }) => exit::MODEL_MISSING,
+        EngineError::Model(
+            ModelError::NotGguf { .. }
+            | ModelError::Corrupt { .. }
+            | ModelError::UnsupportedArch { .. }
+            | ModelError::Tokenizer(_),
+        ) => exit::MODEL_INVALID,
+        EngineError::Model(_) | EngineError::NoCommand => exit::FAILURE,
+        EngineError::EmptyRequest | EngineError::RequestTooLong { .. } => exit::BAD_REQUEST,
+        EngineError::Cancelled => exit::CANCELLED,
+    }
+}
+
+fn engine_hint(e: &EngineError) -> Option<String> {
+    Some(match e {
+        EngineError::Model(ModelError::NotFound { .. }) => {
+            "run `caro model pull`, or point CARO_MODEL (or --model) at a .gguf file".into()
+        }
+        EngineError::Model(
+            ModelError::NotGguf { .. } | ModelError::Corrupt { .. } | ModelError::UnsupportedArch { .. },
+        ) => "download it again with `caro model pull`, or point CARO_MODEL at a Qwen2.5-Coder GGUF file".into(),
+        EngineError::EmptyRequest => "say what you want to do, e.g. caro \"list files by size\"".into(),
+        EngineError::RequestTooLong { .. } => "shorten the request".into(),
+        EngineError::NoCommand => "rephrase the request, or try again for another answer".into(),
+        _ => return None,
+    })
+}
+
 impl CaroError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Config(_) => exit::CONFIG,
             Self::Usage(_) => exit::USAGE,
             Self::Other(_) => exit::FAILURE,
-            Self::Engine(e) => match e {
-                EngineError::Model(ModelError::NotFound { .. }) => exit::MODEL_MISSING,
-                EngineError::Model(
-                    ModelError::NotGguf { .. }
-                    | ModelError::Corrupt { .. }
-                    | ModelError::UnsupportedArch { .. }
-                    | ModelError::Tokenizer(_),
-                ) => exit::MODEL_INVALID,
-                EngineError::Model(_) => exit::FAILURE,
-                EngineError::EmptyRequest | EngineError::RequestTooLong { .. } => exit::BAD_REQUEST,
-                EngineError::Cancelled => exit::CANCELLED,
-                EngineError::NoCommand => exit::FAILURE,
+            Self::Store(_) => exit::DOWNLOAD,
+            Self::Engine(e) => engine_exit_code(e),
+            Self::Daemon(e) => match e {
+                DaemonError::Engine(e) => engine_exit_code(e),
+                DaemonError::Cancelled
+                | DaemonError::Remote {
+                    code: ErrorCode::Cancelled,
+                    ..
+                } => exit::CANCELLED,
+                DaemonError::StartFailed { code, .. } if *code != 0 => *code,
+                DaemonError::Remote {
+                    code: ErrorCode::EmptyRequest | ErrorCode::RequestTooLong | ErrorCode::TooLarge,
+                    ..
+                } => exit::BAD_REQUEST,
+                _ => exit::DAEMON,
             },
         }
     }
@@ -63,18 +102,26 @@ impl CaroError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Self::Config(ConfigError::Parse { path, .. }) => {
-                format!("fix or remove {}; `caro config show` prints the settings in effect", path.display())
+                format!(
+                    "fix or remove {}; `caro config show` prints the settings in effect",
+                    path.display()
+                )
             }
-            Self::Config(ConfigError::Env { key, .. }) => format!("unset {key} or give it a number"),
-            Self::Engine(EngineError::Model(ModelError::NotFound { .. })) => {
-                "run `caro model pull`, or point CARO_MODEL (or --model) at a .gguf file".into()
+            Self::Config(ConfigError::Env { key, .. }) => {
+                format!("unset {key} or give it a number")
             }
-            Self::Engine(EngineError::Model(
-                ModelError::NotGguf { .. } | ModelError::Corrupt { .. } | ModelError::UnsupportedArch { .. },
-            )) => "download it again with `caro model pull`, or point CARO_MODEL at a Qwen2.5-Coder GGUF file".into(),
-            Self::Engine(EngineError::EmptyRequest) => "say what you want to do, e.g. caro \"list files by size\"".into(),
-            Self::Engine(EngineError::RequestTooLong { .. }) => "shorten the request".into(),
-            Self::Engine(EngineError::NoCommand) => "rephrase the request, or try again for another answer".into(),
+            Self::Engine(e) | Self::Daemon(DaemonError::Engine(e)) => return engine_hint(e),
+            Self::Store(e) => return e.hint(),
+            Self::Daemon(DaemonError::StartTimeout(_)) => {
+                "see daemon.log in the runtime directory, or raise CARO_START_TIMEOUT".into()
+            }
+            Self::Daemon(DaemonError::Remote {
+                code: ErrorCode::Busy,
+                ..
+            }) => "try again in a moment".into(),
+            Self::Daemon(DaemonError::RunDir(_)) => {
+                "fix the directory's owner and mode (0700), or set XDG_RUNTIME_DIR".into()
+            }
             _ => return None,
         })
     }

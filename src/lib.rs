@@ -6,10 +6,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod error;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod safety;
 pub mod settings;
+pub mod shell;
 pub mod store;

@@ -59,10 +59,7 @@ impl Settings {
         let (model, model_source) = match (&o.model, &cfg.model) {
             (Some(m), _) => (m.clone(), "--model/CARO_MODEL"),
             (None, Some(m)) => (expand_tilde(m), "config file"),
-            (None, None) => (
-                paths::models_dir().join(DEFAULT_MODEL_FILE),
-                "default location",
-            ),
+            (None, None) => (default_model(cfg.variant.as_deref()), "default location"),
         };
         let threads = o
             .threads
@@ -105,6 +102,25 @@ impl Settings {
             queue: cfg.daemon.queue.unwrap_or(DEFAULT_QUEUE),
         })
     }
+}
+
+/// The catalogue file for `variant`: in caro's own models directory if it is there
+/// (e.g. placed by hand or by a script), else in the hub cache where `caro model pull`
+/// puts it. When neither exists, the first is returned so errors name it.
+fn default_model(variant: Option<&str>) -> PathBuf {
+    let catalog = crate::store::Catalog::builtin();
+    let variant = match variant {
+        Some(v) => catalog.get(v).ok(),
+        None => catalog.default_variant().ok(),
+    };
+    let file = variant.map_or(DEFAULT_MODEL_FILE, |v| v.file.as_str());
+    let local = paths::models_dir().join(file);
+    if local.is_file() {
+        return local;
+    }
+    variant
+        .and_then(|v| crate::store::ModelStore::from_env().ok()?.find_cached(v))
+        .unwrap_or(local)
 }
 
 fn expand_tilde(p: &std::path::Path) -> PathBuf {

@@ -1,4 +1,5 @@
-//! `caro "<request>"`: generate one command and print it.
+//! `caro "<request>"`: generate one command and print it. Uses the warm daemon
+//! (starting it if needed) unless `--no-daemon` asks for in-process generation.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -8,20 +9,60 @@ use serde_json::json;
 
 use super::style::Style;
 use super::{CommonArgs, GenerateArgs};
+use crate::daemon::client::{Client, Progress, Wait, Waiter};
+use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
 use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::{CommandOptions, generate_command};
 use crate::engine::context::Context;
-use crate::engine::{Backend, CancelToken, EngineError, Sampling};
+use crate::engine::{CancelToken, EngineError, GenerationStats, Sampling};
 use crate::error::{CaroError, exit};
+use crate::safety::{Level, Verdict};
 use crate::settings::Settings;
+
+struct Outcome {
+    command: String,
+    verdict: Verdict,
+    stats: GenerationStats,
+    /// Model load time when generating in-process.
+    load_ms: Option<f64>,
+    total_ms: f64,
+}
 
 pub fn run(args: &GenerateArgs, common: &CommonArgs, s: &Settings) -> Result<i32, CaroError> {
     let request = args.request.join(" ");
     if request.trim().is_empty() {
         return Err(EngineError::EmptyRequest.into());
     }
-    let spinner = Spinner::start("loading model…");
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     let t0 = Instant::now();
+    let spinner = Spinner::start("thinking…");
+    let outcome = if args.no_daemon {
+        in_process(&request, &cwd, s, &spinner)
+    } else {
+        via_daemon(&request, &cwd, s, &spinner)
+    };
+    spinner.finish();
+    let mut outcome = outcome?;
+    outcome.total_ms = t0.elapsed().as_secs_f64() * 1e3;
+    print(&outcome, args, common, s);
+    let dangerous = outcome.verdict.level == Level::Dangerous;
+    // Scripts learn about a dangerous command from the exit code (the command is still
+    // printed so they can show it).
+    Ok(if dangerous && !std::io::stdout().is_terminal() {
+        exit::DANGEROUS
+    } else {
+        exit::OK
+    })
+}
+
+fn in_process(
+    request: &str,
+    cwd: &std::path::Path,
+    s: &Settings,
+    spinner: &Spinner,
+) -> Result<Outcome, CaroError> {
+    spinner.set("loading model…");
+    let t = Instant::now();
     let backend = CandleBackend::load(
         &s.model,
         &LoadOptions {
@@ -29,11 +70,9 @@ pub fn run(args: &GenerateArgs, common: &CommonArgs, s: &Settings) -> Result<i32
             context_cap: s.context,
         },
     )?;
-    let load_ms = ms(t0.elapsed());
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
     spinner.set("thinking…");
-
-    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    let ctx = Context::detect(&s.shell, &cwd);
+    let ctx = Context::detect(&s.shell, cwd);
     let opts = CommandOptions {
         max_tokens: s.max_tokens,
         sampling: Sampling {
@@ -43,54 +82,99 @@ pub fn run(args: &GenerateArgs, common: &CommonArgs, s: &Settings) -> Result<i32
         },
     };
     let mut on_token = |_: &str| spinner.tick();
-    let result = generate_command(
+    let r = generate_command(
         &backend,
-        &request,
+        request,
         &ctx,
         &opts,
         &mut on_token,
         &CancelToken::new(),
-    );
-    spinner.finish();
-    let result = result?;
-    let stats = &result.generation.stats;
+    )?;
+    Ok(Outcome {
+        verdict: crate::safety::check(&r.command),
+        command: r.command,
+        stats: r.generation.stats,
+        load_ms: Some(load_ms),
+        total_ms: 0.0,
+    })
+}
 
+fn via_daemon(
+    request: &str,
+    cwd: &std::path::Path,
+    s: &Settings,
+    spinner: &Spinner,
+) -> Result<Outcome, CaroError> {
+    let params = GenerateParams {
+        v: PROTOCOL_VERSION,
+        client: protocol::crate_version().into(),
+        buffer: request.to_owned(),
+        cursor: request.chars().count(),
+        shell: s.shell.clone(),
+        cwd: cwd.display().to_string(),
+        alternative: 0,
+        temperature: Some(s.temperature),
+        max_tokens: Some(s.max_tokens),
+        seed: Some(s.seed),
+    };
+    // A daemon started from here uses the model and threads this command resolved.
+    let env = vec![
+        ("CARO_MODEL".to_owned(), s.model.display().to_string()),
+        ("CARO_THREADS".to_owned(), s.threads.to_string()),
+    ];
+    let done = Client::new()
+        .with_daemon_env(env)
+        .generate(&params, &mut SpinnerWaiter(spinner))?;
+    Ok(Outcome {
+        command: done.command,
+        verdict: done.verdict,
+        stats: done.stats,
+        load_ms: None,
+        total_ms: 0.0,
+    })
+}
+
+fn print(o: &Outcome, args: &GenerateArgs, common: &CommonArgs, s: &Settings) {
+    let st = &o.stats;
     if common.verbose {
-        let info = backend.info();
+        let tok_s = st.generated_tokens as f64 / (st.decode_ms / 1e3).max(1e-9);
+        let load = o
+            .load_ms
+            .map_or_else(|| "daemon".to_owned(), |ms| format!("load {ms:.0} ms"));
         eprintln!(
             "{}",
             Style::for_stderr().dim(&format!(
-                "model {} · {} threads · load {:.0} ms · prefill {} tok in {:.0} ms · {} tok generated in {:.0} ms ({:.1} tok/s)",
-                info.model,
-                info.threads,
-                load_ms,
-                stats.prefill_tokens,
-                stats.prefill_ms,
-                stats.generated_tokens,
-                stats.decode_ms,
-                stats.generated_tokens as f64 / (stats.decode_ms / 1e3).max(1e-9),
+                "{load} · prefill {} tok in {:.0} ms ({} cached) · {} tok in {:.0} ms ({tok_s:.1} tok/s) · total {:.0} ms",
+                st.prefill_tokens, st.prefill_ms, st.cached_tokens, st.generated_tokens, st.decode_ms, o.total_ms
             ))
         );
     }
     if args.json {
         let out = json!({
-            "command": result.command,
-            "raw": result.raw,
+            "command": o.command,
+            "verdict": o.verdict,
             "shell": s.shell,
             "model": s.model,
-            "threads": backend.info().threads,
-            "load_ms": load_ms,
-            "stats": stats,
+            "via": if o.load_ms.is_some() { "in-process" } else { "daemon" },
+            "load_ms": o.load_ms,
+            "total_ms": o.total_ms,
+            "stats": st,
         });
         println!("{out}");
-    } else {
-        println!("{}", Style::for_stdout().bold(&result.command));
+        return;
     }
-    Ok(exit::OK)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+    if !std::io::stdout().is_terminal() {
+        println!("{}", o.command);
+        return;
+    }
+    let out = Style::for_stdout();
+    println!("{}", out.bold(&o.command));
+    let err = Style::for_stderr();
+    match (o.verdict.level, &o.verdict.reason) {
+        (Level::Dangerous, Some(r)) => eprintln!("{} {r}", err.red("⚠ dangerous:")),
+        (Level::Caution, Some(r)) => eprintln!("{} {r}", err.yellow("caution:")),
+        _ => {}
+    }
 }
 
 /// A spinner on stderr while the user waits; nothing at all when stderr is not a terminal.
@@ -122,6 +206,17 @@ impl Spinner {
     fn finish(&self) {
         if let Some(pb) = &self.0 {
             pb.finish_and_clear();
+        }
+    }
+}
+
+struct SpinnerWaiter<'a>(&'a Spinner);
+
+impl Waiter for SpinnerWaiter<'_> {
+    fn progress(&mut self, p: Progress<'_>) {
+        match p {
+            Progress::Waiting(Wait::Loading) => self.0.set("loading model (first use)…"),
+            Progress::Tick(_) | Progress::Token(_) => self.0.set("thinking…"),
         }
     }
 }

@@ -1,8 +1,12 @@
 //! The command line: argument definitions and dispatch to one module per subcommand.
 
 mod bench;
+mod complete_line;
 mod config_cmd;
+mod daemon_cmd;
 mod generate;
+mod init_cmd;
+mod model_cmd;
 pub mod style;
 
 use std::path::PathBuf;
@@ -104,6 +108,9 @@ pub struct GenerateArgs {
     /// Print the command, verdict, timings and token counts as one JSON object
     #[arg(long)]
     pub json: bool,
+    /// Generate in this process instead of asking the background daemon
+    #[arg(long)]
+    pub no_daemon: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +122,56 @@ pub enum Command {
     },
     /// Measure load time, prefill and decode speed, and end-to-end latency
     Bench(bench::BenchArgs),
+    /// Run the background daemon that keeps the model loaded (foreground without an action)
+    Daemon {
+        #[command(subcommand)]
+        action: Option<DaemonAction>,
+    },
+    /// Print the shell integration: eval "$(caro init zsh)" (bash alike; fish: caro init fish | source)
+    Init {
+        #[arg(value_enum)]
+        shell: crate::shell::ShellKind,
+        /// Key to bind, e.g. ctrl-g (default), alt-g, '^X' [env: CARO_KEY]
+        #[arg(long, value_name = "KEYSPEC")]
+        key: Option<String>,
+        /// Define the widget but bind no key
+        #[arg(long)]
+        no_bind: bool,
+    },
+    /// Print shell completions for caro
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::shell::ShellKind,
+    },
+    /// Rate a command: safe, caution or dangerous, with the reason
+    Check {
+        /// The command, as one argument after `--`
+        #[arg(allow_hyphen_values = true, num_args = 1.., required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Print the verdict as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download, list, verify or remove model files
+    Model {
+        #[command(subcommand)]
+        action: model_cmd::ModelAction,
+    },
+    /// Replace a shell line with a command (used by the shell widgets)
+    #[command(hide = true)]
+    CompleteLine(complete_line::CompleteLineArgs),
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum DaemonAction {
+    /// Start the daemon in the background and wait until it is ready
+    Start,
+    /// Stop the running daemon
+    Stop,
+    /// Show pid, uptime, model, workers, requests served, latency and memory
+    Status,
+    /// Stop the daemon, then start a fresh one
+    Restart,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -140,13 +197,65 @@ impl Cli {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, CaroError> {
+    // Paths that need no settings: the widget's keypress path above all (no config file,
+    // no model), and shell start-up (`init`), which must stay fast.
+    match &cli.command {
+        Some(Command::CompleteLine(args)) => return Ok(complete_line::run(args)),
+        Some(Command::Init {
+            shell,
+            key,
+            no_bind,
+        }) => return init_cmd::init(*shell, key.as_deref(), *no_bind),
+        Some(Command::Completions { shell }) => return init_cmd::completions(*shell),
+        Some(Command::Check { command, json }) => return Ok(check_cmd(&command.join(" "), *json)),
+        _ => {}
+    }
     let settings = Settings::resolve(&cli.overrides())?;
     // Candle reads its thread settings once, on first use: set them before any work.
     crate::engine::threads::configure(settings.threads);
     crate::logging::init(cli.common.verbose);
     match &cli.command {
-        None => generate::run(&cli.generate, &cli.common, &settings),
+        None => {
+            let mut settings = settings;
+            if let Some(path) = model_cmd::offer_first_download(&settings)? {
+                settings.model = path;
+            }
+            generate::run(&cli.generate, &cli.common, &settings)
+        }
         Some(Command::Config { action }) => config_cmd::run(*action, &settings),
         Some(Command::Bench(args)) => bench::run(args, &settings),
+        Some(Command::Daemon { action }) => daemon_cmd::run(*action, &settings),
+        Some(Command::Model { action }) => model_cmd::run(action, &settings),
+        Some(
+            Command::CompleteLine(_)
+            | Command::Init { .. }
+            | Command::Completions { .. }
+            | Command::Check { .. },
+        ) => Ok(crate::error::exit::USAGE),
+    }
+}
+
+/// `caro check`: exit 0 safe, 1 caution, 10 dangerous (so scripts can branch on it).
+fn check_cmd(command: &str, json: bool) -> i32 {
+    use crate::safety::Level;
+    let v = crate::safety::check(command);
+    if json {
+        println!("{}", serde_json::to_string(&v).unwrap_or_default());
+    } else {
+        let st = style::Style::for_stdout();
+        let level = match v.level {
+            Level::Safe => st.bold("safe"),
+            Level::Caution => st.yellow("caution"),
+            Level::Dangerous => st.red("dangerous"),
+        };
+        match &v.reason {
+            Some(r) => println!("{level}: {r}"),
+            None => println!("{level}"),
+        }
+    }
+    match v.level {
+        Level::Safe => crate::error::exit::OK,
+        Level::Caution => crate::error::exit::FAILURE,
+        Level::Dangerous => crate::error::exit::DANGEROUS,
     }
 }

@@ -13,7 +13,7 @@ pub const FFN: usize = 512;
 pub const HEADS: usize = 4;
 pub const KV_HEADS: usize = 2;
 pub const LAYERS: usize = 2;
-pub const CONTEXT: usize = 1024;
+pub const CONTEXT: usize = 4096;
 
 /// GPT-2's printable stand-ins for the 256 byte values, as used by byte-level BPE.
 fn byte_tokens() -> Vec<String> {

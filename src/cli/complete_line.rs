@@ -1,0 +1,126 @@
+//! `caro complete-line`: the shell widgets' client. Prints the new line on stdout and
+//! exits 0, or prints one line on stderr and exits non-zero with stdout empty.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::TargetShell;
+use crate::daemon::DaemonError;
+use crate::daemon::client::{Client, Progress, Wait, Waiter};
+use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
+use crate::daemon::tty::Tty;
+use crate::engine::request::prose;
+use crate::error::{CaroError, exit};
+use crate::safety::Level;
+
+/// How long a keypress waits before the indicator appears.
+const INDICATOR_DELAY: Duration = Duration::from_millis(150);
+
+#[derive(Debug, Clone, Args)]
+pub struct CompleteLineArgs {
+    /// The shell the line comes from
+    #[arg(long, value_enum)]
+    pub shell: Option<TargetShell>,
+    /// Cursor position in the line, in characters
+    #[arg(long, default_value_t = 0)]
+    pub cursor: usize,
+    /// 0 for the first answer; 1, 2, … for another answer to the same prose
+    #[arg(long, default_value_t = 0)]
+    pub alternative: u32,
+    /// Draw a waiting indicator under the prompt on /dev/tty
+    #[arg(long)]
+    pub progress: bool,
+    /// The whole line
+    #[arg(allow_hyphen_values = true, num_args = 0.., value_name = "BUFFER")]
+    pub buffer: Vec<String>,
+}
+
+pub fn run(args: &CompleteLineArgs) -> i32 {
+    let buffer = args.buffer.join(" ");
+    if prose(&buffer).is_empty() {
+        eprintln!("caro: nothing to turn into a command");
+        return exit::BAD_REQUEST;
+    }
+    let shell = args
+        .shell
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_else(crate::engine::context::shell_from_env);
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "/".into());
+    let params = GenerateParams {
+        v: PROTOCOL_VERSION,
+        client: protocol::crate_version().into(),
+        buffer,
+        cursor: args.cursor,
+        shell,
+        cwd,
+        alternative: args.alternative,
+        temperature: None,
+        max_tokens: None,
+        seed: None,
+    };
+    // Raw mode only while we wait; the guard restores the terminal before we print.
+    let mut waiter = TtyWaiter {
+        tty: Tty::open_raw(),
+        show: args.progress,
+        loading: false,
+    };
+    let result = Client::new().generate(&params, &mut waiter);
+    drop(waiter);
+    match result {
+        Ok(done) => {
+            println!("{}", done.command);
+            match (done.verdict.level, done.verdict.reason) {
+                (Level::Dangerous, Some(r)) => eprintln!("caro: dangerous: {r}"),
+                (Level::Caution, Some(r)) => eprintln!("caro: caution: {r}"),
+                _ => {}
+            }
+            exit::OK
+        }
+        Err(DaemonError::Cancelled) => {
+            eprintln!("caro: cancelled");
+            exit::CANCELLED
+        }
+        Err(e) => {
+            let e = CaroError::from(e);
+            eprintln!("{}", e.one_line());
+            e.exit_code()
+        }
+    }
+}
+
+/// Waits on the terminal: Ctrl-C or Esc cancels, and an indicator appears under the
+/// prompt once the wait is long enough to notice.
+struct TtyWaiter {
+    tty: Option<Tty>,
+    show: bool,
+    loading: bool,
+}
+
+impl Waiter for TtyWaiter {
+    fn cancel_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.tty.as_ref().map(Tty::fd)
+    }
+
+    fn cancel_requested(&mut self) -> bool {
+        self.tty.as_mut().is_some_and(Tty::cancel_requested)
+    }
+
+    fn progress(&mut self, p: Progress<'_>) {
+        match p {
+            Progress::Waiting(Wait::Loading) if !self.loading => self.loading = true,
+            Progress::Tick(elapsed) if elapsed >= INDICATOR_DELAY => {}
+            _ => return,
+        }
+        if let (true, Some(t)) = (self.show, self.tty.as_mut()) {
+            let what = if self.loading {
+                "loading model…"
+            } else {
+                "thinking…"
+            };
+            t.show(&format!("\x1b[2mcaro: {what} (Esc cancels)\x1b[0m"));
+        }
+    }
+}

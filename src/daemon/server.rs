@@ -1,0 +1,480 @@
+//! The daemon: loads the model once, keeps the system prompt cached in every worker
+//! session, and answers requests on a Unix socket until it is idle for too long or
+//! told to stop.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, Signal};
+
+use super::protocol::{
+    self, DaemonStatus, Done, ErrorCode, Event, GenerateParams, LineError, PROTOCOL_VERSION,
+    Request, Stage,
+};
+use super::rundir::RunDir;
+use super::stats::{Latencies, rss_mb};
+use super::{DaemonError, lockfile};
+use crate::engine::candle::{CandleBackend, LoadOptions};
+use crate::engine::command::{CommandOptions, generate_command};
+use crate::engine::context::Context;
+use crate::engine::{Backend, CancelToken, EngineError, Sampling, prompt};
+use crate::settings::Settings;
+
+/// Temperature for "another answer" when the user asked for greedy decoding.
+const ALTERNATIVE_TEMPERATURE: f64 = 0.8;
+/// Answers remembered per request text, so alternatives do not repeat them.
+const REMEMBERED_REQUESTS: usize = 64;
+
+struct Shared {
+    backend: CandleBackend,
+    settings: Settings,
+    rundir: RunDir,
+    started: Instant,
+    load_ms: f64,
+    warmup_ms: f64,
+    in_flight: AtomicUsize,
+    served: AtomicU64,
+    last_activity: Mutex<Instant>,
+    latencies: Latencies,
+    cancels: Mutex<HashMap<u64, CancelToken>>,
+    next_id: AtomicU64,
+    shutting_down: AtomicBool,
+    answers: Mutex<HashMap<String, Vec<String>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the daemon in the foreground until it stops; returns the exit code.
+pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
+    let rundir = RunDir::locate();
+    rundir.ensure()?;
+    let pid_lock = lockfile::try_exclusive(&rundir.pid_file())?.ok_or_else(|| {
+        DaemonError::AlreadyRunning(lockfile::read_pid(&rundir.pid_file()).unwrap_or(0))
+    })?;
+
+    // Signals are taken by one thread with sigwait; block them before any thread exists
+    // so every thread inherits the mask.
+    let mut signals = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        signals.add(s);
+    }
+    signals
+        .thread_block()
+        .map_err(|e| DaemonError::Io(e.into()))?;
+
+    let t = Instant::now();
+    eprintln!("caro daemon: loading {}", settings.model.display());
+    let backend = CandleBackend::load(
+        &settings.model,
+        &LoadOptions {
+            sessions: settings.workers,
+            context_cap: settings.context,
+        },
+    )?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let warmup_ms = backend.warm_up()?.as_secs_f64() * 1e3;
+    let t = Instant::now();
+    backend.prepare(prompt::SYSTEM_PROMPT)?;
+    eprintln!(
+        "caro daemon: loaded in {load_ms:.0} ms, warm-up {warmup_ms:.0} ms, system prompt ({} tokens) cached in {:.0} ms",
+        backend.cached_prefix_tokens(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+
+    let listener = bind(&rundir.socket())?;
+    lockfile::write_pid(&pid_lock, std::process::id())?;
+    let shared = Arc::new(Shared {
+        backend,
+        settings: settings.clone(),
+        rundir,
+        started: Instant::now(),
+        load_ms,
+        warmup_ms,
+        in_flight: AtomicUsize::new(0),
+        served: AtomicU64::new(0),
+        last_activity: Mutex::new(Instant::now()),
+        latencies: Latencies::default(),
+        cancels: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(1),
+        shutting_down: AtomicBool::new(false),
+        answers: Mutex::new(HashMap::new()),
+    });
+    eprintln!(
+        "caro daemon: ready on {} (pid {}, {} worker(s), {} threads)",
+        shared.rundir.socket().display(),
+        std::process::id(),
+        settings.workers,
+        shared.backend.info().threads
+    );
+
+    {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            if let Ok(sig) = signals.wait() {
+                eprintln!("caro daemon: {sig}, stopping");
+            }
+            shutdown(&shared);
+        });
+    }
+    {
+        let shared = shared.clone();
+        std::thread::spawn(move || idle_watchdog(&shared));
+    }
+
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            *lock(&shared.last_activity) = Instant::now();
+            if let Err(e) = serve(&shared, stream) {
+                tracing::debug!("connection ended: {e}");
+            }
+            *lock(&shared.last_activity) = Instant::now();
+        });
+    }
+    // `incoming` never ends; the process exits from `shutdown`.
+    drop(pid_lock);
+    Ok(0)
+}
+
+fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+    // We hold the pid lock, so a socket file here belongs to a dead daemon.
+    let _ = std::fs::remove_file(path);
+    // Create the socket 0600 from the start rather than chmod after a window.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let listener = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    let listener = listener.map_err(DaemonError::Io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(DaemonError::Io)?;
+    Ok(listener)
+}
+
+fn idle_watchdog(shared: &Shared) {
+    let timeout = Duration::from_secs(shared.settings.idle_timeout_secs.max(1));
+    loop {
+        std::thread::sleep(Duration::from_millis(250).min(timeout));
+        let idle = lock(&shared.last_activity).elapsed();
+        if shared.in_flight.load(Ordering::SeqCst) == 0 && idle >= timeout {
+            eprintln!("caro daemon: idle for {}s, exiting", idle.as_secs());
+            shutdown(shared);
+        }
+    }
+}
+
+/// Cancels running requests, gives them a moment to answer, removes the socket and
+/// pid file, and exits 0.
+fn shutdown(shared: &Shared) -> ! {
+    shared.shutting_down.store(true, Ordering::SeqCst);
+    for c in lock(&shared.cancels).values() {
+        c.cancel();
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while shared.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = std::fs::remove_file(shared.rundir.socket());
+    let _ = std::fs::remove_file(shared.rundir.pid_file());
+    eprintln!("caro daemon: stopped");
+    std::process::exit(0)
+}
+
+fn send(stream: &mut UnixStream, event: &Event) -> std::io::Result<()> {
+    protocol::write_json(stream, event)
+}
+
+fn fail(
+    stream: &mut UnixStream,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> std::io::Result<()> {
+    send(
+        stream,
+        &Event::Error {
+            code,
+            message: message.into(),
+        },
+    )
+}
+
+fn serve(shared: &Arc<Shared>, mut stream: UnixStream) -> std::io::Result<()> {
+    let me = nix::unistd::geteuid().as_raw();
+    match nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials) {
+        Ok(cred) if cred.uid() == me => {}
+        Ok(cred) => {
+            eprintln!("caro daemon: refused a connection from uid {}", cred.uid());
+            return fail(
+                &mut stream,
+                ErrorCode::Forbidden,
+                "connection refused: the daemon belongs to another user",
+            );
+        }
+        Err(e) => {
+            return fail(
+                &mut stream,
+                ErrorCode::Forbidden,
+                format!("cannot verify the peer: {e}"),
+            );
+        }
+    }
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let line = match protocol::read_line(&mut reader) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Ok(()),
+        Err(LineError::TooLarge) => {
+            return fail(
+                &mut stream,
+                ErrorCode::TooLarge,
+                format!("request line exceeds {} bytes", protocol::MAX_LINE),
+            );
+        }
+        Err(LineError::NotUtf8) => {
+            return fail(
+                &mut stream,
+                ErrorCode::BadRequest,
+                "request is not valid UTF-8",
+            );
+        }
+        Err(LineError::Io(e)) => return Err(e),
+    };
+    let request: Request = match serde_json::from_str(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                &mut stream,
+                ErrorCode::BadRequest,
+                format!("malformed request: {e}"),
+            );
+        }
+    };
+    let (v, client) = match &request {
+        Request::Ping { v, client }
+        | Request::Status { v, client }
+        | Request::Shutdown { v, client } => (*v, client.as_str()),
+        Request::Generate(p) => (p.v, p.client.as_str()),
+        Request::Cancel { v } => (*v, protocol::crate_version()),
+    };
+    let shutdown_request = matches!(request, Request::Shutdown { .. });
+    if !shutdown_request && (v != PROTOCOL_VERSION || client != protocol::crate_version()) {
+        return fail(
+            &mut stream,
+            ErrorCode::VersionMismatch,
+            format!(
+                "daemon is version {} (protocol {PROTOCOL_VERSION})",
+                protocol::crate_version()
+            ),
+        );
+    }
+    match request {
+        Request::Ping { .. } => send(
+            &mut stream,
+            &Event::Pong {
+                v: PROTOCOL_VERSION,
+                version: protocol::crate_version().into(),
+                pid: std::process::id(),
+            },
+        ),
+        Request::Status { .. } => send(&mut stream, &Event::Status(Box::new(status(shared)))),
+        Request::Shutdown { .. } => {
+            send(&mut stream, &Event::Bye)?;
+            let shared = shared.clone();
+            std::thread::spawn(move || shutdown(&shared));
+            Ok(())
+        }
+        Request::Cancel { .. } => fail(
+            &mut stream,
+            ErrorCode::BadRequest,
+            "nothing to cancel on a new connection",
+        ),
+        Request::Generate(p) => generate(shared, stream, reader, p),
+    }
+}
+
+fn status(shared: &Shared) -> DaemonStatus {
+    let info = shared.backend.info();
+    DaemonStatus {
+        pid: std::process::id(),
+        version: protocol::crate_version().into(),
+        uptime_secs: shared.started.elapsed().as_secs(),
+        model: info.model,
+        threads: info.threads,
+        workers: info.sessions,
+        queue: shared.settings.queue,
+        busy: shared.in_flight.load(Ordering::SeqCst),
+        requests_served: shared.served.load(Ordering::SeqCst),
+        cached_prefix_tokens: shared.backend.cached_prefix_tokens(),
+        latency_p50_ms: shared.latencies.percentile(50.0),
+        latency_p95_ms: shared.latencies.percentile(95.0),
+        rss_mb: rss_mb(),
+        idle_timeout_secs: shared.settings.idle_timeout_secs,
+        load_ms: shared.load_ms,
+        warmup_ms: shared.warmup_ms,
+    }
+}
+
+/// Decrements the in-flight count and forgets the cancel token however `generate` ends.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.cancels).remove(&self.id);
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn generate(
+    shared: &Arc<Shared>,
+    mut stream: UnixStream,
+    mut reader: BufReader<UnixStream>,
+    p: GenerateParams,
+) -> std::io::Result<()> {
+    let received = Instant::now();
+    if shared.shutting_down.load(Ordering::SeqCst) {
+        return fail(
+            &mut stream,
+            ErrorCode::ShuttingDown,
+            "the daemon is shutting down",
+        );
+    }
+    let capacity = shared.settings.workers + shared.settings.queue;
+    if shared.in_flight.fetch_add(1, Ordering::SeqCst) >= capacity {
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        return fail(
+            &mut stream,
+            ErrorCode::Busy,
+            format!("busy: {capacity} requests already running or queued"),
+        );
+    }
+    let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+    let cancel = CancelToken::new();
+    lock(&shared.cancels).insert(id, cancel.clone());
+    let _guard = InFlight { shared, id };
+
+    // The client keeps the connection open while it waits; a `cancel` line or the
+    // connection closing stops the generation.
+    {
+        let cancel = cancel.clone();
+        stream.set_read_timeout(None)?;
+        std::thread::spawn(move || {
+            loop {
+                match protocol::read_line(&mut reader) {
+                    Ok(Some(line)) if line.contains("\"cancel\"") => break,
+                    Ok(Some(_)) => continue,
+                    _ => break,
+                }
+            }
+            cancel.cancel();
+        });
+    }
+
+    send(
+        &mut stream,
+        &Event::Progress {
+            stage: Stage::Queued,
+        },
+    )?;
+    let request = crate::engine::request::prose(&p.buffer);
+    let ctx = Context::detect(&p.shell, Path::new(&p.cwd));
+    let s = &shared.settings;
+    let base_temp = p.temperature.unwrap_or(s.temperature);
+    let remembered = lock(&shared.answers)
+        .get(request)
+        .cloned()
+        .unwrap_or_default();
+    let mut writer = stream.try_clone()?;
+    let mut on_token = |text: &str| {
+        if send(
+            &mut writer,
+            &Event::Token {
+                text: text.to_owned(),
+            },
+        )
+        .is_err()
+        {
+            cancel.cancel();
+        }
+    };
+    let mut result = Err(EngineError::NoCommand);
+    // An alternative samples; if it repeats an answer already given, try other seeds.
+    for attempt in 0..if p.alternative > 0 { 4 } else { 1 } {
+        let sampling = Sampling {
+            temperature: if p.alternative > 0 {
+                base_temp.max(ALTERNATIVE_TEMPERATURE)
+            } else {
+                base_temp
+            },
+            seed: p.seed.unwrap_or(s.seed) + u64::from(p.alternative) + 1000 * attempt,
+            ..Sampling::default()
+        };
+        let opts = CommandOptions {
+            max_tokens: p.max_tokens.unwrap_or(s.max_tokens),
+            sampling,
+        };
+        result = generate_command(
+            &shared.backend,
+            request,
+            &ctx,
+            &opts,
+            &mut on_token,
+            &cancel,
+        );
+        match &result {
+            Ok(r) if p.alternative > 0 && remembered.contains(&r.command) => continue,
+            _ => break,
+        }
+    }
+    match result {
+        Ok(r) => {
+            remember(shared, request, &r.command);
+            let elapsed_ms = received.elapsed().as_secs_f64() * 1e3;
+            shared.latencies.record(elapsed_ms);
+            shared.served.fetch_add(1, Ordering::SeqCst);
+            let verdict = crate::safety::check(&r.command);
+            send(
+                &mut stream,
+                &Event::Done(Box::new(Done {
+                    command: r.command,
+                    verdict,
+                    stats: r.generation.stats,
+                    elapsed_ms,
+                })),
+            )?;
+        }
+        Err(e) => {
+            let code = match &e {
+                EngineError::Cancelled => ErrorCode::Cancelled,
+                EngineError::EmptyRequest => ErrorCode::EmptyRequest,
+                EngineError::RequestTooLong { .. } => ErrorCode::RequestTooLong,
+                EngineError::NoCommand => ErrorCode::NoCommand,
+                EngineError::Model(_) => ErrorCode::Internal,
+            };
+            let _ = fail(&mut stream, code, e.to_string());
+        }
+    }
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    Ok(())
+}
+
+fn remember(shared: &Shared, request: &str, command: &str) {
+    let mut answers = lock(&shared.answers);
+    if answers.len() >= REMEMBERED_REQUESTS && !answers.contains_key(request) {
+        answers.clear();
+    }
+    let list = answers.entry(request.to_owned()).or_default();
+    if !list.iter().any(|c| c == command) {
+        list.push(command.to_owned());
+    }
+}

@@ -1,0 +1,137 @@
+//! Code that arrives from the network: downloaders, decoders, and where downloads land.
+//!
+//! Piping a download into an interpreter runs code nobody has read, so any stage that
+//! fetches taints what it feeds.
+
+use super::args::{Arg, command_name};
+use super::ast::{Command, Part, Script, Word};
+use super::engine::{Engine, Inv};
+use super::opts::Opts;
+use super::paths::basename;
+
+const DOWNLOADERS: &[&str] = &[
+    "curl",
+    "wget",
+    "wget2",
+    "fetch",
+    "http",
+    "https",
+    "xh",
+    "aria2c",
+    "lwp-request",
+    "GET",
+    "nc",
+    "ncat",
+    "netcat",
+    "iwr",
+    "irm",
+    "Invoke-WebRequest",
+    "Invoke-RestMethod",
+];
+
+pub(crate) fn is_downloader(name: &str) -> bool {
+    DOWNLOADERS.contains(&name)
+}
+
+/// Decoding stages hide what a piped-in script really does.
+pub(crate) fn is_decoder(name: &str, rest: &[Arg<'_>]) -> bool {
+    let has = |flags: &[&str]| rest.iter().any(|a| flags.contains(&a.text.as_str()));
+    match name {
+        "base64" | "base32" => has(&["-d", "--decode", "-D"]),
+        "xxd" => rest
+            .iter()
+            .any(|a| a.text.starts_with('-') && a.text.contains('r')),
+        "openssl" => has(&["-d"]) || has(&["base64"]),
+        "uudecode" | "rev" => true,
+        _ => false,
+    }
+}
+
+/// Any command in the script fetches from the network.
+pub(crate) fn script_fetches(script: &Script) -> bool {
+    fn command_fetches(cmd: &Command, depth: usize) -> bool {
+        if depth > super::parse::MAX_DEPTH {
+            return false;
+        }
+        match cmd {
+            Command::Simple(s) => {
+                let name = s
+                    .words
+                    .iter()
+                    .filter_map(Word::literal)
+                    .map(|w| command_name(&w).to_string())
+                    .find(|w| !WRAPPER_NAMES.contains(&w.as_str()) && !w.starts_with('-'));
+                name.is_some_and(|n| is_downloader(&n))
+                    || s.words.iter().any(|w| word_fetches_at(w, depth + 1))
+            }
+            Command::Group { body, .. } => body
+                .pipelines
+                .iter()
+                .flat_map(|p| &p.stages)
+                .any(|c| command_fetches(c, depth + 1)),
+            Command::Function { body, .. } => command_fetches(body, depth + 1),
+        }
+    }
+    script
+        .pipelines
+        .iter()
+        .flat_map(|p| &p.stages)
+        .any(|c| command_fetches(c, 0))
+}
+
+const WRAPPER_NAMES: &[&str] = &["sudo", "doas", "env", "command", "exec", "nohup", "time"];
+
+/// The word's value comes from a substitution that downloads something.
+pub(crate) fn word_fetches(word: &Word) -> bool {
+    word_fetches_at(word, 0)
+}
+
+fn word_fetches_at(word: &Word, depth: usize) -> bool {
+    if depth > super::parse::MAX_DEPTH {
+        return false;
+    }
+    word.parts.iter().any(|part| match part {
+        Part::Sub(s) | Part::ProcSub(s) => script_fetches(s),
+        Part::Param { inner: Some(w), .. } => word_fetches_at(w, depth + 1),
+        _ => false,
+    })
+}
+
+/// Remembers where a download lands, so running it later is caught.
+pub(crate) fn record_download(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let wget = inv.name().starts_with("wget");
+    let opts = if wget {
+        Opts::parse(
+            inv.rest(),
+            "OoPaitTwUeYlARDXIB",
+            &["output-document", "output-file"],
+        )
+    } else {
+        Opts::parse(
+            inv.rest(),
+            "oHdXuAebcTxmwFrEKYyzCQtUP",
+            &["output", "header", "data", "user-agent"],
+        )
+    };
+    let url_name = opts
+        .operands
+        .iter()
+        .find(|a| a.text.contains("://"))
+        .map(|a| {
+            let url = a.text.split(['?', '#']).next().unwrap_or_default();
+            basename(url).to_string()
+        });
+    let explicit = if wget {
+        opts.value("O").or_else(|| opts.value("output-document"))
+    } else {
+        opts.value("o").or_else(|| opts.value("output"))
+    };
+    let target = match explicit {
+        Some(file) => (file != "-").then(|| basename(&file).to_string()),
+        None if wget || opts.short('O') || opts.long("remote-name") => url_name,
+        None => None,
+    };
+    if let Some(file) = target.filter(|f| !f.is_empty()) {
+        eng.downloads.push(file);
+    }
+}

@@ -1,0 +1,375 @@
+//! Classifies a path argument by what it would touch.
+//!
+//! The same verb is harmless or catastrophic depending on its target, so every rule
+//! that deletes, overwrites or re-permissions asks this module first.
+
+use super::args::{Arg, HOME, OPAQUE, UNKNOWN, show};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// `/` itself or everything directly under it.
+    Root,
+    /// Your own home directory.
+    Home,
+    /// Someone's home directory (`/home/bob`, `/root`'s siblings).
+    UsersHome,
+    /// A well-known system directory (`/usr`, `/etc`, `/var/log`, `/home`).
+    SystemDir,
+    /// Any other top-level directory (`/data`): unknown, but rarely scratch space.
+    TopLevel,
+    /// A file inside a directory the system needs (`/etc/passwd`, `/usr/bin/ls`).
+    SystemFile,
+    /// A disk or other raw device (`/dev/sda`, `/dev/nvme0n1`).
+    Device,
+    /// A harmless pseudo-device (`/dev/null`, `/dev/stderr`).
+    Sink,
+    History,
+    /// `..` chains that climb out of the project (`..`, `../..`, `../../../x`).
+    ParentEscape,
+    /// The whole current directory (`.`, `*`, `./*`).
+    Everything,
+    Git,
+    /// Held in a variable we cannot see.
+    Variable,
+    Ordinary,
+}
+
+impl Scope {
+    /// Targets whose loss is catastrophic; used to decide whether an empty variable
+    /// could turn an ordinary command into a disaster.
+    fn grave(self) -> bool {
+        matches!(
+            self,
+            Scope::Root
+                | Scope::Home
+                | Scope::UsersHome
+                | Scope::SystemDir
+                | Scope::SystemFile
+                | Scope::Device
+                | Scope::History
+                | Scope::ParentEscape
+                | Scope::Everything
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PathInfo {
+    pub(crate) scope: Scope,
+    /// The last component was a glob matching everything (`/*`, `~/.*`).
+    pub(crate) glob: bool,
+    /// The grave scope only arises when a variable expands to nothing.
+    pub(crate) if_empty: bool,
+    pub(crate) shown: String,
+    pub(crate) var: Option<String>,
+    /// Absolute, normalised form when known (for exact-file checks such as /etc/passwd).
+    pub(crate) abs: Option<String>,
+}
+
+impl PathInfo {
+    /// The target in words, for reasons.
+    pub(crate) fn describe(&self) -> String {
+        match self.scope {
+            Scope::Root => "the entire filesystem".into(),
+            Scope::Home if self.glob => "everything in your home directory".into(),
+            Scope::Home => "your home directory".into(),
+            Scope::UsersHome => format!("the home directory {}", self.shown),
+            Scope::SystemDir => format!("system directory {}", self.shown),
+            Scope::TopLevel => format!("top-level directory {}", self.shown),
+            Scope::SystemFile => format!("system file {}", self.shown),
+            Scope::Device => format!("device {}", self.shown),
+            Scope::History => "your shell history".into(),
+            Scope::ParentEscape => format!("parent directories ({})", self.shown),
+            Scope::Everything => "everything in the current directory".into(),
+            Scope::Git => "the repository's git history".into(),
+            Scope::Variable => match self.var.as_deref() {
+                Some(var) if var != self.shown => self.shown.clone(),
+                var => format!("whatever {} points to", var.unwrap_or("the variable")),
+            },
+            Scope::Sink | Scope::Ordinary => self.shown.clone(),
+        }
+    }
+
+    /// Appends "if $X is empty" when the danger depends on an unset variable.
+    pub(crate) fn qualify(&self, reason: String) -> String {
+        if self.if_empty {
+            format!(
+                "{reason} if {} is empty",
+                self.var.as_deref().unwrap_or("a variable")
+            )
+        } else {
+            reason
+        }
+    }
+
+    pub(crate) fn is_abs(&self, path: &str) -> bool {
+        self.abs.as_deref() == Some(path)
+    }
+
+    /// A config drop-in (`/etc/apt/sources.list.d/x.list`): adding one is routine,
+    /// unlike overwriting a main system file.
+    pub(crate) fn is_dropin(&self) -> bool {
+        let Some(abs) = &self.abs else { return false };
+        let mut comps = abs.rsplit('/');
+        comps.next();
+        comps.next().is_some_and(|parent| parent.ends_with(".d"))
+    }
+
+    /// Files whose loss or replacement locks everyone out of the machine.
+    pub(crate) fn is_vital(&self) -> bool {
+        const VITAL: &[&str] = &[
+            "/etc/passwd",
+            "/etc/shadow",
+            "/etc/group",
+            "/etc/gshadow",
+            "/etc/sudoers",
+            "/etc/fstab",
+        ];
+        VITAL.iter().any(|v| self.is_abs(v))
+    }
+}
+
+const HISTORY_FILES: &[&str] = &[
+    ".bash_history",
+    ".zsh_history",
+    ".zhistory",
+    ".history",
+    ".sh_history",
+    ".ksh_history",
+    "fish_history",
+    ".histfile",
+];
+
+const KNOWN_TOP: &[&str] = &[
+    "bin",
+    "boot",
+    "dev",
+    "efi",
+    "etc",
+    "home",
+    "lib",
+    "lib32",
+    "lib64",
+    "libx32",
+    "media",
+    "mnt",
+    "nix",
+    "opt",
+    "proc",
+    "root",
+    "run",
+    "sbin",
+    "snap",
+    "srv",
+    "sys",
+    "tmp",
+    "usr",
+    "var",
+    "Applications",
+    "Library",
+    "System",
+    "Users",
+    "Volumes",
+    "private",
+    "cores",
+];
+
+/// Everything inside these belongs to the operating system.
+const CRITICAL_TOP: &[&str] = &[
+    "etc", "boot", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "System",
+];
+
+const USR_LOCAL_DIRS: &[&str] = &["bin", "sbin", "lib", "lib64", "share", "include", "etc"];
+
+const SINKS: &[&str] = &[
+    "null",
+    "zero",
+    "full",
+    "random",
+    "urandom",
+    "stdin",
+    "stdout",
+    "stderr",
+    "tty",
+    "console",
+    "ptmx",
+    "fd",
+    "pts",
+    "shm",
+    "mqueue",
+    "hugepages",
+    "kmsg",
+    "log",
+];
+
+pub(crate) fn classify(arg: &Arg<'_>, cwd: Option<&str>) -> PathInfo {
+    let text = arg.text.as_str();
+    let var = arg.var.clone();
+    if text.contains(UNKNOWN) {
+        let empty: String = text.chars().filter(|&c| c != UNKNOWN).collect();
+        if !empty.is_empty() {
+            let info = classify_known(&empty, cwd, var.clone());
+            if info.scope.grave() {
+                return PathInfo {
+                    if_empty: true,
+                    ..info
+                };
+            }
+        }
+    }
+    let filled = text.replace([UNKNOWN, OPAQUE], "x");
+    let mut info = classify_known(&filled, cwd, var);
+    if filled != text {
+        info.shown = arg.shown();
+        if info.scope == Scope::Ordinary {
+            info.scope = Scope::Variable;
+        }
+    }
+    info
+}
+
+fn classify_known(text: &str, cwd: Option<&str>, var: Option<String>) -> PathInfo {
+    let joined;
+    let text = match cwd {
+        Some(cwd) if !text.starts_with(['/', HOME]) => {
+            joined = format!("{cwd}/{text}");
+            joined.as_str()
+        }
+        _ => text,
+    };
+    if let Some(rest) = text.strip_prefix(HOME) {
+        classify_abs(&format!("/home/{HOME}{rest}"), var)
+    } else if text.starts_with('/') {
+        classify_abs(text, var)
+    } else {
+        classify_relative(text, var)
+    }
+}
+
+fn is_wipe_glob(comp: &str) -> bool {
+    comp.contains('*') && comp.chars().all(|c| "*.?[]!^{},".contains(c))
+}
+
+fn info(
+    scope: Scope,
+    glob: bool,
+    shown: String,
+    var: Option<String>,
+    abs: Option<String>,
+) -> PathInfo {
+    PathInfo {
+        scope,
+        glob,
+        if_empty: false,
+        shown,
+        var,
+        abs,
+    }
+}
+
+fn classify_relative(text: &str, var: Option<String>) -> PathInfo {
+    let mut stack: Vec<&str> = Vec::new();
+    for comp in text.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if comp == ".." && stack.last().is_some_and(|l| *l != "..") {
+            stack.pop();
+        } else {
+            stack.push(comp);
+        }
+    }
+    let shown = show(text, var.as_deref());
+    let (dir, glob) = match stack.split_last() {
+        Some((last, dir)) if is_wipe_glob(last) => (dir, true),
+        _ => (stack.as_slice(), false),
+    };
+    let ups = dir.iter().take_while(|c| **c == "..").count();
+    let scope = if dir.is_empty() {
+        Scope::Everything
+    } else if ups == dir.len() || ups >= 3 {
+        Scope::ParentEscape
+    } else {
+        match stack.last() {
+            Some(last) if HISTORY_FILES.contains(last) => Scope::History,
+            Some(&".git") => Scope::Git,
+            _ => Scope::Ordinary,
+        }
+    };
+    info(scope, glob, shown, var, None)
+}
+
+fn classify_abs(abs: &str, var: Option<String>) -> PathInfo {
+    let mut comps: Vec<&str> = Vec::new();
+    for comp in abs.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if comp == ".." {
+            comps.pop();
+        } else {
+            comps.push(comp);
+        }
+    }
+    let normal = format!("/{}", comps.join("/"));
+    let home_prefix = format!("/home/{HOME}");
+    let shown = match normal.strip_prefix(&home_prefix) {
+        Some(rest) => format!("~{rest}"),
+        None => normal.clone(),
+    };
+    let (dir, glob) = match comps.split_last() {
+        Some((last, dir)) if is_wipe_glob(last) => (dir, true),
+        _ => (comps.as_slice(), false),
+    };
+    // macOS keeps /etc and /var under /private.
+    let dir = match dir {
+        ["private", rest @ ..] if !rest.is_empty() => rest,
+        _ => dir,
+    };
+    let is_history = !glob && comps.last().is_some_and(|l| HISTORY_FILES.contains(l));
+    let scope = if is_history {
+        Scope::History
+    } else {
+        abs_scope(dir, glob)
+    };
+    info(scope, glob, shown, var, Some(normal))
+}
+
+fn abs_scope(dir: &[&str], glob: bool) -> Scope {
+    match dir {
+        [] => Scope::Root,
+        ["dev"] => Scope::SystemDir,
+        ["dev", name, ..] => {
+            if SINKS.contains(name) || name.starts_with("tty") {
+                Scope::Sink
+            } else {
+                Scope::Device
+            }
+        }
+        ["proc", "sysrq-trigger"] => Scope::Device,
+        ["tmp"] if glob => Scope::Ordinary,
+        [top] if KNOWN_TOP.contains(top) => Scope::SystemDir,
+        [_] => Scope::TopLevel,
+        ["home" | "Users", user] => {
+            if user.contains(HOME) {
+                Scope::Home
+            } else {
+                Scope::UsersHome
+            }
+        }
+        ["usr", "local"] => Scope::SystemDir,
+        ["usr", "local", sub] if USR_LOCAL_DIRS.contains(sub) => Scope::SystemDir,
+        ["usr", "local", ..] => Scope::Ordinary,
+        ["usr", _] => Scope::SystemDir,
+        ["usr", ..] => Scope::SystemFile,
+        ["var", "lib" | "db"] => Scope::SystemDir,
+        ["var", "lib" | "db", ..] => Scope::SystemFile,
+        // `/var/log/*` is routine log cleanup; `/var/log` itself is not.
+        ["var", _] if glob => Scope::Ordinary,
+        ["var", _] => Scope::SystemDir,
+        [top, ..] if CRITICAL_TOP.contains(top) => Scope::SystemFile,
+        _ => Scope::Ordinary,
+    }
+}
+
+/// Name of the file a path points to, for matching downloads with later executions.
+pub(crate) fn basename(text: &str) -> &str {
+    text.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(text)
+}

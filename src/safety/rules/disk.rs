@@ -1,0 +1,228 @@
+//! Commands that write disks, filesystems and partition tables directly.
+
+use crate::safety::Level::{Caution, Dangerous};
+use crate::safety::engine::{Engine, Inv};
+use crate::safety::paths::Scope;
+
+pub(crate) fn is_mkfs(name: &str) -> bool {
+    name.starts_with("mkfs")
+        || name.starts_with("newfs")
+        || matches!(
+            name,
+            "mke2fs"
+                | "mkswap"
+                | "mkdosfs"
+                | "mkntfs"
+                | "mkexfatfs"
+                | "mkudffs"
+                | "mkreiserfs"
+                | "mkjfs"
+        )
+}
+
+/// First operand that names a disk device, for messages.
+fn device(eng: &Engine, inv: &Inv<'_, '_>) -> Option<String> {
+    inv.rest().iter().find_map(|a| {
+        let info = eng.classify(a);
+        (info.scope == Scope::Device).then_some(info.shown)
+    })
+}
+
+pub(crate) fn dd(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    for arg in inv.rest() {
+        let Some(path) = arg.text.strip_prefix("of=") else {
+            continue;
+        };
+        let info = eng.classify(&arg.derived(path));
+        let what = info.describe();
+        match info.scope {
+            Scope::Sink => {}
+            Scope::Device => eng.note(
+                Dangerous,
+                info.qualify(format!(
+                    "writes raw data over {}, destroying what is on it",
+                    info.shown
+                )),
+            ),
+            Scope::History => eng.note(Dangerous, "overwrites your shell history"),
+            Scope::SystemFile => eng.note(Dangerous, info.qualify(format!("overwrites {what}"))),
+            // dd cannot write a directory; what remains is an ordinary file.
+            _ => eng.note(Caution, format!("writes {}", info.shown)),
+        }
+    }
+}
+
+pub(crate) fn mkfs(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    if let Some(dev) = device(eng, inv) {
+        eng.note(
+            Dangerous,
+            format!("formats {dev}, erasing everything on it"),
+        );
+        return;
+    }
+    // Without a device operand the target is an image or swap file, unless it is
+    // hidden in a variable that could name a disk.
+    let image = inv.rest().iter().rev().find(|a| !a.text.starts_with('-'));
+    match image.map(|file| eng.classify(file)) {
+        Some(info) if info.scope != Scope::Variable && !info.if_empty => {
+            eng.note(Caution, format!("creates a filesystem in {}", info.shown));
+        }
+        _ => eng.note(Dangerous, "formats a disk, erasing everything on it"),
+    }
+}
+
+pub(crate) fn wipefs(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let erases = inv.rest().iter().any(|a| {
+        a.is("--all")
+            || a.text.starts_with("--offset")
+            || (a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains(['a', 'o']))
+    });
+    if !erases {
+        return;
+    }
+    match device(eng, inv) {
+        Some(dev) => eng.note(
+            Dangerous,
+            format!("erases the filesystem signatures on {dev}"),
+        ),
+        None => eng.note(Caution, "erases filesystem signatures"),
+    }
+}
+
+pub(crate) fn blkdiscard(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let dev = device(eng, inv).unwrap_or_else(|| "a disk".into());
+    eng.note(
+        Dangerous,
+        format!("discards every block on {dev}, erasing it"),
+    );
+}
+
+/// `fdisk`, `gdisk`, `sfdisk`, `sgdisk`, `parted`, `cfdisk`.
+pub(crate) fn partition(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    const READ_ONLY: &[&str] = &[
+        "-l",
+        "--list",
+        "-d",
+        "--dump",
+        "-s",
+        "--show-size",
+        "-V",
+        "--verify",
+        "-J",
+        "--json",
+        "-p",
+        "--print",
+        "-i",
+        "--info",
+        "print",
+        "-v",
+        "--version",
+        "-h",
+        "--help",
+    ];
+    const PARTED_WRITES: &[&str] = &[
+        "mklabel",
+        "mktable",
+        "mkpart",
+        "mkpartfs",
+        "rm",
+        "resizepart",
+        "rescue",
+    ];
+    let args = inv.rest();
+    let name = inv.name();
+    let Some(dev) = device(eng, inv) else {
+        if args
+            .iter()
+            .all(|a| READ_ONLY.contains(&a.text.as_str()) || !a.text.starts_with('-'))
+        {
+            return;
+        }
+        eng.note(Caution, "edits a partition table");
+        return;
+    };
+    let writes = match name {
+        "parted" => args
+            .iter()
+            .any(|a| PARTED_WRITES.contains(&a.text.as_str())),
+        "sgdisk" => args
+            .iter()
+            .any(|a| a.text.starts_with('-') && !READ_ONLY.contains(&a.text.as_str())),
+        "sfdisk" => !args.iter().any(|a| READ_ONLY.contains(&a.text.as_str())),
+        // Interactive editors only write when fed a script.
+        _ => inv.piped() && !args.iter().any(|a| READ_ONLY.contains(&a.text.as_str())),
+    };
+    if writes {
+        eng.note(Dangerous, format!("rewrites the partition table on {dev}"));
+    } else if !args.iter().any(|a| READ_ONLY.contains(&a.text.as_str())) {
+        eng.note(Caution, format!("opens the partition editor on {dev}"));
+    }
+}
+
+pub(crate) fn hdparm(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let erase = inv.rest().iter().any(|a| {
+        a.text.starts_with("--security-erase")
+            || a.is("--trim-sector-ranges")
+            || a.is("--write-sector")
+            || a.is("--fwdownload")
+    });
+    if erase {
+        eng.note(Dangerous, "erases or rewrites the disk at a low level");
+    } else if inv.rest().iter().any(|a| a.is("-Y") || a.is("-y")) {
+        eng.note(Caution, "puts the disk to sleep");
+    }
+}
+
+pub(crate) fn diskutil(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let verb = inv
+        .rest()
+        .iter()
+        .find(|a| !a.text.starts_with('-'))
+        .map(|a| a.text.to_ascii_lowercase())
+        .unwrap_or_default();
+    match verb.as_str() {
+        "erasedisk" | "erasevolume" | "zerodisk" | "randomdisk" | "secureerase"
+        | "partitiondisk" | "reformat" => {
+            eng.note(Dangerous, format!("erases a disk (diskutil {verb})"))
+        }
+        "list" | "info" | "activity" | "listfilesystems" | "" => {}
+        _ => eng.note(Caution, format!("changes disks (diskutil {verb})")),
+    }
+}
+
+pub(crate) fn cryptsetup(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let destroys = inv.rest().iter().any(|a| {
+        matches!(
+            a.text.as_str(),
+            "luksFormat" | "erase" | "luksErase" | "luksKillSlot" | "reencrypt"
+        )
+    });
+    if destroys {
+        eng.note(
+            Dangerous,
+            "overwrites the disk's encryption header, losing its data",
+        );
+    } else {
+        eng.note(Caution, "changes encrypted volumes");
+    }
+}
+
+/// ZFS and LVM: destroying a pool, dataset or volume deletes its data.
+pub(crate) fn volumes(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let name = inv.name();
+    let verb = inv.rest().iter().find(|a| !a.text.starts_with('-'));
+    let destroys = match name {
+        "zpool" => verb.is_some_and(|v| v.is("destroy") || v.is("labelclear")),
+        "zfs" => verb.is_some_and(|v| v.is("destroy")),
+        _ => true,
+    };
+    if destroys {
+        eng.note(
+            Dangerous,
+            format!("destroys a storage volume and its data ({name})"),
+        );
+    } else if verb.is_some_and(|v| !matches!(v.text.as_str(), "list" | "status" | "get" | "iostat"))
+    {
+        eng.note(Caution, format!("changes storage volumes ({name})"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Shell integration: the scripts printed by `caro init <shell>`.
+//!
+//! The scripts live in `shell/caro.{zsh,bash,fish}` and are compiled in.
+//! Values that depend on the user's choice are `@CARO_...@` placeholders,
+//! each replaced by one word already quoted for the target shell:
+//!
+//! | placeholder         | shells     | value                                          |
+//! |---------------------|------------|------------------------------------------------|
+//! | `@CARO_BIN@`        | all        | absolute path of the running `caro`            |
+//! | `@CARO_BIND@`       | all        | `1`, or `0` for `--no-bind`                    |
+//! | `@CARO_KEY@`        | all        | the key: `'^G'` (zsh), `'\C-g'` (bash), `\cg` (fish 3) |
+//! | `@CARO_KEY4@`       | fish       | the key as fish 4 names it: `'ctrl-g'`          |
+//! | `@CARO_UNDO_KEY@`   | bash, fish | the undo key (Alt-G), or `''` when the key is Alt-G itself |
+//! | `@CARO_UNDO_KEY4@`  | fish       | the undo key for fish 4                        |
+//! | `@CARO_KEY_NAME@`   | bash       | `'Ctrl-G'`, for the bash 3 hint                |
+
+mod key;
+mod quote;
+
+use std::path::Path;
+
+use key::Key;
+
+/// A shell `caro init` can integrate with.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShellKind {
+    Zsh,
+    Bash,
+    Fish,
+}
+
+/// Why `caro init` could not produce a script.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InitError {
+    /// `--key` / `$CARO_KEY` is not a key we can bind.
+    #[error("invalid key {spec:?}: {reason}")]
+    BadKey { spec: String, reason: String },
+}
+
+const ZSH_SCRIPT: &str = include_str!("../../shell/caro.zsh");
+const BASH_SCRIPT: &str = include_str!("../../shell/caro.bash");
+const FISH_SCRIPT: &str = include_str!("../../shell/caro.fish");
+
+/// The integration script for `shell`, calling `caro_bin` (which should be
+/// the absolute path of the running executable; the script falls back to
+/// `caro` on `PATH` when that file is gone).
+///
+/// `key` is a key spec such as `ctrl-g`, `^G`, `\C-g` or `alt-g`; when it is
+/// `None`, `$CARO_KEY` is used if set and non-empty, else Ctrl-G. With
+/// `bind == false` the script defines its widgets/functions but binds no key.
+pub fn init_script(
+    shell: ShellKind,
+    key: Option<&str>,
+    bind: bool,
+    caro_bin: &Path,
+) -> Result<String, InitError> {
+    let from_env = std::env::var("CARO_KEY").ok();
+    let spec = key.or(from_env.as_deref().filter(|s| !s.trim().is_empty()));
+    let key = match spec {
+        Some(spec) => Key::parse(spec)?,
+        None => key::DEFAULT_KEY,
+    };
+    Ok(render(shell, key, bind, caro_bin))
+}
+
+fn render(shell: ShellKind, key: Key, bind: bool, caro_bin: &Path) -> String {
+    let bind = if bind { "1" } else { "0" };
+    let undo = key.undo_key();
+    match shell {
+        ShellKind::Zsh => substitute(
+            ZSH_SCRIPT,
+            &[
+                ("@CARO_BIN@", quote::posix_path(caro_bin)),
+                ("@CARO_BIND@", bind.to_owned()),
+                ("@CARO_KEY@", quote::posix(&key.zsh())),
+            ],
+        ),
+        ShellKind::Bash => substitute(
+            BASH_SCRIPT,
+            &[
+                ("@CARO_BIN@", quote::posix_path(caro_bin)),
+                ("@CARO_BIND@", bind.to_owned()),
+                ("@CARO_KEY@", quote::posix(&key.readline())),
+                (
+                    "@CARO_UNDO_KEY@",
+                    quote::posix(&undo.map(Key::readline).unwrap_or_default()),
+                ),
+                ("@CARO_KEY_NAME@", quote::posix(&key.name())),
+            ],
+        ),
+        ShellKind::Fish => substitute(
+            FISH_SCRIPT,
+            &[
+                ("@CARO_BIN@", quote::fish_path(caro_bin)),
+                ("@CARO_BIND@", bind.to_owned()),
+                // An unquoted word, so that fish turns the escapes into the
+                // bytes the key sends.
+                ("@CARO_KEY@", key.fish3()),
+                ("@CARO_KEY4@", quote::fish(&key.fish4())),
+                (
+                    "@CARO_UNDO_KEY@",
+                    undo.map_or_else(|| "''".to_owned(), Key::fish3),
+                ),
+                (
+                    "@CARO_UNDO_KEY4@",
+                    quote::fish(&undo.map(Key::fish4).unwrap_or_default()),
+                ),
+            ],
+        ),
+    }
+}
+
+/// Replaces every placeholder in one pass, so a value that happens to
+/// contain `@CARO_...@` (a strange install path) is never expanded again.
+fn substitute(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(at) = rest.find("@CARO_") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        match values.iter().find(|(name, _)| tail.starts_with(name)) {
+            Some((name, value)) => {
+                out.push_str(value);
+                rest = &tail[name.len()..];
+            }
+            None => {
+                out.push('@');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests;

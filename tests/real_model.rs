@@ -1,0 +1,201 @@
+//! Everyday requests through the real Qwen2.5-Coder model: the first program and the
+//! key flag must be right, greedily and deterministically.
+
+mod common;
+
+use caro::engine::candle::{CandleBackend, LoadOptions};
+use caro::engine::command::{CommandOptions, generate_command};
+use caro::engine::context::Context;
+use caro::engine::{Backend, CancelToken, Sampling, prompt};
+
+/// (request, expected first program, a fragment the command must contain)
+const CASES: &[(&str, &str, &str)] = &[
+    ("list all files including hidden ones", "ls", "-a"),
+    ("count lines in main.rs", "wc", "-l"),
+    (
+        "find files larger than 100MB in this directory",
+        "find",
+        "-size",
+    ),
+    (
+        "show disk usage of this folder in human readable units",
+        "du",
+        "-h",
+    ),
+    (
+        "show free disk space on all mounted filesystems in human readable form",
+        "df",
+        "-h",
+    ),
+    (
+        "search for the word TODO in all files under src recursively",
+        "grep",
+        "-r",
+    ),
+    ("show the last 20 lines of app.log", "tail", "20"),
+    ("follow the output of server.log as it grows", "tail", "-f"),
+    (
+        "create a directory called build including missing parents",
+        "mkdir",
+        "-p",
+    ),
+    (
+        "find all python files in this directory tree",
+        "find",
+        "*.py",
+    ),
+    ("make deploy.sh executable", "chmod", "+x"),
+    (
+        "create a gzipped tar archive logs.tar.gz of the logs directory",
+        "tar",
+        "logs",
+    ),
+    ("show the first 5 lines of data.csv", "head", "5"),
+    ("print the current working directory", "pwd", ""),
+    (
+        "sort names.txt and remove duplicate lines",
+        "sort",
+        "names.txt",
+    ),
+    ("show all running processes", "ps", ""),
+    (
+        "count the number of files in the current directory",
+        "ls",
+        "wc",
+    ),
+];
+
+/// `-h` matches a bundle such as `-sh`; anything else must appear as written.
+fn has(cmd: &str, want: &str) -> bool {
+    let words = shell_words::split(cmd).unwrap_or_else(|_| cmd.split_whitespace().map(str::to_owned).collect());
+    let short = want.len() == 2 && want.starts_with('-') && want != "--";
+    words.iter().any(|w| {
+        w.contains(want) || (short && w.starts_with('-') && !w.starts_with("--") && w.contains(&want[1..]))
+    }) || cmd.contains(want)
+}
+
+fn first_program(cmd: &str) -> String {
+    let words = shell_words::split(cmd)
+        .unwrap_or_else(|_| cmd.split_whitespace().map(str::to_owned).collect());
+    words
+        .into_iter()
+        .find(|w| !w.contains('=') && w != "sudo")
+        .unwrap_or_default()
+}
+
+#[test]
+fn everyday_requests_give_the_right_program_and_flag() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
+    backend.warm_up().expect("warm up");
+    backend.prepare(prompt::SYSTEM_PROMPT).expect("prepare");
+    let ctx = Context::detect("bash", std::path::Path::new("/home/user/project"));
+    let opts = CommandOptions {
+        max_tokens: 96,
+        sampling: Sampling::default(),
+    };
+    let cancel = CancelToken::new();
+    let mut failures = Vec::new();
+    for (req, program, flag) in CASES {
+        let r =
+            generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel).expect("generate");
+        let ok = first_program(&r.command) == *program && has(&r.command, flag);
+        println!(
+            "{} {req:<70} → {}",
+            if ok { "ok  " } else { "FAIL" },
+            r.command
+        );
+        if !ok {
+            failures.push(format!("{req} → {} (want {program} … {flag})", r.command));
+        }
+        // Every request after the first reuses the cached system prompt.
+        assert!(r.generation.stats.cached_tokens > 0);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn greedy_generation_is_deterministic_and_cache_independent() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
+    let ctx = Context::detect("zsh", std::path::Path::new("/tmp"));
+    let opts = CommandOptions {
+        max_tokens: 64,
+        sampling: Sampling::default(),
+    };
+    let cancel = CancelToken::new();
+    let req = "find files larger than 100MB in this directory";
+    // First call: nothing cached. Second: system prompt cached. Same answer.
+    let a = generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel).expect("first");
+    assert_eq!(a.generation.stats.cached_tokens, 0);
+    let mut streamed = String::new();
+    let b = generate_command(
+        &backend,
+        req,
+        &ctx,
+        &opts,
+        &mut |t| streamed.push_str(t),
+        &cancel,
+    )
+    .expect("second");
+    assert!(b.generation.stats.cached_tokens > 0);
+    assert_eq!(
+        b.generation.stats.prefill_tokens + b.generation.stats.cached_tokens,
+        b.generation.stats.prompt_tokens
+    );
+    assert_eq!(a.command, b.command);
+    assert_eq!(streamed, b.raw, "tokens are streamed as they are produced");
+}
+
+#[test]
+fn cancel_stops_generation_and_keeps_the_prefix() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
+    backend.prepare(prompt::SYSTEM_PROMPT).expect("prepare");
+    let ctx = Context::detect("bash", std::path::Path::new("/tmp"));
+    let opts = CommandOptions {
+        max_tokens: 64,
+        sampling: Sampling::default(),
+    };
+    let cancel = CancelToken::new();
+    let mut n = 0;
+    let c2 = cancel.clone();
+    let r = generate_command(
+        &backend,
+        "write a long bash script that backs up /etc",
+        &ctx,
+        &opts,
+        &mut |_| {
+            n += 1;
+            if n == 2 {
+                c2.cancel();
+            }
+        },
+        &cancel,
+    );
+    assert!(matches!(r, Err(caro::engine::EngineError::Cancelled)));
+    assert!(n <= 3, "stopped within one token step, got {n} tokens");
+    // The worker still holds the system prompt: the next request reuses it.
+    let r = generate_command(
+        &backend,
+        "list files",
+        &ctx,
+        &opts,
+        &mut |_| {},
+        &CancelToken::new(),
+    )
+    .expect("next");
+    assert!(r.generation.stats.cached_tokens > 0);
+    let _ = backend.info();
+}

@@ -1,0 +1,759 @@
+//! End to end: real zsh, bash and fish in tmux, with `caro init <shell>` in
+//! their rc file, prose typed at the prompt and Ctrl-G pressed; the screen is
+//! read back with `capture-pane`.
+//!
+//! Needs tmux and the shells (a missing one is skipped with a message). Tests
+//! that need the real model skip when it is absent, unless
+//! `CARO_REQUIRE_MODEL=1`. Each test has its own tmux server (`tmux -L`),
+//! HOME, XDG_CONFIG_HOME and XDG_RUNTIME_DIR (so its own daemon, stopped on
+//! drop); XDG_CACHE_HOME keeps pointing at the real model.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const MODEL_FILE: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+const PROMPT: &str = "PROMPT> ";
+/// Prose whose literal execution would run the `list` function that every
+/// test rc defines, which creates the "prose ran" marker.
+const PROSE: &str = "list all files including hidden ones";
+
+/// Generous: the first request of a test starts a daemon and loads the model
+/// on a CPU that other tests may share.
+const MODEL_TIMEOUT: Duration = Duration::from_secs(300);
+const SHORT: Duration = Duration::from_secs(20);
+
+/// Requests to the real model run one at a time, so that parallel tests do
+/// not slow each other past their deadlines.
+static MODEL_LOCK: Mutex<()> = Mutex::new(());
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sh {
+    Zsh,
+    Bash,
+    Fish,
+}
+
+impl Sh {
+    fn name(self) -> &'static str {
+        match self {
+            Sh::Zsh => "zsh",
+            Sh::Bash => "bash",
+            Sh::Fish => "fish",
+        }
+    }
+
+    /// The key that puts the prose back.
+    fn undo_key(self) -> &'static str {
+        match self {
+            Sh::Zsh => "C-_",
+            Sh::Bash | Sh::Fish => "M-g",
+        }
+    }
+}
+
+enum Model {
+    /// The real model, found through XDG_CACHE_HOME.
+    Real,
+    /// A model path that does not exist: every request fails fast.
+    Missing,
+}
+
+/// The real model's path, or `None` after saying why the test is skipped:
+/// `$CARO_TEST_MODEL` (as CI sets it), `$CARO_MODEL`, else the model store
+/// in `${XDG_CACHE_HOME:-~/.cache}/caro/models`.
+fn real_model() -> Option<PathBuf> {
+    let store = cache_home().join("caro/models").join(MODEL_FILE);
+    let candidates = [
+        std::env::var_os("CARO_TEST_MODEL").map(PathBuf::from),
+        std::env::var_os("CARO_MODEL").map(PathBuf::from),
+        Some(store.clone()),
+    ];
+    if let Some(path) = candidates.into_iter().flatten().find(|p| p.is_file()) {
+        return Some(path);
+    }
+    if std::env::var("CARO_REQUIRE_MODEL").as_deref() == Ok("1") {
+        panic!(
+            "CARO_REQUIRE_MODEL=1 but the model is missing ({})",
+            store.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: model not found at {} (run `caro model pull`)",
+        store.display()
+    );
+    None
+}
+
+fn cache_home() -> PathBuf {
+    match std::env::var_os("XDG_CACHE_HOME") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"),
+    }
+}
+
+fn have(program: &str) -> bool {
+    let ok = Command::new(program)
+        .arg("-c")
+        .arg("exit 0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED: {program} is not installed");
+    }
+    ok
+}
+
+fn have_tmux() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: tmux is not installed");
+    }
+    ok
+}
+
+/// A shell running in its own tmux server.
+struct Term {
+    sh: Sh,
+    socket: String,
+    dir: tempfile::TempDir,
+    env: Vec<(OsString, OsString)>,
+}
+
+struct Setup {
+    sh: Sh,
+    model: Model,
+    vi: bool,
+}
+
+impl Term {
+    /// Starts the shell and waits for its first prompt; `None` (with a
+    /// message) when tmux or the shell is missing.
+    fn start(setup: Setup) -> Option<Term> {
+        if !have_tmux() || !have(setup.sh.name()) {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        for sub in ["home", "config", "data", "work", "runtime"] {
+            fs::create_dir_all(d.join(sub)).expect("create dir");
+        }
+        set_private(&d.join("runtime"));
+
+        let caro = env!("CARGO_BIN_EXE_caro");
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("HOME".into(), d.join("home").into()),
+            ("PATH".into(), std::env::var_os("PATH").unwrap_or_default()),
+            ("TERM".into(), "screen".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("XDG_CONFIG_HOME".into(), d.join("config").into()),
+            ("XDG_DATA_HOME".into(), d.join("data").into()),
+            ("XDG_RUNTIME_DIR".into(), d.join("runtime").into()),
+            ("XDG_CACHE_HOME".into(), cache_home().into()),
+            ("ZDOTDIR".into(), d.join("home").into()),
+            ("INPUTRC".into(), d.join("inputrc").into()),
+        ];
+        match setup.model {
+            Model::Real => {
+                if let Some(model) = real_model() {
+                    env.push(("CARO_MODEL".into(), model.into()));
+                }
+            }
+            Model::Missing => env.push(("CARO_MODEL".into(), "/nonexistent/model.gguf".into())),
+        }
+        fs::write(d.join("inputrc"), "").expect("write inputrc");
+
+        let prose_ran = d.join("prose-ran");
+        let command_ran = d.join("command-ran");
+        let argv: Vec<OsString> = match setup.sh {
+            Sh::Zsh => {
+                let rc = format!(
+                    "PS1={prompt}\n\
+                     {vi}\
+                     list() {{ : > {prose_ran}; }}\n\
+                     preexec() {{ : > {command_ran}; }}\n\
+                     eval \"$({caro} init zsh)\"\n",
+                    prompt = sq(PROMPT),
+                    vi = if setup.vi { "bindkey -v\n" } else { "" },
+                    prose_ran = sq_path(&prose_ran),
+                    command_ran = sq_path(&command_ran),
+                    caro = sq(caro),
+                );
+                fs::write(d.join("home/.zshrc"), rc).expect("write .zshrc");
+                vec!["zsh".into(), "-i".into()]
+            }
+            Sh::Bash => {
+                let rc = format!(
+                    "PS1={prompt}\n\
+                     {vi}\
+                     list() {{ : > {prose_ran}; }}\n\
+                     PS0='$(: > '{command_ran}')'\n\
+                     eval \"$({caro} init bash)\"\n",
+                    prompt = sq(PROMPT),
+                    vi = if setup.vi { "set -o vi\n" } else { "" },
+                    prose_ran = sq_path(&prose_ran),
+                    command_ran = sq_path(&command_ran),
+                    caro = sq(caro),
+                );
+                let rc_path = d.join("home/.bashrc");
+                fs::write(&rc_path, rc).expect("write .bashrc");
+                vec![
+                    "bash".into(),
+                    "--noprofile".into(),
+                    "--rcfile".into(),
+                    rc_path.into(),
+                    "-i".into(),
+                ]
+            }
+            Sh::Fish => {
+                let rc = format!(
+                    "set -g fish_greeting\n\
+                     set -g fish_autosuggestion_enabled 0\n\
+                     function fish_prompt; printf '%s' {prompt}; end\n\
+                     function fish_right_prompt; end\n\
+                     function fish_mode_prompt; end\n\
+                     {vi}\
+                     function list; touch {prose_ran}; end\n\
+                     function _mark --on-event fish_preexec; touch {command_ran}; end\n\
+                     {caro} init fish | source\n",
+                    prompt = sq(PROMPT),
+                    vi = if setup.vi {
+                        "fish_vi_key_bindings\n"
+                    } else {
+                        ""
+                    },
+                    prose_ran = sq_path(&prose_ran),
+                    command_ran = sq_path(&command_ran),
+                    caro = sq(caro),
+                );
+                fs::create_dir_all(d.join("config/fish")).expect("create fish config dir");
+                fs::write(d.join("config/fish/config.fish"), rc).expect("write config.fish");
+                vec!["fish".into(), "-i".into()]
+            }
+        };
+
+        // remain-on-exit keeps a dead shell's pane around, so that a test
+        // can tell "shell died" from "tmux went away".
+        fs::write(d.join("tmux.conf"), "set -g remain-on-exit on\n").expect("write tmux.conf");
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let socket = format!("caro-test-{}-{}-{n}", std::process::id(), setup.sh.name());
+        let term = Term {
+            sh: setup.sh,
+            socket,
+            dir,
+            env,
+        };
+
+        let mut cmd = term.tmux();
+        cmd.arg("-f")
+            .arg(term.dir.path().join("tmux.conf"))
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-c",
+            ])
+            .arg(term.dir.path().join("work"))
+            .arg("--")
+            .arg("env")
+            .arg("-i");
+        for (k, v) in &term.env {
+            let mut kv = k.clone();
+            kv.push("=");
+            kv.push(v);
+            cmd.arg(kv);
+        }
+        cmd.args(&argv);
+        let out = cmd.output().expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        term.wait_for("the first prompt", SHORT, |s| {
+            s.trim_end()
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with(PROMPT.trim_end()))
+        });
+        Some(term)
+    }
+
+    fn tmux(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-L")
+            .arg(&self.socket)
+            .env_remove("TMUX")
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn tmux_ok(&self, args: &[&str]) -> String {
+        let out = self.tmux().args(args).output().expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn type_text(&self, text: &str) {
+        self.tmux_ok(&["send-keys", "-t", "t", "-l", "--", text]);
+    }
+
+    fn press(&self, key: &str) {
+        self.tmux_ok(&["send-keys", "-t", "t", key]);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux_ok(&["capture-pane", "-p", "-J", "-t", "t"])
+    }
+
+    fn alive(&self) -> bool {
+        self.tmux_ok(&["display-message", "-p", "-t", "t", "#{pane_dead}"])
+            .trim()
+            == "0"
+    }
+
+    /// Polls the screen until `done` holds; panics with the screen after
+    /// `timeout`.
+    fn wait_for(&self, what: &str, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{}: timed out after {timeout:?} waiting for {what}; shell alive: {}; screen:\n{screen}",
+                    self.sh.name(),
+                    self.alive()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Checks that the screen stays as `check` wants for `period`.
+    fn stays(&self, what: &str, period: Duration, check: impl Fn(&str) -> bool) {
+        let end = Instant::now() + period;
+        while Instant::now() < end {
+            let screen = self.screen();
+            assert!(
+                check(&screen),
+                "{}: {what}; screen:\n{screen}",
+                self.sh.name()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types prose and waits until it shows on the prompt line.
+    fn type_prose(&self, prose: &str) {
+        self.type_text(prose);
+        self.wait_for("the typed prose", SHORT, |s| edit_line(s) == prose);
+    }
+
+    /// Presses the key and waits for the request to finish: the line changed
+    /// or a progress note came and went. Returns the line.
+    fn press_key(&self, before: &str) -> String {
+        self.press("C-g");
+        self.wait_for("the request to start", SHORT, |s| {
+            busy(s) || edit_line(s) != before
+        });
+        let deadline = Instant::now() + MODEL_TIMEOUT;
+        loop {
+            // bash blanks the prompt line while a key binding runs, so
+            // "not busy" alone can be the moment before the redraw: wait for
+            // the prompt at the bottom and for the line to hold still.
+            let screen = self.wait_for("the request to finish", MODEL_TIMEOUT, |s| {
+                !busy(s) && prompt_at_bottom(s)
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            let again = self.screen();
+            if !busy(&again) && prompt_at_bottom(&again) && edit_line(&again) == edit_line(&screen)
+            {
+                return edit_line(&again);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: the line never settled",
+                self.sh.name()
+            );
+        }
+    }
+
+    /// Presses the key and expects a command on the line instead of `before`.
+    fn complete(&self, before: &str) -> String {
+        let line = self.press_key(before);
+        assert!(
+            !line.is_empty() && line != before,
+            "{}: no command replaced {before:?}; screen:\n{}",
+            self.sh.name(),
+            self.screen()
+        );
+        line
+    }
+
+    /// Clears the line with Ctrl-C, runs `echo ok-N` and waits for its output.
+    fn prompt_still_works(&self) {
+        assert!(self.alive(), "{}: shell died", self.sh.name());
+        self.press("C-c");
+        self.wait_for("an empty prompt", SHORT, |s| edit_line(s).is_empty());
+        let word = format!("ok-{}", COUNTER.fetch_add(1, Ordering::Relaxed));
+        self.type_text(&format!("echo {word}"));
+        self.press("Enter");
+        self.wait_for(&format!("`{word}` printed"), SHORT, |s| {
+            s.lines().any(|l| l.trim_end() == word)
+        });
+    }
+
+    fn marker(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn assert_nothing_ran(&self) {
+        for name in ["prose-ran", "command-ran"] {
+            assert!(
+                !self.marker(name).exists(),
+                "{}: something was executed ({name} exists)",
+                self.sh.name()
+            );
+        }
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        // Best effort: stop a daemon the widget may have started, with the
+        // same environment, then the tmux server.
+        let daemon_stop = Command::new(env!("CARGO_BIN_EXE_caro"))
+            .args(["daemon", "stop"])
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        if let Ok(mut child) = daemon_stop {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = self
+            .tmux()
+            .arg("kill-server")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn set_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).expect("chmod runtime dir");
+}
+
+/// Single-quoted for sh, zsh, bash; fish reads it the same way as long as
+/// there is no backslash or quote, which temp paths do not have.
+fn sq(s: &str) -> String {
+    assert!(!s.contains(['\'', '\\']), "unexpected quote in {s:?}");
+    format!("'{s}'")
+}
+
+fn sq_path(p: &Path) -> String {
+    sq(p.to_str().expect("temp paths are UTF-8"))
+}
+
+/// What is typed on the (last) prompt line. tmux drops trailing blanks, so
+/// an empty prompt reads "PROMPT>".
+fn edit_line(screen: &str) -> String {
+    let mark = PROMPT.trim_end();
+    let line = screen
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(mark))
+        .unwrap_or_default();
+    let rest = &line[line.len().min(mark.len())..];
+    rest.strip_prefix(' ').unwrap_or(rest).trim_end().to_owned()
+}
+
+/// Whether the prompt line is the last thing on screen, apart from a
+/// message under it (zsh shows messages below the line).
+fn prompt_at_bottom(screen: &str) -> bool {
+    let mark = PROMPT.trim_end();
+    screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("caro:"))
+        .is_some_and(|l| l.starts_with(mark))
+}
+
+/// `ls` flags that list hidden files: -a, -la, -A, --all, --almost-all.
+fn lists_hidden(line: &str) -> bool {
+    line.split_whitespace().any(|w| {
+        matches!(w, "--all" | "--almost-all")
+            || (w.starts_with('-') && !w.starts_with("--") && w.contains(['a', 'A']))
+    })
+}
+
+/// Whether a progress note (ours or the client's) is on screen.
+fn busy(screen: &str) -> bool {
+    screen.contains("caro: thinking") || screen.contains("caro: loading")
+}
+
+/// A `caro:` line other than a progress note.
+fn has_message(screen: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| l.trim_start().starts_with("caro:") && !busy(l))
+}
+
+fn model_guard() -> std::sync::MutexGuard<'static, ()> {
+    MODEL_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// --- the tests, each run for every shell -------------------------------------
+
+/// Ctrl-G turns the prose into `ls -a...`, and neither the prose nor the
+/// command runs.
+fn check_real_model_replaces_line(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    }) else {
+        return;
+    };
+    t.type_prose(PROSE);
+    let line = t.complete(PROSE);
+    assert!(
+        line.starts_with("ls") && lists_hidden(&line),
+        "{sh:?}: {line:?}"
+    );
+    t.stays("nothing runs", Duration::from_millis(500), |s| {
+        edit_line(s) == line
+    });
+    t.assert_nothing_ran();
+
+    // The markers work: running the prose for real does create them.
+    t.press("C-c");
+    t.wait_for("an empty prompt", SHORT, |s| edit_line(s).is_empty());
+    t.type_text("list x");
+    t.press("Enter");
+    let deadline = Instant::now() + SHORT;
+    while !(t.marker("prose-ran").exists() && t.marker("command-ran").exists()) {
+        assert!(Instant::now() < deadline, "{sh:?}: markers never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// With no model, the prose stays, one message shows, the prompt works.
+fn check_error_keeps_line(sh: Sh, vi: bool) {
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Missing,
+        vi,
+    }) else {
+        return;
+    };
+    let prose = "show disk usage of this folder";
+    t.type_prose(prose);
+    t.press("C-g");
+    let screen = t.wait_for("an error message", SHORT, |s| has_message(s) && !busy(s));
+    assert_eq!(edit_line(&screen), prose, "{sh:?}: prose lost");
+    let messages = screen.lines().filter(|l| l.starts_with("caro:")).count();
+    assert_eq!(messages, 1, "{sh:?}: one message expected:\n{screen}");
+    t.stays("prose stays", Duration::from_millis(300), |s| {
+        edit_line(s) == prose
+    });
+    t.assert_nothing_ran();
+    t.prompt_still_works();
+}
+
+/// Ctrl-C while the model loads cancels: prose stays, no message.
+fn check_cancel_keeps_line(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    }) else {
+        return;
+    };
+    let prose = "find files larger than 10 megabytes";
+    t.type_prose(prose);
+    t.press("C-g");
+    t.wait_for("the progress note", SHORT, busy);
+    // The client switches the tty to raw mode right after it starts; a
+    // Ctrl-C before that is ignored rather than lost, so give it a moment.
+    std::thread::sleep(Duration::from_millis(400));
+    t.press("C-c");
+    let screen = t.wait_for("the prose back, not busy", SHORT, |s| {
+        !busy(s) && edit_line(s) == prose
+    });
+    assert!(
+        !has_message(&screen) || screen.contains("caro: cancelled"),
+        "{sh:?}:\n{screen}"
+    );
+    t.stays("prose stays", Duration::from_secs(1), |s| {
+        edit_line(s) == prose
+    });
+    t.assert_nothing_ran();
+    t.prompt_still_works();
+}
+
+/// Undo brings the prose back; the key again gives another command.
+fn check_undo_and_alternative(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    }) else {
+        return;
+    };
+    t.type_prose(PROSE);
+    let first = t.complete(PROSE);
+
+    t.press(sh.undo_key());
+    t.wait_for("the prose after undo", SHORT, |s| edit_line(s) == PROSE);
+
+    let again = t.complete(PROSE);
+    let other = t.press_key(&again);
+    assert!(
+        !other.is_empty(),
+        "{sh:?}: the alternative left an empty line"
+    );
+    assert_ne!(other, again, "{sh:?}: the alternative must differ");
+    assert!(!first.is_empty());
+
+    if sh != Sh::Zsh {
+        // The saved original comes back even after alternatives.
+        t.press(sh.undo_key());
+        t.wait_for("the prose after undo", SHORT, |s| edit_line(s) == PROSE);
+    }
+    t.assert_nothing_ran();
+}
+
+/// Ctrl-G on an empty line does what it did before: no caro, shell fine.
+fn check_empty_line_keeps_old_meaning(sh: Sh) {
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Missing,
+        vi: false,
+    }) else {
+        return;
+    };
+    t.press("C-g");
+    t.stays("no caro message", Duration::from_millis(700), |s| {
+        !has_message(s) && !busy(s)
+    });
+    t.prompt_still_works();
+}
+
+/// Vi insert mode: the key works there too (error path without a model,
+/// success with it), and in zsh also in command mode.
+fn check_vi_mode(sh: Sh) {
+    check_error_keeps_line(sh, true);
+
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: true,
+    }) else {
+        return;
+    };
+    t.type_prose(PROSE);
+    let line = t.complete(PROSE);
+    assert!(line.starts_with("ls"), "{sh:?}: {line:?}");
+    if sh == Sh::Zsh {
+        // zsh's undo in vi mode is `u` in command mode; the key works there
+        // as well.
+        t.press("Escape");
+        std::thread::sleep(Duration::from_millis(300));
+        t.press("u");
+        t.wait_for("the prose after undo", SHORT, |s| edit_line(s) == PROSE);
+        let line = t.complete(PROSE);
+        assert!(line.starts_with("ls"), "{sh:?} (vicmd): {line:?}");
+    } else {
+        t.press(sh.undo_key());
+        t.wait_for("the prose after undo", SHORT, |s| edit_line(s) == PROSE);
+    }
+    t.assert_nothing_ran();
+}
+
+/// "# prose" is prose: the marker is dropped.
+fn check_comment_marker_is_prose(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    }) else {
+        return;
+    };
+    let typed = format!("# {PROSE}");
+    t.type_prose(&typed);
+    let line = t.complete(&typed);
+    assert!(line.starts_with("ls"), "{sh:?}: {line:?}");
+}
+
+macro_rules! per_shell {
+    ($($name:ident => $body:expr;)*) => {
+        mod zsh {
+            use super::*;
+            $(#[test] fn $name() { let f: fn(Sh) = $body; f(Sh::Zsh) })*
+        }
+        mod bash {
+            use super::*;
+            $(#[test] fn $name() { let f: fn(Sh) = $body; f(Sh::Bash) })*
+        }
+        mod fish {
+            use super::*;
+            $(#[test] fn $name() { let f: fn(Sh) = $body; f(Sh::Fish) })*
+        }
+    };
+}
+
+per_shell! {
+    real_model_replaces_line => check_real_model_replaces_line;
+    error_keeps_line => |sh| check_error_keeps_line(sh, false);
+    cancel_keeps_line => check_cancel_keeps_line;
+    undo_and_alternative => check_undo_and_alternative;
+    empty_line_keeps_old_meaning => check_empty_line_keeps_old_meaning;
+    vi_mode => check_vi_mode;
+    comment_marker_is_prose => check_comment_marker_is_prose;
+}
