@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod logging;
 pub mod model;
 pub mod paths;

@@ -67,10 +67,12 @@ const CASES: &[(&str, &str, &str)] = &[
 
 /// `-h` matches a bundle such as `-sh`; anything else must appear as written.
 fn has(cmd: &str, want: &str) -> bool {
-    let words = shell_words::split(cmd).unwrap_or_else(|_| cmd.split_whitespace().map(str::to_owned).collect());
+    let words = shell_words::split(cmd)
+        .unwrap_or_else(|_| cmd.split_whitespace().map(str::to_owned).collect());
     let short = want.len() == 2 && want.starts_with('-') && want != "--";
     words.iter().any(|w| {
-        w.contains(want) || (short && w.starts_with('-') && !w.starts_with("--") && w.contains(&want[1..]))
+        w.contains(want)
+            || (short && w.starts_with('-') && !w.starts_with("--") && w.contains(&want[1..]))
     }) || cmd.contains(want)
 }
 

@@ -74,6 +74,7 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
     let load = ms(t.elapsed());
     let warmup = ms(backend.warm_up()?);
     let rss_after_load = peak_rss_mb();
+    tracing::debug!("rss after load+warm-up: {:.0} MB", crate::daemon::rss_mb());
     println!("\n== {} thread(s) ==", backend.info().threads);
     println!("load            {load:>8.0} ms");
     println!("warm-up         {warmup:>8.0} ms");
@@ -88,10 +89,13 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
         .collect();
     let mut session = Session::new(backend.weights().clone());
     let t = Instant::now();
-    session
-        .forward(&ids)
-        .map_err(crate::model::ModelError::from)?;
+    for chunk in ids.chunks(crate::engine::candle::prefill_chunk().max(1)) {
+        session
+            .forward(chunk)
+            .map_err(crate::model::ModelError::from)?;
+    }
     let prefill = t.elapsed().as_secs_f64();
+    tracing::debug!("rss after prefill: {:.0} MB", crate::daemon::rss_mb());
     println!(
         "prefill 300 tok {:>8.1} tok/s ({:.0} ms)",
         ids.len() as f64 / prefill,

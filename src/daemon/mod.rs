@@ -9,7 +9,7 @@ pub mod server;
 mod stats;
 pub mod tty;
 
-pub use stats::percentile;
+pub use stats::{percentile, rss_mb};
 
 use crate::engine::EngineError;
 use protocol::ErrorCode;

@@ -15,7 +15,17 @@ use super::{
 use crate::model::{self, Session, TextStream, Tokenizer, Weights};
 
 /// Prompt tokens evaluated per forward pass; between chunks a cancel is noticed.
-const PREFILL_CHUNK: usize = 128;
+///
+/// Kept under 32 rows on purpose: from 32 rows candle switches Q4_K matmuls to AMX
+/// tiles on CPUs that have them, which packs a third copy of every weight (+1.4 GB
+/// resident) for no measurable prefill gain at our prompt sizes (see README,
+/// "Performance"). `CARO_PREFILL_CHUNK` overrides it for experiments.
+pub fn prefill_chunk() -> usize {
+    std::env::var("CARO_PREFILL_CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(31)
+}
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -132,7 +142,7 @@ impl CandleBackend {
         cancel: &CancelToken,
     ) -> Result<Option<candle_core::Tensor>, EngineError> {
         let mut logits = None;
-        for chunk in tokens.chunks(PREFILL_CHUNK) {
+        for chunk in tokens.chunks(prefill_chunk().max(1)) {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }

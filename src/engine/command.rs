@@ -1,8 +1,17 @@
-//! From a request in plain words to one command: prompt, generate, extract.
+//! From a request in plain words to one command: prompt, generate, extract, validate.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::context::Context;
 use super::extract::extract_command;
-use super::{Backend, CancelToken, EngineError, GenerateRequest, Generation, Sampling, prompt};
+use super::{
+    Backend, CancelToken, ChatPrompt, EngineError, GenerateRequest, Generation, Sampling, prompt,
+};
+
+/// A second try is only made while the first answer came back this fast, so a retry
+/// never more than roughly doubles an already slow request.
+const RETRY_BUDGET: Duration = Duration::from_millis(4000);
 
 #[derive(Debug, Clone)]
 pub struct CommandOptions {
@@ -16,6 +25,26 @@ pub struct CommandResult {
     /// What the model wrote before extraction.
     pub raw: String,
     pub generation: Generation,
+    /// Why the first answer was rejected, when a second one was asked for.
+    pub retried: Option<Rejection>,
+}
+
+/// Why an answer is not a usable command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    Empty,
+    Prose,
+    NotInstalled(String),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => f.write_str("empty answer"),
+            Self::Prose => f.write_str("prose instead of a command"),
+            Self::NotInstalled(p) => write!(f, "`{p}` is not installed"),
+        }
+    }
 }
 
 /// Generates one command for `request`.
@@ -31,17 +60,421 @@ pub fn generate_command(
     if request.is_empty() {
         return Err(EngineError::EmptyRequest);
     }
+    generate_from_prompt(
+        backend,
+        &prompt::build(request, ctx),
+        opts,
+        on_token,
+        cancel,
+    )
+}
+
+/// Generates from a ready prompt; an unusable first answer gets one retry with a note
+/// in the user turn (the system turn stays as it is, so its cache is kept).
+pub fn generate_from_prompt(
+    backend: &dyn Backend,
+    chat: &ChatPrompt,
+    opts: &CommandOptions,
+    on_token: &mut dyn FnMut(&str),
+    cancel: &CancelToken,
+) -> Result<CommandResult, EngineError> {
+    let start = Instant::now();
+    let first = attempt(backend, chat, opts, on_token, cancel)?;
+    let rejection = match validate(first.command.as_deref()) {
+        Ok(()) => return first.into_result(None),
+        Err(r) => r,
+    };
+    if start.elapsed() > RETRY_BUDGET {
+        return fallback(first, rejection);
+    }
+    let nudged = ChatPrompt {
+        system: chat.system.clone(),
+        user: format!("{}\n{}", chat.user, nudge(&rejection)),
+    };
+    let second = attempt(backend, &nudged, opts, on_token, cancel)?;
+    match validate(second.command.as_deref()) {
+        Ok(()) => second.into_result(Some(rejection)),
+        // A command that only lacks its program is still more useful than none.
+        Err(_) if matches!(rejection, Rejection::NotInstalled(_)) => {
+            first.into_result(Some(rejection))
+        }
+        Err(Rejection::NotInstalled(_)) => second.into_result(Some(rejection)),
+        Err(_) => Err(EngineError::NoCommand),
+    }
+}
+
+struct Attempt {
+    command: Option<String>,
+    generation: Generation,
+}
+
+impl Attempt {
+    fn into_result(self, retried: Option<Rejection>) -> Result<CommandResult, EngineError> {
+        let command = self.command.ok_or(EngineError::NoCommand)?;
+        Ok(CommandResult {
+            command,
+            raw: self.generation.text.clone(),
+            generation: self.generation,
+            retried,
+        })
+    }
+}
+
+fn attempt(
+    backend: &dyn Backend,
+    chat: &ChatPrompt,
+    opts: &CommandOptions,
+    on_token: &mut dyn FnMut(&str),
+    cancel: &CancelToken,
+) -> Result<Attempt, EngineError> {
     let req = GenerateRequest {
-        prompt: prompt::build(request, ctx),
+        prompt: chat.clone(),
         max_tokens: opts.max_tokens,
         sampling: opts.sampling,
         ignore_stop: false,
     };
     let generation = backend.generate(&req, on_token, cancel)?;
-    let command = extract_command(&generation.text).ok_or(EngineError::NoCommand)?;
-    Ok(CommandResult {
-        command,
-        raw: generation.text.clone(),
+    Ok(Attempt {
+        command: extract_command(&generation.text),
         generation,
     })
+}
+
+fn fallback(first: Attempt, rejection: Rejection) -> Result<CommandResult, EngineError> {
+    match rejection {
+        Rejection::NotInstalled(_) => first.into_result(None),
+        _ => Err(EngineError::NoCommand),
+    }
+}
+
+fn nudge(r: &Rejection) -> String {
+    match r {
+        Rejection::NotInstalled(p) => {
+            format!("note: `{p}` is not installed here; use a tool that is.")
+        }
+        _ => "note: answer with one shell command only, no prose.".to_owned(),
+    }
+}
+
+/// Checks an extracted answer without running anything.
+pub fn validate(command: Option<&str>) -> Result<(), Rejection> {
+    let command = command.map(str::trim).unwrap_or_default();
+    if command.is_empty() {
+        return Err(Rejection::Empty);
+    }
+    if looks_like_prose(command) {
+        return Err(Rejection::Prose);
+    }
+    match first_program(command) {
+        Some(p) if !is_available(&p) => Err(Rejection::NotInstalled(p)),
+        _ => Ok(()),
+    }
+}
+
+/// Words that start an English sentence but never a command on a usual system.
+const PROSE_STARTS: &[&str] = &[
+    "i",
+    "i'm",
+    "sorry",
+    "the",
+    "this",
+    "that",
+    "these",
+    "to",
+    "you",
+    "your",
+    "here",
+    "it",
+    "it's",
+    "unfortunately",
+    "please",
+    "there",
+    "as",
+    "in",
+    "note",
+    "however",
+    "we",
+    "a",
+    "an",
+    "assuming",
+    "if",
+    "yes",
+    "no",
+];
+
+fn looks_like_prose(command: &str) -> bool {
+    let first_line = command.lines().next().unwrap_or_default();
+    let words: Vec<&str> = first_line.split_whitespace().collect();
+    let Some(first) = words.first() else {
+        return false;
+    };
+    let first = first.trim_end_matches([',', ':', '.']).to_lowercase();
+    if PROSE_STARTS.contains(&first.as_str()) && words.len() >= 3 {
+        return true;
+    }
+    // A sentence: several plain words, ending in a full stop, with no shell syntax.
+    let plain = words.iter().all(|w| {
+        w.chars()
+            .all(|c| c.is_alphanumeric() || ",.'!?".contains(c))
+    });
+    plain && words.len() >= 5 && first_line.trim_end().ends_with(['.', '!', '?'])
+}
+
+/// Builtins and keywords of bash, zsh and fish that a command may start with.
+const BUILTINS: &[&str] = &[
+    ".",
+    ":",
+    "[",
+    "[[",
+    "alias",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "case",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "continue",
+    "declare",
+    "dirs",
+    "disown",
+    "echo",
+    "enable",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "for",
+    "function",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "if",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "select",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "time",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "until",
+    "wait",
+    "while",
+    "{",
+    "(",
+    "!",
+    "setopt",
+    "autoload",
+    "bindkey",
+    "functions",
+    "set_color",
+    "abbr",
+];
+
+/// Programs that run the next word as the real command.
+const WRAPPERS: &[&str] = &[
+    "sudo",
+    "doas",
+    "env",
+    "nohup",
+    "time",
+    "nice",
+    "ionice",
+    "command",
+    "builtin",
+    "exec",
+    "stdbuf",
+    "caffeinate",
+];
+
+/// Options of wrappers that take a value as the next word.
+fn wrapper_option_takes_value(wrapper: &str, opt: &str) -> bool {
+    match wrapper {
+        "sudo" => matches!(opt, "-u" | "-g" | "-C" | "-U" | "-p" | "-h" | "-r" | "-t"),
+        "env" => matches!(opt, "-u" | "-C" | "-S"),
+        "nice" => opt == "-n",
+        "ionice" => matches!(opt, "-c" | "-n" | "-p"),
+        _ => false,
+    }
+}
+
+/// The program a command line starts with, looking through environment assignments,
+/// wrappers such as `sudo` and `env`, subshell brackets and a leading backtick. Only the
+/// first simple command counts: `find . | xargs rm` starts with `find`.
+pub fn first_program(command: &str) -> Option<String> {
+    let segment = first_segment(command.trim_start_matches(['`', '(', '{', ' ', '!']));
+    let words = shell_words::split(segment)
+        .unwrap_or_else(|_| segment.split_whitespace().map(str::to_owned).collect());
+    let mut wrapper: Option<&str> = None;
+    let mut skip_value = false;
+    for w in &words {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        if is_assignment(w) {
+            continue;
+        }
+        if let Some(wr) = wrapper
+            && w.starts_with('-')
+        {
+            skip_value = wrapper_option_takes_value(wr, w);
+            continue;
+        }
+        if wrapper == Some("nice") && w.starts_with('-') {
+            continue;
+        }
+        let name = w.trim_start_matches(['(', '{', '`']);
+        let name = name.rsplit('/').next().unwrap_or(name);
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(wr) = WRAPPERS.iter().find(|x| **x == name) {
+            wrapper = Some(wr);
+            continue;
+        }
+        return Some(name.to_owned());
+    }
+    wrapper.map(str::to_owned)
+}
+
+/// The text up to the first unquoted `|`, `;`, `&` or newline.
+fn first_segment(command: &str) -> &str {
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    for (i, c) in command.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if !single => escaped = true,
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '|' | ';' | '&' | '\n' | '`' | ')' if !single && !double => return &command[..i],
+            _ => {}
+        }
+    }
+    command
+}
+
+fn is_assignment(word: &str) -> bool {
+    match word.split_once('=') {
+        Some((name, _)) => {
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        None => false,
+    }
+}
+
+/// Whether `program` can be started: a builtin, or an executable file on `PATH` (or at
+/// the path given). Only metadata is read.
+fn is_available(program: &str) -> bool {
+    if BUILTINS.contains(&program) || program.contains(['$', '*', '?', '~']) {
+        return true;
+    }
+    let Some(path) = std::env::var_os("PATH") else {
+        return true;
+    };
+    std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program)))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_program_looks_through_wrappers_and_assignments() {
+        assert_eq!(first_program("ls -la").as_deref(), Some("ls"));
+        assert_eq!(
+            first_program("sudo -u www find / -name x").as_deref(),
+            Some("find")
+        );
+        assert_eq!(
+            first_program("LANG=C FOO='a b' sort f").as_deref(),
+            Some("sort")
+        );
+        assert_eq!(
+            first_program("env -i PATH=/bin /usr/bin/du -sh").as_deref(),
+            Some("du")
+        );
+        assert_eq!(
+            first_program("find . | xargs grep x").as_deref(),
+            Some("find")
+        );
+        assert_eq!(first_program("`sudo rm x`").as_deref(), Some("rm"));
+        assert_eq!(first_program("(cd a && ls)").as_deref(), Some("cd"));
+        assert_eq!(first_program("nice -n 5 make").as_deref(), Some("make"));
+        assert_eq!(first_program("sudo").as_deref(), Some("sudo"));
+        assert_eq!(first_program("echo 'a|b'").as_deref(), Some("echo"));
+    }
+
+    #[test]
+    fn prose_empty_and_missing_programs_are_rejected() {
+        assert_eq!(validate(None), Err(Rejection::Empty));
+        assert_eq!(validate(Some("  ")), Err(Rejection::Empty));
+        assert_eq!(
+            validate(Some("I cannot help with that request.")),
+            Err(Rejection::Prose)
+        );
+        assert_eq!(
+            validate(Some("This lists the files in the folder.")),
+            Err(Rejection::Prose)
+        );
+        assert_eq!(
+            validate(Some("surely-not-a-program-caro --x")),
+            Err(Rejection::NotInstalled("surely-not-a-program-caro".into()))
+        );
+    }
+
+    #[test]
+    fn commands_and_builtins_pass() {
+        for ok in [
+            "cd /tmp",
+            "for f in *.txt; do echo $f; done",
+            "sh -c 'ls'",
+            "read -p 'name: ' n",
+            "[ -f x ] && echo yes",
+            "$EDITOR notes.txt",
+            "time sh -c true",
+        ] {
+            assert_eq!(validate(Some(ok)), Ok(()), "{ok}");
+        }
+    }
 }

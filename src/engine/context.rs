@@ -1,7 +1,17 @@
 //! Cheap facts about where the command will run. Nothing here runs a program: it reads
-//! the environment and a few files, so it costs microseconds per request.
+//! the environment, one directory listing and a few file names, so it costs well under a
+//! millisecond per request. Everything that reaches the model passes through `redact`.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Most directory entries named to the model: enough to hint at the kind of project and
+/// the files a request may mean, few enough to keep the user turn (prefill) short.
+const MAX_LISTED: usize = 12;
+/// Entries read from the directory at most, so a huge directory costs no more.
+const MAX_SCANNED: usize = 256;
+/// Parent directories searched for `.git`.
+const MAX_GIT_DEPTH: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
@@ -9,18 +19,54 @@ pub struct Context {
     /// GNU coreutils on Linux, BSD userland on macOS and the BSDs.
     pub userland: &'static str,
     pub shell: String,
+    /// Only when the version reached this process's environment (e.g. `$BASH_VERSION`).
+    pub shell_version: Option<String>,
     pub cwd: PathBuf,
+    /// Up to `MAX_LISTED` visible entries of `cwd`, directories with a trailing `/`.
+    pub listing: Vec<String>,
+    /// Visible entries not listed (counted up to `MAX_SCANNED`).
+    pub unlisted: usize,
+    pub git: bool,
+    /// Exit status of the user's previous command, when the caller knows it.
+    pub last_status: Option<i32>,
 }
 
 impl Context {
     /// Gathers the context for `shell` in `cwd`.
     pub fn detect(shell: &str, cwd: &Path) -> Self {
+        let (listing, unlisted) = list_dir(cwd);
         Self {
-            os: os_name(),
+            os: os_name().to_owned(),
             userland: userland(std::env::consts::OS),
             shell: shell.to_owned(),
+            shell_version: shell_version(shell),
             cwd: cwd.to_owned(),
+            listing,
+            unlisted,
+            git: in_git_repo(cwd),
+            last_status: None,
         }
+    }
+
+    /// Only the fixed facts (OS, userland, shell): for callers that must not depend on
+    /// the directory they run in.
+    pub fn minimal(shell: &str, cwd: &Path) -> Self {
+        Self {
+            os: os_name().to_owned(),
+            userland: userland(std::env::consts::OS),
+            shell: shell.to_owned(),
+            shell_version: None,
+            cwd: cwd.to_owned(),
+            listing: Vec::new(),
+            unlisted: 0,
+            git: false,
+            last_status: None,
+        }
+    }
+
+    pub fn with_last_status(mut self, status: Option<i32>) -> Self {
+        self.last_status = status;
+        self
     }
 
     #[cfg(test)]
@@ -29,19 +75,42 @@ impl Context {
             os: "Linux".into(),
             userland: "GNU",
             shell: shell.into(),
+            shell_version: None,
             cwd: cwd.into(),
+            listing: Vec::new(),
+            unlisted: 0,
+            git: false,
+            last_status: None,
         }
     }
 
-    /// One line for the model's user turn.
+    /// A few short lines for the model's user turn.
     pub fn describe(&self) -> String {
-        format!(
-            "context: {} shell on {} ({} tools), current directory {}",
-            self.shell,
+        let shell = match &self.shell_version {
+            Some(v) => format!("{} {}", self.shell, redact(v)),
+            None => self.shell.clone(),
+        };
+        let mut out = format!(
+            "system: {} ({} tools), {shell}\ncwd: {}",
             self.os,
             self.userland,
-            self.cwd.display()
-        )
+            redact(&self.cwd.display().to_string())
+        );
+        if self.git {
+            out.push_str(" (git repo)");
+        }
+        if !self.listing.is_empty() {
+            let names: Vec<String> = self.listing.iter().map(|n| redact(n)).collect();
+            out.push_str("\nfiles: ");
+            out.push_str(&names.join(" "));
+            if self.unlisted > 0 {
+                out.push_str(&format!(" …+{}", self.unlisted));
+            }
+        }
+        if let Some(s) = self.last_status.filter(|s| *s != 0) {
+            out.push_str(&format!("\nlast command failed: exit {s}"));
+        }
+        out
     }
 }
 
@@ -52,8 +121,10 @@ fn userland(os: &str) -> &'static str {
     }
 }
 
-fn os_name() -> String {
-    match std::env::consts::OS {
+/// The OS and distribution; read once per process, it does not change.
+fn os_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| match std::env::consts::OS {
         "linux" => std::fs::read_to_string("/etc/os-release")
             .ok()
             .and_then(|s| {
@@ -61,11 +132,129 @@ fn os_name() -> String {
                     .find_map(|l| l.strip_prefix("PRETTY_NAME="))
                     .map(|v| v.trim_matches('"').to_owned())
             })
-            .map(|d| format!("Linux ({d})"))
+            .map(|d| format!("Linux {d}"))
             .unwrap_or_else(|| "Linux".into()),
         "macos" => "macOS".into(),
         other => other.into(),
+    })
+}
+
+/// The shell's version when its variable reached us; shells rarely export it, so this
+/// is usually `None` and nothing is run to find out.
+fn shell_version(shell: &str) -> Option<String> {
+    let var = match shell {
+        "bash" => "BASH_VERSION",
+        "zsh" => "ZSH_VERSION",
+        "fish" => "FISH_VERSION",
+        _ => return None,
+    };
+    let v = std::env::var(var).ok()?;
+    // "5.2.15(1)-release" → "5.2.15"
+    let v: String = v
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    (!v.is_empty()).then_some(v)
+}
+
+/// Visible entries of `dir`, sorted, at most `MAX_LISTED`, and how many more there are.
+fn list_dir(dir: &Path) -> (Vec<String>, usize) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return (Vec::new(), 0);
+    };
+    let mut names: Vec<String> = rd
+        .take(MAX_SCANNED)
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            if name.starts_with('.') || name.contains(char::is_control) {
+                return None;
+            }
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            Some(if is_dir { format!("{name}/") } else { name })
+        })
+        .collect();
+    names.sort_unstable();
+    let unlisted = names.len().saturating_sub(MAX_LISTED);
+    names.truncate(MAX_LISTED);
+    (names, unlisted)
+}
+
+fn in_git_repo(dir: &Path) -> bool {
+    dir.ancestors()
+        .take(MAX_GIT_DEPTH)
+        .any(|d| d.join(".git").exists())
+}
+
+/// Replaces what looks like a secret: the value of `NAME=value` when the name suggests a
+/// credential, well-known token shapes, and long random-looking strings.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '/' | ',' | ';' | '"' | '\'' | '&' | '?') {
+            out.push_str(&redact_word(&word));
+            word.clear();
+            out.push(c);
+        } else {
+            word.push(c);
+        }
     }
+    out.push_str(&redact_word(&word));
+    out
+}
+
+const SECRET_NAMES: &[&str] = &[
+    "key", "token", "secret", "pass", "pwd", "auth", "cred", "session", "cookie", "private",
+];
+
+const TOKEN_PREFIXES: &[&str] = &[
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "ghu_",
+    "github_pat_",
+    "glpat-",
+    "sk-",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "eyJ",
+    "hf_",
+    "npm_",
+    "pypi-",
+];
+
+fn redact_word(word: &str) -> String {
+    if let Some((name, value)) = word.split_once(['=', ':'])
+        && !value.is_empty()
+    {
+        let lower = name.to_ascii_lowercase();
+        if SECRET_NAMES.iter().any(|s| lower.contains(s)) {
+            return format!("{name}{}[redacted]", &word[name.len()..name.len() + 1]);
+        }
+    }
+    let tokenish = TOKEN_PREFIXES
+        .iter()
+        .any(|p| word.starts_with(p) && word.len() >= p.len() + 12);
+    if tokenish || looks_random(word) {
+        return "[redacted]".to_owned();
+    }
+    word.to_owned()
+}
+
+/// At least 24 characters of letters and digits (plus `_-+=`) mixing upper case, lower
+/// case and digits: API keys and hashes, not ordinary file names.
+fn looks_random(word: &str) -> bool {
+    word.len() >= 24
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-+=".contains(c))
+        && word.chars().any(|c| c.is_ascii_digit())
+        && word.chars().any(|c| c.is_ascii_uppercase())
+        && word.chars().any(|c| c.is_ascii_lowercase())
 }
 
 /// The shell named by `$SHELL`, reduced to one caro knows; `sh` otherwise.
@@ -96,5 +285,67 @@ mod tests {
         let c = Context::for_tests("fish", "/srv/app");
         let d = c.describe();
         assert!(d.contains("fish") && d.contains("/srv/app") && d.contains("GNU"));
+    }
+
+    #[test]
+    fn listing_is_bounded_sorted_and_hides_dot_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..20 {
+            std::fs::write(dir.path().join(format!("f{i:02}.txt")), "").expect("write");
+        }
+        std::fs::write(dir.path().join(".env"), "").expect("write");
+        std::fs::create_dir(dir.path().join("a-dir")).expect("mkdir");
+        let c = Context::detect("bash", dir.path());
+        assert_eq!(c.listing.len(), MAX_LISTED);
+        assert_eq!(c.listing[0], "a-dir/");
+        assert_eq!(c.unlisted, 21 - MAX_LISTED);
+        assert!(!c.listing.iter().any(|n| n.starts_with('.')));
+        assert!(c.describe().contains("…+9"));
+    }
+
+    #[test]
+    fn git_repo_is_found_from_a_subdirectory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(".git")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("src/deep")).expect("mkdir");
+        assert!(Context::detect("zsh", &dir.path().join("src/deep")).git);
+        assert!(
+            Context::detect("zsh", &dir.path().join("src/deep"))
+                .describe()
+                .contains("git repo")
+        );
+    }
+
+    #[test]
+    fn last_status_is_mentioned_only_on_failure() {
+        let c = Context::for_tests("bash", "/x");
+        assert!(
+            !c.clone()
+                .with_last_status(Some(0))
+                .describe()
+                .contains("exit")
+        );
+        assert!(c.with_last_status(Some(2)).describe().contains("exit 2"));
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(redact("API_KEY=abc123"), "API_KEY=[redacted]");
+        assert_eq!(redact("password:hunter2"), "password:[redacted]");
+        assert_eq!(
+            redact("/home/x/ghp_0123456789abcdefghij/run"),
+            "/home/x/[redacted]/run"
+        );
+        assert_eq!(redact("a8F3kd92LmQpZ7xR2vT9wYbN4c"), "[redacted]");
+        for keep in [
+            "Cargo.toml",
+            "src/",
+            "/home/user/project",
+            "build-2024-01-01.log",
+            "x=1",
+            "monkey_business_report.txt",
+        ] {
+            assert_eq!(redact(keep), keep);
+        }
     }
 }

@@ -25,8 +25,13 @@ find . -name '*.log' -mtime -1";
 pub fn build(request: &str, ctx: &Context) -> ChatPrompt {
     ChatPrompt {
         system: SYSTEM_PROMPT.to_owned(),
-        user: format!("{}\nrequest: {}", ctx.describe(), request.trim()),
+        user: user_turn(request, ctx),
     }
+}
+
+/// The user turn: the context, then the request.
+pub fn user_turn(request: &str, ctx: &Context) -> String {
+    format!("{}\nrequest: {}", ctx.describe(), request.trim())
 }
 
 #[cfg(test)]

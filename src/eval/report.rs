@@ -1,0 +1,319 @@
+//! Results: one row per case and a summary, saved as JSON so that two runs (two prompt
+//! variants) can be put side by side later.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// How the generated command compared when run on the fixture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exec {
+    /// Same output and same resulting tree as one of the references.
+    Equivalent,
+    Different,
+    /// Rated dangerous by the safety checker, so not run (counts as not equivalent).
+    Dangerous,
+    /// No command came back (counts as not equivalent).
+    NoCommand,
+    /// No reference printed anything or changed the tree: nothing to compare.
+    Uninformative,
+    /// A reference gave different results on two runs (time, processes…).
+    Unstable,
+    /// Execution was off or unavailable.
+    NotRun,
+}
+
+impl Exec {
+    /// Whether the case counts in the execution score's denominator.
+    pub fn scored(self) -> bool {
+        matches!(
+            self,
+            Self::Equivalent | Self::Different | Self::Dangerous | Self::NoCommand
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    pub id: String,
+    pub nl: String,
+    pub gold: Vec<String>,
+    pub command: Option<String>,
+    pub error: Option<String>,
+    /// Why the first answer was rejected and a second asked for.
+    pub retried: Option<String>,
+    pub exact: bool,
+    pub first_program: bool,
+    pub flag_overlap: f64,
+    pub exec: Exec,
+    pub safety: Option<crate::safety::Level>,
+    pub latency_ms: f64,
+    pub user_tokens: usize,
+    pub generated_tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecSummary {
+    pub available: bool,
+    /// Why execution was not available, or off.
+    pub reason: Option<String>,
+    /// Cases with a reference that had a visible, repeatable effect.
+    pub scored: usize,
+    pub equivalent: usize,
+    /// Percent of `scored`.
+    pub rate: f64,
+    pub dangerous: usize,
+    pub uninformative: usize,
+    pub unstable: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Latency {
+    pub median_ms: f64,
+    pub p90_ms: f64,
+    pub mean_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub variant: String,
+    pub context: String,
+    pub cases: usize,
+    pub model: String,
+    pub threads: usize,
+    /// Percent of cases.
+    pub exact: f64,
+    pub first_program: f64,
+    /// Mean best Jaccard overlap of key flags, in percent.
+    pub flag_overlap: f64,
+    pub exec: ExecSummary,
+    pub latency: Latency,
+    pub mean_user_tokens: f64,
+    pub mean_generated_tokens: f64,
+    pub retries: usize,
+    pub no_command: usize,
+    pub dangerous_generated: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub summary: Summary,
+    pub rows: Vec<Row>,
+}
+
+fn pct(n: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / of as f64
+    }
+}
+
+/// The `q` quantile (0..=1) by nearest rank.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+pub struct RunInfo {
+    pub variant: String,
+    pub context: String,
+    pub model: String,
+    pub threads: usize,
+    pub exec_available: bool,
+    pub exec_reason: Option<String>,
+}
+
+pub fn summarise(info: RunInfo, rows: &[Row]) -> Summary {
+    let n = rows.len();
+    let count = |f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
+    let scored = count(&|r| r.exec.scored());
+    let equivalent = count(&|r| r.exec == Exec::Equivalent);
+    let latencies: Vec<f64> = rows.iter().map(|r| r.latency_ms).collect();
+    let mean = |f: &dyn Fn(&Row) -> f64| {
+        if n == 0 {
+            0.0
+        } else {
+            rows.iter().map(f).sum::<f64>() / n as f64
+        }
+    };
+    Summary {
+        variant: info.variant,
+        context: info.context,
+        cases: n,
+        model: info.model,
+        threads: info.threads,
+        exact: pct(count(&|r| r.exact), n),
+        first_program: pct(count(&|r| r.first_program), n),
+        flag_overlap: 100.0 * mean(&|r| r.flag_overlap),
+        exec: ExecSummary {
+            available: info.exec_available,
+            reason: info.exec_reason,
+            scored,
+            equivalent,
+            rate: pct(equivalent, scored),
+            dangerous: count(&|r| r.exec == Exec::Dangerous),
+            uninformative: count(&|r| r.exec == Exec::Uninformative),
+            unstable: count(&|r| r.exec == Exec::Unstable),
+        },
+        latency: Latency {
+            median_ms: quantile(&latencies, 0.5),
+            p90_ms: quantile(&latencies, 0.9),
+            mean_ms: mean(&|r| r.latency_ms),
+        },
+        mean_user_tokens: mean(&|r| r.user_tokens as f64),
+        mean_generated_tokens: mean(&|r| r.generated_tokens as f64),
+        retries: count(&|r| r.retried.is_some()),
+        no_command: count(&|r| r.command.is_none()),
+        dangerous_generated: count(&|r| r.safety == Some(crate::safety::Level::Dangerous)),
+    }
+}
+
+/// The lines of the side-by-side table: label, then one value per summary.
+fn table(summaries: &[&Summary]) -> Vec<(String, Vec<String>)> {
+    let row = |label: &str, f: &dyn Fn(&Summary) -> String| {
+        (
+            label.to_owned(),
+            summaries.iter().map(|s| f(s)).collect::<Vec<_>>(),
+        )
+    };
+    vec![
+        row("variant", &|s| s.variant.clone()),
+        row("context", &|s| s.context.clone()),
+        row("cases", &|s| s.cases.to_string()),
+        row("exact match %", &|s| format!("{:.1}", s.exact)),
+        row("first program %", &|s| format!("{:.1}", s.first_program)),
+        row("flag overlap %", &|s| format!("{:.1}", s.flag_overlap)),
+        row("exec equivalent %", &|s| {
+            if s.exec.available {
+                format!(
+                    "{:.1} ({}/{})",
+                    s.exec.rate, s.exec.equivalent, s.exec.scored
+                )
+            } else {
+                "n/a".into()
+            }
+        }),
+        row("  not comparable", &|s| {
+            format!(
+                "{} uninf. + {} unstable",
+                s.exec.uninformative, s.exec.unstable
+            )
+        }),
+        row("dangerous (not run)", &|s| {
+            s.dangerous_generated.to_string()
+        }),
+        row("no command", &|s| s.no_command.to_string()),
+        row("retries", &|s| s.retries.to_string()),
+        row("latency median ms", &|s| {
+            format!("{:.0}", s.latency.median_ms)
+        }),
+        row("latency p90 ms", &|s| format!("{:.0}", s.latency.p90_ms)),
+        row("user-turn tokens", &|s| {
+            format!("{:.1}", s.mean_user_tokens)
+        }),
+        row("generated tokens", &|s| {
+            format!("{:.1}", s.mean_generated_tokens)
+        }),
+        row("threads", &|s| s.threads.to_string()),
+    ]
+}
+
+/// A plain-text table of one or more summaries, one column each.
+pub fn render(summaries: &[&Summary]) -> String {
+    let lines = table(summaries);
+    let label_w = lines.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let col_w = lines
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|s| s.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let mut out = String::new();
+    for (label, values) in lines {
+        out.push_str(&format!("{label:<label_w$}"));
+        for v in values {
+            out.push_str(&format!("  {v:>col_w$}"));
+        }
+        out.push('\n');
+    }
+    if let Some(reason) = summaries.iter().find_map(|s| s.exec.reason.as_deref()) {
+        out.push_str(&format!("execution: {reason}\n"));
+    }
+    out
+}
+
+pub fn save(report: &Report, path: &Path) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    std::fs::write(path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+pub fn load(path: &Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not an eval result: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(exec: Exec, latency_ms: f64, first_program: bool) -> Row {
+        Row {
+            id: "x".into(),
+            nl: "x".into(),
+            gold: vec!["ls".into()],
+            command: Some("ls".into()),
+            error: None,
+            retried: None,
+            exact: false,
+            first_program,
+            flag_overlap: 0.5,
+            exec,
+            safety: None,
+            latency_ms,
+            user_tokens: 10,
+            generated_tokens: 4,
+        }
+    }
+
+    #[test]
+    fn summary_counts_only_comparable_cases_for_execution() {
+        let rows = vec![
+            row(Exec::Equivalent, 100.0, true),
+            row(Exec::Different, 200.0, true),
+            row(Exec::Uninformative, 300.0, false),
+            row(Exec::Dangerous, 400.0, false),
+        ];
+        let info = RunInfo {
+            variant: "v".into(),
+            context: "full".into(),
+            model: "m".into(),
+            threads: 2,
+            exec_available: true,
+            exec_reason: None,
+        };
+        let s = summarise(info, &rows);
+        assert_eq!(s.exec.scored, 3);
+        assert!((s.exec.rate - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!(s.first_program, 50.0);
+        assert_eq!(s.latency.median_ms, 200.0);
+        assert_eq!(s.latency.p90_ms, 400.0);
+        assert!(render(&[&s, &s]).contains("first program %"));
+    }
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), 5.0);
+        assert_eq!(quantile(&v, 0.9), 9.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}

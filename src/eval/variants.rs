@@ -1,0 +1,134 @@
+//! The prompts compared by `caro eval --prompt`: the one-line baseline, the prompt caro
+//! shipped before the evaluation existed, and the current one (`engine::prompt`).
+//! Every variant keeps its system turn constant; only the user turn varies.
+
+use clap::ValueEnum;
+
+use crate::engine::ChatPrompt;
+use crate::engine::context::Context;
+use crate::engine::prompt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Variant {
+    /// One line of instruction, the request alone as the user turn
+    Baseline,
+    /// caro's first prompt (rules and three examples) with its one-line context
+    Original,
+    /// The prompt caro uses now
+    Current,
+}
+
+/// What the user turn says about the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContextMode {
+    /// The request only
+    None,
+    /// One line: shell, OS, tools, directory (the original format)
+    Basic,
+    /// Everything `Context::describe` gives (listing, git, …)
+    Full,
+}
+
+impl Variant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::Original => "original",
+            Self::Current => "current",
+        }
+    }
+
+    pub fn default_context(self) -> ContextMode {
+        match self {
+            Self::Baseline => ContextMode::None,
+            Self::Original => ContextMode::Basic,
+            Self::Current => ContextMode::Full,
+        }
+    }
+
+    pub fn system(self) -> &'static str {
+        match self {
+            Self::Baseline => BASELINE_SYSTEM,
+            Self::Original => ORIGINAL_SYSTEM,
+            Self::Current => prompt::SYSTEM_PROMPT,
+        }
+    }
+
+    pub fn build(self, mode: ContextMode, request: &str, ctx: &Context) -> ChatPrompt {
+        let request = request.trim();
+        let user = match (self, mode) {
+            (Self::Current, ContextMode::Full) => prompt::user_turn(request, ctx),
+            (Self::Baseline, ContextMode::None) => request.to_owned(),
+            (_, ContextMode::None) => format!("request: {request}"),
+            (_, ContextMode::Basic) => format!("{}\nrequest: {request}", basic_line(ctx)),
+            (_, ContextMode::Full) => format!("{}\nrequest: {request}", ctx.describe()),
+        };
+        ChatPrompt {
+            system: self.system().to_owned(),
+            user,
+        }
+    }
+}
+
+impl ContextMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Basic => "basic",
+            Self::Full => "full",
+        }
+    }
+}
+
+/// The context line caro sent before `Context` grew a listing.
+fn basic_line(ctx: &Context) -> String {
+    format!(
+        "context: {} shell on {} ({} tools), current directory {}",
+        ctx.shell,
+        ctx.os,
+        ctx.userland,
+        ctx.cwd.display()
+    )
+}
+
+const BASELINE_SYSTEM: &str =
+    "Translate the request into a single bash command. Output only the command.";
+
+const ORIGINAL_SYSTEM: &str = "\
+You turn a request into exactly one shell command.
+Reply with the command only: no explanation, no markdown, no code fences.
+Use the shell, OS and tools described in the context (GNU or BSD flags).
+Work in the current directory unless the request names another path.
+Give files to the command as arguments; do not pipe them in with cat.
+Do not produce destructive commands (deleting, overwriting, killing, formatting) unless the request clearly asks for it.
+If the request is already a shell command, repeat it unchanged.
+Examples:
+request: list all files including hidden ones
+ls -a
+request: show disk usage of this folder in human units
+du -sh .
+request: find files named *.log modified in the last day
+find . -name '*.log' -mtime -1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_turn_is_constant_per_variant() {
+        let a = Context::for_tests("bash", "/a");
+        let b = Context::for_tests("zsh", "/b");
+        for v in [Variant::Baseline, Variant::Original, Variant::Current] {
+            for m in [ContextMode::None, ContextMode::Basic, ContextMode::Full] {
+                let x = v.build(m, "list files", &a);
+                let y = v.build(m, "count lines", &b);
+                assert_eq!(x.system, y.system);
+                assert!(x.user.contains("list files"));
+            }
+        }
+        assert_eq!(
+            Variant::Baseline.build(ContextMode::None, " ls ", &a).user,
+            "ls"
+        );
+    }
+}
