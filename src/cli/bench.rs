@@ -37,11 +37,24 @@ pub struct BenchArgs {
     /// Run one measurement in this process (used by the parent run)
     #[arg(long, hide = true)]
     pub single: bool,
+    /// Measure the daemon instead: client overhead, cold start, warm latency
+    #[arg(long)]
+    pub daemon: bool,
+    /// Measure the safety checker's speed
+    #[arg(long)]
+    pub safety: bool,
 }
 
 pub fn run(args: &BenchArgs, s: &Settings) -> Result<i32, CaroError> {
     if args.single {
         return single(s);
+    }
+    if args.safety {
+        println!("{}", crate::safety::bench_report());
+        return Ok(exit::OK);
+    }
+    if args.daemon {
+        return super::bench_daemon::run(s);
     }
     let exe = std::env::current_exe().map_err(|e| CaroError::Other(e.to_string()))?;
     println!("caro bench · model {}", s.model.display());

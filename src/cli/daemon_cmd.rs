@@ -19,6 +19,7 @@ pub fn run(action: Option<DaemonAction>, s: &Settings) -> Result<i32, CaroError>
             }
             Ok(exit::OK)
         }
+        Some(DaemonAction::Ping) => Ok(ping()),
         Some(DaemonAction::Restart) => {
             client.stop()?;
             start(&client)
@@ -71,5 +72,25 @@ fn human_duration(secs: u64) -> String {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m {}s", s / 60, s % 60),
         s => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The thin client's whole round trip: connect, one request, one answer.
+pub fn ping() -> i32 {
+    use crate::daemon::protocol::{self, Event, PROTOCOL_VERSION, Request};
+    let req = Request::Ping {
+        v: PROTOCOL_VERSION,
+        client: protocol::crate_version().into(),
+    };
+    match Client::new().request(&req) {
+        Ok(Some(Event::Pong { pid, .. })) => {
+            println!("pong from pid {pid}");
+            exit::OK
+        }
+        Ok(_) => exit::DAEMON,
+        Err(e) => {
+            eprintln!("{}", CaroError::from(e).one_line());
+            exit::DAEMON
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The command line: argument definitions and dispatch to one module per subcommand.
 
 mod bench;
+mod bench_daemon;
 mod complete_line;
 mod config_cmd;
 mod daemon_cmd;
+mod doctor;
 mod generate;
 mod init_cmd;
 mod model_cmd;
@@ -154,6 +156,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the model, daemon, shell integration, key bindings, CPU and memory
+    Doctor,
     /// Download, list, verify or remove model files
     Model {
         #[command(subcommand)]
@@ -174,6 +178,9 @@ pub enum DaemonAction {
     Status,
     /// Stop the daemon, then start a fresh one
     Restart,
+    /// Round-trip one ping to a running daemon (measures client overhead)
+    #[command(hide = true)]
+    Ping,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -203,6 +210,9 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
     // no model), and shell start-up (`init`), which must stay fast.
     match &cli.command {
         Some(Command::CompleteLine(args)) => return Ok(complete_line::run(args)),
+        Some(Command::Daemon {
+            action: Some(DaemonAction::Ping),
+        }) => return Ok(daemon_cmd::ping()),
         Some(Command::Init {
             shell,
             key,
@@ -229,6 +239,7 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
         Some(Command::Eval(args)) => crate::eval::run(args, &settings),
         Some(Command::Daemon { action }) => daemon_cmd::run(*action, &settings),
         Some(Command::Model { action }) => model_cmd::run(action, &settings),
+        Some(Command::Doctor) => doctor::run(&settings),
         Some(
             Command::CompleteLine(_)
             | Command::Init { .. }
