@@ -61,7 +61,7 @@ fn fenced_block(text: &str) -> Option<String> {
         body
     } else {
         // The command started on the fence line itself.
-        &after[..]
+        after
     };
     let end = body
         .find("\n```")

@@ -48,7 +48,11 @@ impl Qwen2Config {
             Some(info) => info.shape.dims2()?.0,
             None => candle_core::bail!("missing tensor token_embd.weight"),
         };
-        if n_head == 0 || n_kv_head == 0 || hidden % n_head != 0 || n_head % n_kv_head != 0 {
+        if n_head == 0
+            || n_kv_head == 0
+            || !hidden.is_multiple_of(n_head)
+            || !n_head.is_multiple_of(n_kv_head)
+        {
             candle_core::bail!(
                 "inconsistent attention shape: {n_head} heads, {n_kv_head} kv heads, hidden {hidden}"
             );

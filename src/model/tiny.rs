@@ -72,7 +72,7 @@ pub fn write(path: &Path, seed: u64) -> Result<()> {
         types.push(Value::I32(3));
     }
     // Round the vocabulary to a multiple of 16 so packed matmul kernels apply to it.
-    while tokens.len() % 16 != 0 {
+    while !tokens.len().is_multiple_of(16) {
         tokens.push(format!("<|extra_{}|>", tokens.len()));
         types.push(Value::I32(3));
     }
