@@ -430,3 +430,43 @@ fn real_model_eight_concurrent_clients_all_get_correct_answers() {
         assert!(words.iter().any(|w| w == prog), "{} → {}", prog, stdout(&o));
     }
 }
+
+#[test]
+fn real_model_requests_beyond_workers_and_queue_get_busy_at_once() {
+    let Some(model) = common::real_model() else { return };
+    let sb = Sandbox::with_model(&model);
+    let cfg = sb.dir.path().join("config/caro");
+    std::fs::create_dir_all(&cfg).expect("mkdir");
+    std::fs::write(cfg.join("config.toml"), "[daemon]\nworkers = 1\nqueue = 0\n").expect("config");
+    assert!(sb.run(&["daemon", "start"]).status.success());
+    // Occupy the only worker with a long generation.
+    let mut s = UnixStream::connect(sb.run_dir().join("daemon.sock")).expect("connect");
+    let req = format!(
+        "{{\"op\":\"generate\",\"v\":1,\"client\":\"{}\",\"buffer\":\"write a long bash script with comments that backs up every config file in /etc\",\"shell\":\"bash\",\"cwd\":\"/tmp\",\"max_tokens\":300}}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut reader = BufReader::new(s.try_clone().expect("clone"));
+    let mut line = String::new();
+    while !line.contains("\"token\"") {
+        line.clear();
+        reader.read_line(&mut line).expect("read");
+    }
+    let t = Instant::now();
+    let o = complete_line(&sb, "list files");
+    assert!(t.elapsed() < Duration::from_secs(2), "busy is immediate");
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("busy"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    drop(reader);
+    drop(s);
+}
+
+#[test]
+fn missing_model_through_the_daemon_path_fails_fast_without_prompting() {
+    // stdin is not a terminal here, so caro must not offer a download.
+    let sb = Sandbox::with_model(std::path::Path::new("/nonexistent/model.gguf"));
+    let o = sb.cmd().stdin(std::process::Stdio::null()).arg("list files").output().expect("run");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("caro model pull"), "{}", stderr(&o));
+}
