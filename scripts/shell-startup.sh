@@ -36,7 +36,10 @@ if [ -z "$caro" ]; then
 		if [ -n "$c" ] && [ -x "$c" ]; then caro=$c; break; fi
 	done
 fi
-[ -n "$caro" ] && [ -x "$caro" ] || { echo "shell-startup.sh: no caro binary; pass --caro PATH" >&2; exit 1; }
+if [ -z "$caro" ] || [ ! -x "$caro" ]; then
+	echo "shell-startup.sh: no caro binary; pass --caro PATH" >&2
+	exit 1
+fi
 caro=$(cd "$(dirname "$caro")" && pwd)/$(basename "$caro")
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/caro-startup.XXXXXX")
@@ -150,7 +153,13 @@ requests=(
 
 sock=caro-latency-$$
 tm() { tmux -L "$sock" "$@"; }
-stop_tmux() { tm kill-server 2>/dev/null || true; cleanup; }
+sock_path=''
+stop_tmux() {
+	tm kill-server 2>/dev/null || true
+	# kill-server leaves the socket file behind.
+	[ -z "$sock_path" ] || rm -f "$sock_path"
+	cleanup
+}
 trap stop_tmux EXIT
 
 d=$tmp/latency
@@ -167,6 +176,7 @@ bash)
 *) echo "shell-startup.sh: --shell zsh or bash" >&2; exit 2 ;;
 esac
 tm -f /dev/null new-session -d -s b -x 200 -y 50 -- "${start[@]}"
+sock_path=$(tm display-message -p '#{socket_path}')
 
 # The edited line, or BUSY while a request runs: bash blanks the prompt line
 # during a binding, and a progress note shows under it.
@@ -200,10 +210,13 @@ echo "Keypress -> line replaced ($lat_shell in tmux, daemon running), ms:"
 total=0
 n=0
 for r in "${requests[@]}"; do
+	# A clean screen, so that no earlier prompt line is mistaken for the
+	# answer while bash has the current one blanked.
 	tm send-keys -t b C-c
-	wait_line ''
+	wait_line '' || true
+	tm send-keys -t b C-l
 	tm send-keys -t b -l -- "$r"
-	wait_line "$r"
+	wait_line "$r" || { echo "shell-startup.sh: the request did not show up" >&2; exit 1; }
 	t0=${EPOCHREALTIME/./}
 	tm send-keys -t b C-g
 	if wait_line -n "$r"; then

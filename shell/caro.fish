@@ -125,9 +125,12 @@ if status is-interactive
 
     # Prints the message in place of the prompt's last line and moves on to
     # the next line; the repaint that follows draws the prompt (all of its
-    # lines) and the command line again below it, as bash does.
+    # lines) and the command line again below it, as bash does. fish starts
+    # that repaint as many lines up as the prompt has lines after its first,
+    # so step down that far first (as fish's own __fish_list_current_token).
     function _caro_message
         printf '\r\e[K%s\n' $argv[1] >&2
+        string repeat -N \n --count=(math (count (fish_prompt)) - 1) >&2
     end
 
     # Runs what the key did before we took it: a binding we displaced, else
@@ -173,24 +176,31 @@ if status is-interactive
     end
 
     # Idempotent: sourcing the init twice never records our own functions as
-    # the keys' previous meaning.
+    # the keys' previous meaning; a new key hands the old one back.
     function _caro_bind
-        for mode in default insert
-            for role in complete undo
-                set -l key $_caro_key
-                set -l fn _caro_complete_line
-                if test $role = undo
-                    set key $_caro_undo_key
-                    set fn _caro_undo
+        for role in complete undo
+            set -l key $_caro_key
+            set -l fn _caro_complete_line
+            if test $role = undo
+                set key $_caro_undo_key
+                set fn _caro_undo
+            end
+            set -l bound _caro_bound_$role
+            for mode in default insert
+                set -l var _caro_prev_{$role}_$mode
+                if set -q $bound; and test "$$bound" != "$key"
+                    bind -e -M $mode $$bound
+                    test (count $$var) -gt 0; and bind -M $mode $$bound $$var
+                    set -e $var
                 end
                 test -n "$key"; or continue
-                set -l var _caro_prev_{$role}_$mode
                 set -l prev (_caro_binding --user $mode $key)
                 if test "$prev" != $fn
                     set -g $var $prev
                 end
                 bind -M $mode $key $fn
             end
+            set -g $bound $key
         end
     end
 

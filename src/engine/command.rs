@@ -103,6 +103,18 @@ pub fn generate_from_prompt(
     }
 }
 
+/// One attempt, no validation: what caro did before answers were checked (kept so the
+/// evaluation can measure the difference).
+pub fn generate_once(
+    backend: &dyn Backend,
+    chat: &ChatPrompt,
+    opts: &CommandOptions,
+    on_token: &mut dyn FnMut(&str),
+    cancel: &CancelToken,
+) -> Result<CommandResult, EngineError> {
+    attempt(backend, chat, opts, on_token, cancel)?.into_result(None)
+}
+
 struct Attempt {
     command: Option<String>,
     generation: Generation,

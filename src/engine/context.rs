@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 /// the files a request may mean, few enough to keep the user turn (prefill) short.
 const MAX_LISTED: usize = 12;
 /// Entries read from the directory at most, so a huge directory costs no more.
-const MAX_SCANNED: usize = 256;
+const MAX_VISITED: usize = 256;
 /// Parent directories searched for `.git`.
 const MAX_GIT_DEPTH: usize = 12;
 
@@ -24,7 +24,7 @@ pub struct Context {
     pub cwd: PathBuf,
     /// Up to `MAX_LISTED` visible entries of `cwd`, directories with a trailing `/`.
     pub listing: Vec<String>,
-    /// Visible entries not listed (counted up to `MAX_SCANNED`).
+    /// Visible entries not listed (counted up to `MAX_VISITED`).
     pub unlisted: usize,
     pub git: bool,
     /// Exit status of the user's previous command, when the caller knows it.
@@ -84,14 +84,31 @@ impl Context {
         }
     }
 
-    /// A few short lines for the model's user turn.
+    /// One short line: shell, OS, working directory, git, a failed last command. What
+    /// is sent with every request (about a dozen tokens).
+    pub fn summary(&self) -> String {
+        let mut out = format!("context: {} on {}", self.shell, short_os(&self.os));
+        if self.userland != "GNU" {
+            out.push_str(&format!(" ({} tools)", self.userland));
+        }
+        out.push_str(&format!(", cwd {}", redact(&short_path(&self.cwd))));
+        if self.git {
+            out.push_str(", git repo");
+        }
+        if let Some(s) = self.last_status.filter(|s| *s != 0) {
+            out.push_str(&format!(", last command failed ({s})"));
+        }
+        out
+    }
+
+    /// Everything known, including the directory listing: a few short lines.
     pub fn describe(&self) -> String {
         let shell = match &self.shell_version {
             Some(v) => format!("{} {}", self.shell, redact(v)),
             None => self.shell.clone(),
         };
         let mut out = format!(
-            "system: {} ({} tools), {shell}\ncwd: {}",
+            "context: {}, {} tools, {shell}; cwd {}",
             self.os,
             self.userland,
             redact(&self.cwd.display().to_string())
@@ -101,7 +118,7 @@ impl Context {
         }
         if !self.listing.is_empty() {
             let names: Vec<String> = self.listing.iter().map(|n| redact(n)).collect();
-            out.push_str("\nfiles: ");
+            out.push_str("\nfiles here: ");
             out.push_str(&names.join(" "));
             if self.unlisted > 0 {
                 out.push_str(&format!(" …+{}", self.unlisted));
@@ -111,6 +128,33 @@ impl Context {
             out.push_str(&format!("\nlast command failed: exit {s}"));
         }
         out
+    }
+}
+
+/// "Debian GNU/Linux 12 (bookworm)" → "Debian GNU/Linux 12": the codename adds tokens,
+/// not information.
+fn short_os(os: &str) -> &str {
+    match os.find(" (") {
+        Some(i) => &os[..i],
+        None => os,
+    }
+}
+
+/// The last two components of `p` (`~` for the home directory itself).
+fn short_path(p: &Path) -> String {
+    let home = std::env::home_dir();
+    if home.as_deref() == Some(p) {
+        return "~".into();
+    }
+    let parts: Vec<String> = p
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.len() {
+        0 => "/".into(),
+        1 | 2 => format!("/{}", parts.join("/")),
+        n => format!("…/{}", parts[n - 2..].join("/")),
     }
 }
 
@@ -132,7 +176,13 @@ fn os_name() -> &'static str {
                     .find_map(|l| l.strip_prefix("PRETTY_NAME="))
                     .map(|v| v.trim_matches('"').to_owned())
             })
-            .map(|d| format!("Linux {d}"))
+            .map(|d| {
+                if d.contains("Linux") {
+                    d
+                } else {
+                    format!("{d} Linux")
+                }
+            })
             .unwrap_or_else(|| "Linux".into()),
         "macos" => "macOS".into(),
         other => other.into(),
@@ -163,7 +213,7 @@ fn list_dir(dir: &Path) -> (Vec<String>, usize) {
         return (Vec::new(), 0);
     };
     let mut names: Vec<String> = rd
-        .take(MAX_SCANNED)
+        .take(MAX_VISITED)
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
@@ -317,6 +367,20 @@ mod tests {
     }
 
     #[test]
+    fn summary_is_one_short_line() {
+        let mut c = Context::for_tests("zsh", "/home/me/code/project/src");
+        c.os = "Debian GNU/Linux 12 (bookworm)".into();
+        c.git = true;
+        let s = c.summary();
+        assert_eq!(
+            s,
+            "context: zsh on Debian GNU/Linux 12, cwd …/project/src, git repo"
+        );
+        c.userland = "BSD";
+        assert!(c.summary().contains("(BSD tools)"));
+    }
+
+    #[test]
     fn last_status_is_mentioned_only_on_failure() {
         let c = Context::for_tests("bash", "/x");
         assert!(
@@ -325,7 +389,13 @@ mod tests {
                 .describe()
                 .contains("exit")
         );
-        assert!(c.with_last_status(Some(2)).describe().contains("exit 2"));
+        assert!(
+            c.clone()
+                .with_last_status(Some(2))
+                .describe()
+                .contains("exit 2")
+        );
+        assert!(c.with_last_status(Some(2)).summary().contains("failed (2)"));
     }
 
     #[test]

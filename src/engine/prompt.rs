@@ -6,20 +6,45 @@ use super::context::Context;
 
 /// Byte-identical across requests and processes: changing it invalidates every cache.
 pub const SYSTEM_PROMPT: &str = "\
-You turn a request into exactly one shell command.
-Reply with the command only: no explanation, no markdown, no code fences.
-Use the shell, OS and tools described in the context (GNU or BSD flags).
-Work in the current directory unless the request names another path.
-Give files to the command as arguments; do not pipe them in with cat.
-Do not produce destructive commands (deleting, overwriting, killing, formatting) unless the request clearly asks for it.
-If the request is already a shell command, repeat it unchanged.
+You write exactly one shell command for the user's request.
+Reply with the command alone: no explanation, no markdown, no code fences.
+- Use the shell and OS named in the context; GNU tools unless it says BSD.
+- Work in the current directory (.) unless the request names another path; keep the paths and names it gives.
+- Files or directories anywhere below a directory (by name, size, age, type, permissions): use find, not ls. \"files/directories\" or \"files\" alone: no -type; \"regular files\": -type f; directories: -type d. A long listing of what find found: -ls.
+- Give files to a program as arguments, not through cat. Combine tools with pipes or xargs.
+- Do not delete, overwrite or kill anything unless the request asks for it.
+- The request may be in any language. If it is already a shell command, repeat it unchanged.
 Examples:
 request: list all files including hidden ones
 ls -a
-request: show disk usage of this folder in human units
-du -sh .
-request: find files named *.log modified in the last day
-find . -name '*.log' -mtime -1";
+request: find regular files bigger than 10 MB under /var/log
+find /var/log -type f -size +10M
+request: show files/directories changed in the last 2 days in this folder
+find . -mtime -2
+request: long listing of the files bigger than 1 MB under the current directory
+find . -size +1M -ls
+request: print all directories below the current one
+find . -type d
+request: search for a file named notes.md in this tree
+find . -name notes.md
+request: count the lines of every python file here and below
+find . -name '*.py' | xargs wc -l
+request: remove empty directories in this tree
+find . -type d -empty -delete
+request: print only the names of the .txt files under docs, without paths
+find docs -name '*.txt' -printf '%f\\n'
+request: show the 5 biggest files in /data
+find /data -type f -printf '%s %p\\n' | sort -rn | head -n 5
+request: replace foo with bar in config.txt
+sed -i 's/foo/bar/g' config.txt
+request: search for TODO in all .js files recursively
+grep -rn TODO --include='*.js' .
+request: pack the logs folder into logs.tar.gz
+tar -czf logs.tar.gz logs
+request: zeige den freien Arbeitsspeicher an
+free -h
+request: du -sh /tmp
+du -sh /tmp";
 
 /// Builds the prompt for `request` in `ctx`.
 pub fn build(request: &str, ctx: &Context) -> ChatPrompt {
@@ -29,9 +54,10 @@ pub fn build(request: &str, ctx: &Context) -> ChatPrompt {
     }
 }
 
-/// The user turn: the context, then the request.
+/// The user turn: one short context line, then the request. Every token here is
+/// evaluated on each request (only the system turn is cached), so it stays compact.
 pub fn user_turn(request: &str, ctx: &Context) -> String {
-    format!("{}\nrequest: {}", ctx.describe(), request.trim())
+    format!("{}\nrequest: {}", ctx.summary(), request.trim())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::candle::{CandleBackend, LoadOptions};
-use crate::engine::command::{CommandOptions, generate_from_prompt};
+use crate::engine::command::{CommandOptions, generate_from_prompt, generate_once};
 use crate::engine::context::Context;
 use crate::engine::{Backend, CancelToken, Sampling};
 use crate::error::{CaroError, exit};
@@ -68,9 +68,76 @@ pub struct EvalArgs {
     /// No line per case on stderr
     #[arg(long, short)]
     pub quiet: bool,
+    /// One attempt per case, no validation and retry (always so for baseline and original)
+    #[arg(long)]
+    pub no_retry: bool,
+    /// Evaluate a second prompt in the same run, case by case in alternating order, so
+    /// that latencies are measured under the same machine load
+    #[arg(long, value_enum, value_name = "VARIANT")]
+    pub vs: Option<Variant>,
+    /// Context for the --vs prompt [default: its own]
+    #[arg(long, value_enum, value_name = "MODE", requires = "vs")]
+    pub vs_context: Option<ContextMode>,
+    /// Write the --vs prompt's results to this JSON file
+    #[arg(long, value_name = "FILE", requires = "vs")]
+    pub vs_out: Option<PathBuf>,
+    /// Sample at this temperature instead of greedy decoding (as alternatives are made)
+    #[arg(long, value_name = "T", default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Seed for sampling
+    #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_SEED)]
+    pub seed: u64,
     /// Answer with each case's first reference instead of the model (checks the harness)
     #[arg(long)]
     pub oracle: bool,
+}
+
+/// One prompt configuration under test, with its own backend (its own cached system turn).
+struct Config {
+    variant: Variant,
+    mode: ContextMode,
+    retry: bool,
+    backend: Option<CandleBackend>,
+    rows: Vec<Row>,
+}
+
+impl Config {
+    fn new(
+        variant: Variant,
+        mode: Option<ContextMode>,
+        args: &EvalArgs,
+        settings: &Settings,
+    ) -> Result<Self, CaroError> {
+        let backend = if args.oracle {
+            None
+        } else {
+            let b = CandleBackend::load(
+                &settings.model,
+                &LoadOptions {
+                    sessions: 1,
+                    context_cap: settings.context,
+                },
+            )?;
+            b.warm_up()?;
+            b.prepare(variant.system())?;
+            Some(b)
+        };
+        Ok(Self {
+            variant,
+            mode: mode.unwrap_or(variant.default_context()),
+            retry: !args.no_retry && variant == Variant::Current,
+            backend,
+            rows: Vec::new(),
+        })
+    }
+
+    fn name(&self, oracle: bool) -> String {
+        if oracle {
+            "oracle".into()
+        } else {
+            self.variant.name().into()
+        }
+    }
 }
 
 pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
@@ -89,7 +156,6 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
     if selected.is_empty() {
         return Err(CaroError::Usage("no cases to evaluate".into()));
     }
-    let mode = args.context.unwrap_or(args.variant.default_context());
 
     let base = SystemTime::now();
     let sandbox = if args.no_exec {
@@ -108,107 +174,115 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
     let mut ctx = Context::detect(SHELL, &ctx_dir.root);
     ctx.cwd = PathBuf::from(sandbox::WORKDIR);
 
-    let backend = if args.oracle {
-        None
-    } else {
-        let b = CandleBackend::load(
-            &settings.model,
-            &LoadOptions {
-                sessions: 1,
-                context_cap: settings.context,
-            },
-        )?;
-        b.warm_up()?;
-        b.prepare(args.variant.system())?;
-        Some(b)
-    };
+    let mut configs = vec![Config::new(args.variant, args.context, args, settings)?];
+    if let Some(vs) = args.vs {
+        configs.push(Config::new(vs, args.vs_context, args, settings)?);
+    }
     let opts = CommandOptions {
         max_tokens: settings.max_tokens,
-        sampling: Sampling::default(),
+        sampling: Sampling {
+            temperature: args.temperature,
+            seed: args.seed,
+            ..Sampling::default()
+        },
     };
 
     let pristine = sandbox.as_ref().ok().map(|s| s.run("true"));
-    let mut rows = Vec::with_capacity(selected.len());
     for (i, case) in selected.iter().enumerate() {
-        let backend = backend.as_ref().map(|b| b as &dyn Backend);
-        let row = evaluate(
-            case,
-            backend,
-            args.variant,
-            mode,
-            &ctx,
-            &opts,
-            &sandbox,
-            &pristine,
-        );
-        if !args.quiet {
-            eprintln!(
-                "[{:>3}/{}] {:<10} {:>6.0} ms  prog {}  flags {:.2}  {:<13} {}",
-                i + 1,
-                selected.len(),
-                row.id,
-                row.latency_ms,
-                if row.first_program { "✓" } else { "✗" },
-                row.flag_overlap,
-                format!("{:?}", row.exec).to_lowercase(),
-                row.command
-                    .as_deref()
-                    .or(row.error.as_deref())
-                    .unwrap_or_default()
-                    .replace('\n', "⏎")
-            );
+        let refs = match (&sandbox, &pristine) {
+            (Ok(sb), Some(Ok(p))) => references(sb, p, case),
+            _ => Err(Exec::NotRun),
+        };
+        // Alternate which configuration goes first, so that neither is always measured
+        // right after the other (caches, machine load).
+        let n = configs.len();
+        for k in 0..n {
+            let c = &mut configs[(i + k) % n];
+            let row = evaluate(case, c, &ctx, &opts, sandbox.as_ref().ok(), &refs);
+            if !args.quiet {
+                eprintln!(
+                    "[{:>3}/{}] {:<10} {:<8} {:>6.0} ms  prog {}  flags {:.2}  {:<13} {}",
+                    i + 1,
+                    selected.len(),
+                    row.id,
+                    c.variant.name(),
+                    row.latency_ms,
+                    if row.first_program { "✓" } else { "✗" },
+                    row.flag_overlap,
+                    format!("{:?}", row.exec).to_lowercase(),
+                    row.command
+                        .as_deref()
+                        .or(row.error.as_deref())
+                        .unwrap_or_default()
+                        .replace('\n', "⏎")
+                );
+            }
+            c.rows.push(row);
         }
-        rows.push(row);
     }
 
-    let summary = report::summarise(
-        RunInfo {
-            variant: if args.oracle {
-                "oracle".into()
-            } else {
-                args.variant.name().into()
-            },
-            context: mode.name().into(),
-            model: settings
-                .model
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            threads: crate::engine::threads::current(),
-            exec_available: sandbox.is_ok(),
-            exec_reason: sandbox.as_ref().err().cloned(),
-        },
-        &rows,
-    );
+    let model = settings
+        .model
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let reports: Vec<Report> = configs
+        .into_iter()
+        .map(|c| {
+            let summary = report::summarise(
+                RunInfo {
+                    variant: c.name(args.oracle),
+                    context: c.mode.name().into(),
+                    model: model.clone(),
+                    threads: crate::engine::threads::current(),
+                    exec_available: sandbox.is_ok(),
+                    exec_reason: sandbox.as_ref().err().cloned(),
+                },
+                &c.rows,
+            );
+            Report {
+                summary,
+                rows: c.rows,
+            }
+        })
+        .collect();
+    let summaries: Vec<&report::Summary> = reports.iter().map(|r| &r.summary).collect();
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&summary).map_err(|e| CaroError::Other(e.to_string()))?
+            serde_json::to_string_pretty(&summaries)
+                .map_err(|e| CaroError::Other(e.to_string()))?
         );
     } else {
-        print!("{}", report::render(&[&summary]));
+        print!("{}", report::render(&summaries));
     }
-    if let Some(out) = &args.out {
-        report::save(&Report { summary, rows }, out).map_err(CaroError::Other)?;
+    for (report, out) in reports.iter().zip([&args.out, &args.vs_out]) {
+        if let Some(out) = out {
+            report::save(report, out).map_err(CaroError::Other)?;
+        }
     }
     Ok(exit::OK)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn evaluate(
     case: &Case,
-    backend: Option<&dyn Backend>,
-    variant: Variant,
-    mode: ContextMode,
+    config: &Config,
     ctx: &Context,
     opts: &CommandOptions,
-    sandbox: &Result<Sandbox, String>,
-    pristine: &Option<Result<Outcome, String>>,
+    sandbox: Option<&Sandbox>,
+    refs: &Result<Vec<Outcome>, Exec>,
 ) -> Row {
-    let chat = variant.build(mode, &case.nl, ctx);
+    let chat = config.variant.build(config.mode, &case.nl, ctx);
+    let generate = if config.retry {
+        generate_from_prompt
+    } else {
+        generate_once
+    };
     let start = Instant::now();
-    let result =
-        backend.map(|b| generate_from_prompt(b, &chat, opts, &mut |_| {}, &CancelToken::new()));
+    let result = config
+        .backend
+        .as_ref()
+        .map(|b| generate(b, &chat, opts, &mut |_| {}, &CancelToken::new()));
     let latency_ms = start.elapsed().as_secs_f64() * 1e3;
     let (command, error, retried, user_tokens, generated_tokens) = match result {
         None => (case.gold.first().cloned(), None, None, 0, 0),
@@ -226,9 +300,10 @@ fn evaluate(
     };
     let cmd = command.as_deref().unwrap_or_default();
     let safety = command.as_deref().map(|c| crate::safety::check(c).level);
-    let exec = match (sandbox, pristine) {
-        (Ok(sb), Some(Ok(pristine))) => execute(sb, pristine, case, command.as_deref(), safety),
-        _ => Exec::NotRun,
+    let exec = match (sandbox, refs) {
+        (Some(sb), Ok(refs)) => judge(sb, refs, command.as_deref(), safety),
+        (_, Err(e)) => *e,
+        (None, Ok(_)) => Exec::NotRun,
     };
     Row {
         id: case.id.clone(),
@@ -252,36 +327,35 @@ fn evaluate(
     }
 }
 
-/// Runs the references (dangerous ones never), decides whether the case can be
-/// compared at all, then runs the generated command and compares.
-fn execute(
-    sb: &Sandbox,
-    pristine: &Outcome,
-    case: &Case,
-    command: Option<&str>,
-    safety: Option<Level>,
-) -> Exec {
-    let refs: Vec<Outcome> = case
+/// Runs the references (dangerous ones never) and decides whether the case can be
+/// compared at all: some reference must have a visible effect, the same on a rerun.
+fn references(sb: &Sandbox, pristine: &Outcome, case: &Case) -> Result<Vec<Outcome>, Exec> {
+    let runnable: Vec<&String> = case
         .gold
         .iter()
         .filter(|g| crate::safety::check(g).level != Level::Dangerous)
-        .filter_map(|g| sb.run(g).ok())
         .collect();
-    let visible = |o: &Outcome| !o.stdout.is_empty() || o.tree != pristine.tree;
-    let Some(first_visible) = case
-        .gold
-        .iter()
-        .filter(|g| crate::safety::check(g).level != Level::Dangerous)
-        .zip(&refs)
-        .find(|(_, o)| visible(o))
-    else {
-        return Exec::Uninformative;
+    let mut refs = Vec::new();
+    let mut first_visible = None;
+    for g in runnable {
+        let Ok(o) = sb.run(g) else { continue };
+        if first_visible.is_none() && (!o.stdout.is_empty() || o.tree != pristine.tree) {
+            first_visible = Some((g, o.clone()));
+        }
+        refs.push(o);
+    }
+    let Some((g, first)) = first_visible else {
+        return Err(Exec::Uninformative);
     };
     // Time, process lists and the like differ between two runs: nothing to compare.
-    match sb.run(first_visible.0) {
-        Ok(again) if same(&again, first_visible.1) => {}
-        _ => return Exec::Unstable,
+    match sb.run(g) {
+        Ok(again) if same(&again, &first) => Ok(refs),
+        _ => Err(Exec::Unstable),
     }
+}
+
+/// Runs the generated command (unless dangerous) and compares it with the references.
+fn judge(sb: &Sandbox, refs: &[Outcome], command: Option<&str>, safety: Option<Level>) -> Exec {
     let Some(cmd) = command else {
         return Exec::NoCommand;
     };

@@ -25,6 +25,8 @@ pub enum ContextMode {
     None,
     /// One line: shell, OS, tools, directory (the original format)
     Basic,
+    /// `Context::summary`: shell, OS, short cwd, git (what caro sends)
+    Compact,
     /// Everything `Context::describe` gives (listing, git, …)
     Full,
 }
@@ -42,7 +44,7 @@ impl Variant {
         match self {
             Self::Baseline => ContextMode::None,
             Self::Original => ContextMode::Basic,
-            Self::Current => ContextMode::Full,
+            Self::Current => ContextMode::Compact,
         }
     }
 
@@ -57,7 +59,8 @@ impl Variant {
     pub fn build(self, mode: ContextMode, request: &str, ctx: &Context) -> ChatPrompt {
         let request = request.trim();
         let user = match (self, mode) {
-            (Self::Current, ContextMode::Full) => prompt::user_turn(request, ctx),
+            (Self::Current, ContextMode::Compact) => prompt::user_turn(request, ctx),
+            (_, ContextMode::Compact) => format!("{}\nrequest: {request}", ctx.summary()),
             (Self::Baseline, ContextMode::None) => request.to_owned(),
             (_, ContextMode::None) => format!("request: {request}"),
             (_, ContextMode::Basic) => format!("{}\nrequest: {request}", basic_line(ctx)),
@@ -75,6 +78,7 @@ impl ContextMode {
         match self {
             Self::None => "none",
             Self::Basic => "basic",
+            Self::Compact => "compact",
             Self::Full => "full",
         }
     }
@@ -119,7 +123,12 @@ mod tests {
         let a = Context::for_tests("bash", "/a");
         let b = Context::for_tests("zsh", "/b");
         for v in [Variant::Baseline, Variant::Original, Variant::Current] {
-            for m in [ContextMode::None, ContextMode::Basic, ContextMode::Full] {
+            for m in [
+                ContextMode::None,
+                ContextMode::Basic,
+                ContextMode::Compact,
+                ContextMode::Full,
+            ] {
                 let x = v.build(m, "list files", &a);
                 let y = v.build(m, "count lines", &b);
                 assert_eq!(x.system, y.system);
