@@ -28,6 +28,8 @@ use crate::settings::Settings;
 
 /// Temperature for "another answer" when the user asked for greedy decoding.
 const ALTERNATIVE_TEMPERATURE: f64 = 0.8;
+/// Sampling attempts for an alternative before a repeat is accepted.
+const ALTERNATIVE_TRIES: u64 = 6;
 /// Answers remembered per request text, so alternatives do not repeat them.
 const REMEMBERED_REQUESTS: usize = 64;
 
@@ -407,11 +409,17 @@ fn generate(
         }
     };
     let mut result = Err(EngineError::NoCommand);
-    // An alternative samples; if it repeats an answer already given, try other seeds.
-    for attempt in 0..if p.alternative > 0 { 4 } else { 1 } {
+    // An alternative samples; if it repeats an answer already given, try other seeds at
+    // rising temperature: a 1.5B model is confident enough on common requests that
+    // T=0.8 alone often gives the greedy answer again.
+    for attempt in 0..if p.alternative > 0 {
+        ALTERNATIVE_TRIES
+    } else {
+        1
+    } {
         let sampling = Sampling {
             temperature: if p.alternative > 0 {
-                base_temp.max(ALTERNATIVE_TEMPERATURE)
+                base_temp.max(ALTERNATIVE_TEMPERATURE) + 0.15 * attempt as f64
             } else {
                 base_temp
             },
