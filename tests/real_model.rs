@@ -76,7 +76,19 @@ fn has(cmd: &str, want: &str) -> bool {
     }) || cmd.contains(want)
 }
 
+/// The program that does the work: `cat FILE | wc -l` is the same request answered as
+/// `wc -l FILE` (a useless use of cat), so the stage after such a `cat` counts.
 fn first_program(cmd: &str) -> String {
+    if let Some((head, tail)) = cmd.split_once('|') {
+        let head: Vec<&str> = head.split_whitespace().collect();
+        if head.len() == 2 && head[0] == "cat" {
+            return first_program_of(tail);
+        }
+    }
+    first_program_of(cmd)
+}
+
+fn first_program_of(cmd: &str) -> String {
     let words = shell_words::split(cmd)
         .unwrap_or_else(|_| cmd.split_whitespace().map(str::to_owned).collect());
     words

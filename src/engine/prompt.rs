@@ -35,10 +35,14 @@ request: print only the names of the .txt files under docs, without paths
 find docs -name '*.txt' -printf '%f\\n'
 request: show the 5 biggest files in /data
 find /data -type f -printf '%s %p\\n' | sort -rn | head -n 5
+request: count the lines in README.md
+wc -l README.md
 request: replace foo with bar in config.txt
 sed -i 's/foo/bar/g' config.txt
 request: search for TODO in all .js files recursively
 grep -rn TODO --include='*.js' .
+request: search for the word error in every file under logs
+grep -rn error logs
 request: pack the logs folder into logs.tar.gz
 tar -czf logs.tar.gz logs
 request: zeige den freien Arbeitsspeicher an
