@@ -184,12 +184,5 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
 
 /// Peak resident memory of this process (VmHWM), in MB.
 pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    crate::daemon::proc_status_kb("VmHWM:").map_or(0.0, |kb| kb / 1024.0)
 }

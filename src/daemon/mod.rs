@@ -9,7 +9,7 @@ pub mod server;
 mod stats;
 pub mod tty;
 
-pub use stats::{percentile, rss_mb};
+pub use stats::{percentile, proc_status_kb, rss_mb};
 
 use crate::engine::EngineError;
 use protocol::ErrorCode;
