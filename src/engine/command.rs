@@ -178,6 +178,10 @@ pub fn validate(command: Option<&str>) -> Result<(), Rejection> {
         return Err(Rejection::Prose);
     }
     match first_program(command) {
+        // "No command…", "Sorry": a short sentence, not a missing program.
+        Some(p) if !is_available(&p) && PROSE_STARTS.contains(&p.to_lowercase().as_str()) => {
+            Err(Rejection::Prose)
+        }
         Some(p) if !is_available(&p) => Err(Rejection::NotInstalled(p)),
         _ => Ok(()),
     }
@@ -469,6 +473,7 @@ mod tests {
             validate(Some("This lists the files in the folder.")),
             Err(Rejection::Prose)
         );
+        assert_eq!(validate(Some("no command")), Err(Rejection::Prose));
         assert_eq!(
             validate(Some("surely-not-a-program-caro --x")),
             Err(Rejection::NotInstalled("surely-not-a-program-caro".into()))
