@@ -104,7 +104,7 @@ fn everyday_requests_give_the_right_program_and_flag() {
     };
     let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
     backend.warm_up().expect("warm up");
-    backend.prepare(prompt::SYSTEM_PROMPT).expect("prepare");
+    backend.prepare(&prompt::preamble()).expect("prepare");
     let ctx = Context::detect("bash", std::path::Path::new("/home/user/project"));
     let opts = CommandOptions {
         max_tokens: 96,
@@ -176,7 +176,7 @@ fn cancel_stops_generation_and_keeps_the_prefix() {
         return;
     };
     let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
-    backend.prepare(prompt::SYSTEM_PROMPT).expect("prepare");
+    backend.prepare(&prompt::preamble()).expect("prepare");
     let ctx = Context::detect("bash", std::path::Path::new("/tmp"));
     let opts = CommandOptions {
         max_tokens: 64,

@@ -93,7 +93,7 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
     println!("warm-up         {warmup:>8.0} ms");
 
     // Prefill of a 300-token prompt on a fresh session.
-    let text = prompt::SYSTEM_PROMPT.repeat(4);
+    let text = prompt::preamble().render().repeat(2);
     let ids: Vec<u32> = backend
         .tokenizer()
         .encode(&text)?
@@ -117,7 +117,7 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
     drop(session);
 
     // A typical request on top of the cached system prompt.
-    backend.prepare(prompt::SYSTEM_PROMPT)?;
+    backend.prepare(&prompt::preamble())?;
     let ctx = Context::detect(&s.shell, std::path::Path::new("/home/user/project"));
     let opts = CommandOptions {
         max_tokens: s.max_tokens,
@@ -135,15 +135,29 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
     )?;
     let st = &r.generation.stats;
     println!(
-        "request prefill {:>8.0} ms for {} new tokens ({} cached)",
+        "request prefill {:>8.0} ms for {} new tokens ({} cached; new context)",
+        st.prefill_ms, st.prefill_tokens, st.cached_tokens
+    );
+    let r = generate_command(
+        &backend,
+        EVERYDAY_REQUESTS[2],
+        &ctx,
+        &opts,
+        &mut |_| {},
+        &cancel,
+    )?;
+    let st = &r.generation.stats;
+    println!(
+        "request prefill {:>8.0} ms for {} new tokens ({} cached; same context)",
         st.prefill_ms, st.prefill_tokens, st.cached_tokens
     );
 
     // Decode speed over exactly 64 tokens.
     let req = GenerateRequest {
         prompt: ChatPrompt {
-            system: prompt::SYSTEM_PROMPT.into(),
-            user: "write a long bash script".into(),
+            preamble: prompt::preamble(),
+            context: String::new(),
+            request: "write a long bash script".into(),
         },
         max_tokens: 64,
         sampling: Sampling::default(),

@@ -84,9 +84,9 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let warmup_ms = backend.warm_up()?.as_secs_f64() * 1e3;
     let t = Instant::now();
-    backend.prepare(prompt::SYSTEM_PROMPT)?;
+    backend.prepare(&prompt::preamble())?;
     eprintln!(
-        "caro daemon: loaded in {load_ms:.0} ms, warm-up {warmup_ms:.0} ms, system prompt ({} tokens) cached in {:.0} ms",
+        "caro daemon: loaded in {load_ms:.0} ms, warm-up {warmup_ms:.0} ms, preamble ({} tokens) cached in {:.0} ms",
         backend.cached_prefix_tokens(),
         t.elapsed().as_secs_f64() * 1e3
     );

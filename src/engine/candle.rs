@@ -1,5 +1,5 @@
 //! The local backend: Qwen2 on candle, with a pool of sessions that each keep the
-//! system prompt's KV cache between requests.
+//! preamble's KV cache (and the last context's) between requests.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -10,7 +10,7 @@ use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSamplin
 
 use super::{
     Backend, BackendInfo, CancelToken, EngineError, GenerateRequest, Generation, GenerationStats,
-    StopReason,
+    Preamble, StopReason,
 };
 use crate::model::{self, Session, TextStream, Tokenizer, Weights};
 
@@ -51,7 +51,8 @@ pub struct CandleBackend {
     returned: Condvar,
     sessions: usize,
     model_path: PathBuf,
-    system: Mutex<Option<(String, Vec<u32>)>>,
+    /// The last preamble's rendering and tokens.
+    preamble: Mutex<Option<(String, Vec<u32>)>>,
     pub load_time: Duration,
 }
 
@@ -75,7 +76,7 @@ impl CandleBackend {
             returned: Condvar::new(),
             sessions,
             model_path: path.to_owned(),
-            system: Mutex::new(None),
+            preamble: Mutex::new(None),
             load_time: start.elapsed(),
         })
     }
@@ -101,22 +102,21 @@ impl CandleBackend {
         &self.weights
     }
 
-    /// Number of tokens of the prepared system turn (the cached prefix).
+    /// Number of tokens of the prepared preamble (the always-cached prefix).
     pub fn cached_prefix_tokens(&self) -> usize {
-        lock(&self.system).as_ref().map_or(0, |(_, t)| t.len())
+        lock(&self.preamble).as_ref().map_or(0, |(_, t)| t.len())
     }
 
-    fn system_tokens(&self, system: &str) -> Result<Vec<u32>, EngineError> {
-        let mut cached = lock(&self.system);
+    fn preamble_tokens(&self, preamble: &Preamble) -> Result<Vec<u32>, EngineError> {
+        let text = preamble.render();
+        let mut cached = lock(&self.preamble);
         if let Some((s, t)) = cached.as_ref()
-            && s == system
+            && *s == text
         {
             return Ok(t.clone());
         }
-        let tokens = self
-            .tokenizer
-            .encode(&format!("<|im_start|>system\n{system}<|im_end|>\n"))?;
-        *cached = Some((system.to_owned(), tokens.clone()));
+        let tokens = self.tokenizer.encode(&text)?;
+        *cached = Some((text, tokens.clone()));
         Ok(tokens)
     }
 
@@ -151,39 +151,52 @@ impl CandleBackend {
         Ok(logits)
     }
 
-    /// Makes the session hold exactly the system prefix. The system turn and the user
-    /// turn are always evaluated as separate passes, so a request gives bit-identical
-    /// logits whether the prefix was cached or not (chunking changes float rounding,
-    /// which the quantized matmuls can amplify into a different greedy token).
+    /// Makes the session hold exactly `preamble` followed by `context`, reusing what it
+    /// already holds. Each segment is always evaluated as its own pass from its own
+    /// start, so a request gives bit-identical logits whether its prefix was cached or
+    /// not (chunking changes float rounding, which the quantized matmuls can amplify
+    /// into a different greedy token). Returns how many tokens were reused.
     fn ensure_prefix(
         session: &mut Session,
-        system: &[u32],
+        preamble: &[u32],
+        context: &[u32],
         cancel: &CancelToken,
-    ) -> Result<bool, EngineError> {
-        if session.tokens() == system {
-            return Ok(true);
+    ) -> Result<usize, EngineError> {
+        let held = session.tokens();
+        let whole = preamble.len() + context.len();
+        if held.len() == whole && held.starts_with(preamble) && held.ends_with(context) {
+            return Ok(whole);
         }
-        session.truncate(0);
-        Self::prefill(session, system, cancel)?;
-        Ok(false)
+        let has_preamble = held.starts_with(preamble);
+        let reused = if has_preamble {
+            session.truncate(preamble.len());
+            preamble.len()
+        } else {
+            session.truncate(0);
+            Self::prefill(session, preamble, cancel)?;
+            0
+        };
+        Self::prefill(session, context, cancel)?;
+        Ok(reused)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         session: &mut Session,
         req: &GenerateRequest,
-        system: &[u32],
-        user: &[u32],
+        preamble: &[u32],
+        context: &[u32],
+        request: &[u32],
         on_token: &mut dyn FnMut(&str),
         cancel: &CancelToken,
     ) -> Result<Generation, EngineError> {
         let start = Instant::now();
-        let reused = Self::ensure_prefix(session, system, cancel)?;
-        let Some(mut logits) = Self::prefill(session, user, cancel)? else {
+        let keep = Self::ensure_prefix(session, preamble, context, cancel)?;
+        let Some(mut logits) = Self::prefill(session, request, cancel)? else {
             return Err(EngineError::EmptyRequest);
         };
-        let keep = if reused { system.len() } else { 0 };
-        let prompt_len = system.len() + user.len();
+        let prompt_len = preamble.len() + context.len() + request.len();
         let prefill = start.elapsed();
 
         let mut sampler = match req.sampling.temperature {
@@ -240,16 +253,14 @@ impl Backend for CandleBackend {
         on_token: &mut dyn FnMut(&str),
         cancel: &CancelToken,
     ) -> Result<Generation, EngineError> {
-        if req.prompt.user.trim().is_empty() {
+        if req.prompt.request.trim().is_empty() {
             return Err(EngineError::EmptyRequest);
         }
-        let system = self.system_tokens(&req.prompt.system)?;
-        let user = self.tokenizer.encode(&format!(
-            "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n",
-            req.prompt.user
-        ))?;
+        let preamble = self.preamble_tokens(&req.prompt.preamble)?;
+        let context = self.tokenizer.encode(&req.prompt.context_segment())?;
+        let request = self.tokenizer.encode(&req.prompt.request_segment())?;
         let limit = self.weights.config().max_context;
-        let needed = system.len() + user.len() + req.max_tokens;
+        let needed = preamble.len() + context.len() + request.len() + req.max_tokens;
         if needed > limit {
             return Err(EngineError::RequestTooLong {
                 tokens: needed,
@@ -257,21 +268,33 @@ impl Backend for CandleBackend {
             });
         }
         let mut session = self.take_session();
-        let result = self.run(&mut session, req, &system, &user, on_token, cancel);
-        // Back to the cached prefix; if the prefix itself was not completed, this leaves
-        // a shorter prefix that the next request notices and rebuilds.
-        session.truncate(system.len());
+        let result = self.run(
+            &mut session,
+            req,
+            &preamble,
+            &context,
+            &request,
+            on_token,
+            cancel,
+        );
+        // Back to preamble + context, the likely start of the next request; a prefix
+        // that was not completed is shorter, and the next request rebuilds it.
+        session.truncate(preamble.len() + context.len());
         self.give_back(session);
         result
     }
 
-    fn prepare(&self, system: &str) -> Result<(), EngineError> {
-        let tokens = self.system_tokens(system)?;
+    fn prepare(&self, preamble: &Preamble) -> Result<(), EngineError> {
+        let tokens = self.preamble_tokens(preamble)?;
         let mut sessions: Vec<Session> = (0..self.sessions).map(|_| self.take_session()).collect();
         let cancel = CancelToken::new();
         let mut result = Ok(());
         for s in &mut sessions {
-            if let Err(e) = Self::ensure_prefix(s, &tokens, &cancel) {
+            if s.tokens().starts_with(&tokens) {
+                continue;
+            }
+            s.truncate(0);
+            if let Err(e) = Self::prefill(s, &tokens, &cancel) {
                 s.truncate(0);
                 result = Err(e);
                 break;
@@ -290,5 +313,87 @@ impl Backend for CandleBackend {
             threads: super::threads::current(),
             sessions: self.sessions,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ChatPrompt, Sampling};
+    use crate::model::tiny;
+
+    fn tiny_backend() -> (tempfile::TempDir, CandleBackend) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tiny.gguf");
+        tiny::write(&path, 11).expect("write tiny model");
+        let b = CandleBackend::load(&path, &LoadOptions::default()).expect("load tiny model");
+        (dir, b)
+    }
+
+    fn prompt(context: &str, request: &str) -> GenerateRequest {
+        GenerateRequest {
+            prompt: ChatPrompt {
+                preamble: Preamble {
+                    system: "answer with one command".into(),
+                    examples: vec![("list files".into(), "ls".into())],
+                },
+                context: context.into(),
+                request: request.into(),
+            },
+            max_tokens: 12,
+            sampling: Sampling::default(),
+            ignore_stop: true,
+        }
+    }
+
+    fn run(b: &CandleBackend, req: &GenerateRequest) -> Generation {
+        b.generate(req, &mut |_| {}, &CancelToken::new())
+            .expect("generate")
+    }
+
+    #[test]
+    fn cached_preamble_and_context_give_the_same_tokens_as_a_cold_start() {
+        let (_dir, b) = tiny_backend();
+        let a = prompt("context: zsh on Linux, cwd ~/src", "count lines in main.rs");
+        let other = prompt("context: bash on Linux, cwd /tmp", "count lines in main.rs");
+
+        let cold = run(&b, &a);
+        assert_eq!(cold.stats.cached_tokens, 0);
+        let preamble = b.cached_prefix_tokens();
+        assert!(preamble > 0);
+
+        // Same context: preamble and context reused, only the request evaluated.
+        let warm = run(&b, &a);
+        assert!(warm.stats.cached_tokens > preamble);
+        assert_eq!(warm.text, cold.text);
+
+        // Another context: only the preamble is reused.
+        let moved = run(&b, &other);
+        assert_eq!(moved.stats.cached_tokens, preamble);
+        let back = run(&b, &a);
+        assert_eq!(back.stats.cached_tokens, preamble);
+        assert_eq!(back.text, cold.text);
+
+        // A fresh backend that never saw a request agrees token for token.
+        let (_dir2, fresh) = tiny_backend();
+        assert_eq!(run(&fresh, &other).text, moved.text);
+        for g in [&cold, &warm, &moved, &back] {
+            assert_eq!(
+                g.stats.cached_tokens + g.stats.prefill_tokens,
+                g.stats.prompt_tokens
+            );
+        }
+    }
+
+    #[test]
+    fn a_cancelled_request_leaves_a_usable_prefix() {
+        let (_dir, b) = tiny_backend();
+        let a = prompt("context: fish", "show disk usage");
+        let expected = run(&b, &a).text;
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let r = b.generate(&prompt("context: other", "x"), &mut |_| {}, &cancel);
+        assert!(matches!(r, Err(EngineError::Cancelled)));
+        assert_eq!(run(&b, &a).text, expected);
     }
 }

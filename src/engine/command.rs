@@ -70,7 +70,7 @@ pub fn generate_command(
 }
 
 /// Generates from a ready prompt; an unusable first answer gets one retry with a note
-/// in the user turn (the system turn stays as it is, so its cache is kept).
+/// after the request (preamble and context stay as they are, so their cache is kept).
 pub fn generate_from_prompt(
     backend: &dyn Backend,
     chat: &ChatPrompt,
@@ -88,8 +88,8 @@ pub fn generate_from_prompt(
         return fallback(first, rejection);
     }
     let nudged = ChatPrompt {
-        system: chat.system.clone(),
-        user: format!("{}\n{}", chat.user, nudge(&rejection)),
+        request: format!("{}\n{}", chat.request, nudge(&rejection)),
+        ..chat.clone()
     };
     let second = attempt(backend, &nudged, opts, on_token, cancel)?;
     match validate(second.command.as_deref()) {

@@ -95,9 +95,6 @@ impl Context {
         if self.git {
             out.push_str(", git repo");
         }
-        if let Some(s) = self.last_status.filter(|s| *s != 0) {
-            out.push_str(&format!(", last command failed ({s})"));
-        }
         out
     }
 
@@ -395,7 +392,8 @@ mod tests {
                 .describe()
                 .contains("exit 2")
         );
-        assert!(c.with_last_status(Some(2)).summary().contains("failed (2)"));
+        // The summary is the cached part of the prompt; the status goes with the request.
+        assert!(!c.with_last_status(Some(2)).summary().contains("failed"));
     }
 
     #[test]

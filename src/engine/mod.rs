@@ -5,6 +5,7 @@ pub mod candle;
 pub mod command;
 pub mod context;
 pub mod extract;
+pub mod hints;
 pub mod prompt;
 pub mod request;
 pub mod threads;
@@ -16,11 +17,74 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::ModelError;
 
-/// One chat exchange for the model: a constant system turn (cacheable) and a user turn.
+/// The constant start of every prompt: the system turn and worked example exchanges.
+/// Its KV cache is computed once per process and reused by every request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preamble {
+    pub system: String,
+    /// (user turn, assistant reply) pairs shown before the real request. A 1.5B model
+    /// copies conventions from demonstrated turns far more reliably than from rules.
+    pub examples: Vec<(String, String)>,
+}
+
+impl Preamble {
+    pub fn new(system: &str) -> Self {
+        Self {
+            system: system.to_owned(),
+            examples: Vec::new(),
+        }
+    }
+
+    /// The preamble in ChatML, as the model sees it.
+    pub fn render(&self) -> String {
+        let mut out = format!("<|im_start|>system\n{}<|im_end|>\n", self.system);
+        for (user, assistant) in &self.examples {
+            out.push_str(&format!(
+                "<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{assistant}<|im_end|>\n"
+            ));
+        }
+        out
+    }
+}
+
+/// One request to the model, split by how often each part changes: the preamble never,
+/// the context (shell, OS, directory) rarely, the request every time. The backend
+/// evaluates the three as separate passes and keeps the first two cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatPrompt {
-    pub system: String,
-    pub user: String,
+    pub preamble: Preamble,
+    /// Start of the user turn describing the environment; empty for none.
+    pub context: String,
+    /// The rest of the user turn.
+    pub request: String,
+}
+
+impl ChatPrompt {
+    /// Opens the user turn and carries the context.
+    pub fn context_segment(&self) -> String {
+        if self.context.is_empty() {
+            "<|im_start|>user\n".to_owned()
+        } else {
+            format!("<|im_start|>user\n{}\n", self.context)
+        }
+    }
+
+    /// The request, closing the user turn and opening the assistant's.
+    pub fn request_segment(&self) -> String {
+        format!(
+            "{}<|im_end|>\n<|im_start|>assistant\n",
+            self.request.trim_end()
+        )
+    }
+
+    /// The user turn's text (context and request), for display and tests.
+    pub fn user(&self) -> String {
+        if self.context.is_empty() {
+            self.request.clone()
+        } else {
+            format!("{}\n{}", self.context, self.request)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -65,7 +129,7 @@ pub enum StopReason {
 pub struct GenerationStats {
     /// Tokens in the whole prompt (system + user turn).
     pub prompt_tokens: usize,
-    /// Prompt tokens whose KV cache was reused.
+    /// Prompt tokens whose KV cache was reused (preamble, and context when unchanged).
     pub cached_tokens: usize,
     /// Prompt tokens evaluated for this request.
     pub prefill_tokens: usize,
@@ -139,8 +203,8 @@ pub trait Backend: Send + Sync {
         cancel: &CancelToken,
     ) -> Result<Generation, EngineError>;
 
-    /// Prepares for requests that use `system` as their system turn (KV-cache it).
-    fn prepare(&self, system: &str) -> Result<(), EngineError>;
+    /// Prepares for requests that start with `preamble` (KV-caches it).
+    fn prepare(&self, preamble: &Preamble) -> Result<(), EngineError>;
 
     fn info(&self) -> BackendInfo;
 }

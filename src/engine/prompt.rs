@@ -1,67 +1,121 @@
-//! The words sent to the model. The system turn is constant (its KV cache is reused
-//! across requests); everything that varies goes into the user turn.
+//! The words sent to the model. The system turn and the example exchanges are constant
+//! (their KV cache is reused across requests); the context line changes rarely (cached
+//! while equal); only the request is new each time.
 
-use super::ChatPrompt;
 use super::context::Context;
+use super::{ChatPrompt, Preamble};
 
 /// Byte-identical across requests and processes: changing it invalidates every cache.
 pub const SYSTEM_PROMPT: &str = "\
 You write exactly one shell command for the user's request.
 Reply with the command alone: no explanation, no markdown, no code fences.
 - Use the shell and OS named in the context; GNU tools unless it says BSD.
-- Work in the current directory (.) unless the request names another path; keep the paths and names it gives.
-- Files or directories anywhere below a directory (by name, size, age, type, permissions): use find, not ls. \"files/directories\" or \"files\" alone: no -type; \"regular files\": -type f; directories: -type d. A long listing of what find found: -ls.
-- Give files to a program as arguments, not through cat. Combine tools with pipes or xargs.
+- Work in the current directory (.) unless the request names another path; keep the paths and names it gives. \"the file system\" or \"the system\" means /.
+- Anything below a directory (\"under\", \"in this tree\", \"recursively\", \"all files in\"): use find, and find's -exec or xargs to act on what it finds. \"files\" alone: no -type; \"regular files\": -type f; directories: -type d.
+- Minutes and hours: -mmin/-amin/-cmin; days: -mtime/-atime/-ctime.
 - Do not delete, overwrite or kill anything unless the request asks for it.
-- The request may be in any language. If it is already a shell command, repeat it unchanged.
-Examples:
-request: list all files including hidden ones
-ls -a
-request: find regular files bigger than 10 MB under /var/log
-find /var/log -type f -size +10M
-request: show files/directories changed in the last 2 days in this folder
-find . -mtime -2
-request: long listing of the files bigger than 1 MB under the current directory
-find . -size +1M -ls
-request: print all directories below the current one
-find . -type d
-request: search for a file named notes.md in this tree
-find . -name notes.md
-request: count the lines of every python file here and below
-find . -name '*.py' | xargs wc -l
-request: remove empty directories in this tree
-find . -type d -empty -delete
-request: print only the names of the .txt files under docs, without paths
-find docs -name '*.txt' -printf '%f\\n'
-request: show the 5 biggest files in /data
-find /data -type f -printf '%s %p\\n' | sort -rn | head -n 5
-request: count the lines in README.md
-wc -l README.md
-request: replace foo with bar in config.txt
-sed -i 's/foo/bar/g' config.txt
-request: search for TODO in all .js files recursively
-grep -rn TODO --include='*.js' .
-request: search for the word error in every file under logs
-grep -rn error logs
-request: pack the logs folder into logs.tar.gz
-tar -czf logs.tar.gz logs
-request: zeige den freien Arbeitsspeicher an
-free -h
-request: du -sh /tmp
-du -sh /tmp";
+- The request may be in any language. If it is already a shell command, repeat it unchanged.";
+
+/// Worked exchanges, shown to the model as earlier turns of the conversation (cached
+/// with the system turn). Written for coverage of everyday tasks and of the
+/// conventions above; none is taken from the evaluation set.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("list all files including hidden ones", "ls -a"),
+    (
+        "find regular files bigger than 10 MB under /var/log",
+        "find /var/log -type f -size +10M",
+    ),
+    (
+        "delete all .tmp files in this directory tree",
+        "find . -name '*.tmp' -delete",
+    ),
+    ("files changed in the last 45 minutes", "find . -mmin -45"),
+    (
+        "directories under src modified in the last 3 hours",
+        "find src -type d -mmin -180",
+    ),
+    (
+        "regular files in my home directory not accessed for 90 days",
+        "find ~ -type f -atime +90",
+    ),
+    (
+        "copy every .jpg file under photos to /backup",
+        "find photos -name '*.jpg' -exec cp {} /backup \\;",
+    ),
+    (
+        "set the permissions of all directories below www to 755",
+        "find www -type d -exec chmod 755 {} \\;",
+    ),
+    (
+        "files owned by the user bob on the whole system",
+        "find / -user bob",
+    ),
+    (
+        "long listing of the .conf files in /etc and below",
+        "find /etc -name '*.conf' -ls",
+    ),
+    (
+        "print only the names of the .md files under docs, without paths",
+        "find docs -name '*.md' -printf '%f\\n'",
+    ),
+    (
+        "show the 10 biggest files in /data",
+        "find /data -type f -printf '%s %p\\n' | sort -rn | head -n 10",
+    ),
+    (
+        "count the lines of every .c file under src",
+        "find src -name '*.c' | xargs wc -l",
+    ),
+    ("how many files are in this tree", "find . -type f | wc -l"),
+    (
+        "search for TODO in all python files recursively, ignoring case",
+        "grep -rin TODO --include='*.py' .",
+    ),
+    (
+        "show the size of each subdirectory here, largest last",
+        "du -sh */ | sort -h",
+    ),
+    ("count the lines in README.md", "wc -l README.md"),
+    (
+        "replace foo with bar in config.txt",
+        "sed -i 's/foo/bar/g' config.txt",
+    ),
+    (
+        "pack the logs folder into logs.tar.gz",
+        "tar -czf logs.tar.gz logs",
+    ),
+    ("zeige den freien Arbeitsspeicher an", "free -h"),
+    ("du -sh /tmp", "du -sh /tmp"),
+];
+
+/// The constant start of every prompt.
+pub fn preamble() -> Preamble {
+    Preamble {
+        system: SYSTEM_PROMPT.to_owned(),
+        examples: EXAMPLES
+            .iter()
+            .map(|(u, a)| ((*u).to_owned(), (*a).to_owned()))
+            .collect(),
+    }
+}
 
 /// Builds the prompt for `request` in `ctx`.
 pub fn build(request: &str, ctx: &Context) -> ChatPrompt {
     ChatPrompt {
-        system: SYSTEM_PROMPT.to_owned(),
-        user: user_turn(request, ctx),
+        preamble: preamble(),
+        context: ctx.summary(),
+        request: request_text(request, ctx),
     }
 }
 
-/// The user turn: one short context line, then the request. Every token here is
-/// evaluated on each request (only the system turn is cached), so it stays compact.
-pub fn user_turn(request: &str, ctx: &Context) -> String {
-    format!("{}\nrequest: {}", ctx.summary(), request.trim())
+/// The request part of the user turn. What changes with every command (the last exit
+/// status) goes here rather than in the context, which stays cached while it is equal.
+pub fn request_text(request: &str, ctx: &Context) -> String {
+    let request = super::hints::annotate(request.trim());
+    match ctx.last_status.filter(|s| *s != 0) {
+        Some(s) => format!("(last command failed: exit {s})\n{request}"),
+        None => request,
+    }
 }
 
 #[cfg(test)]
@@ -72,8 +126,16 @@ mod tests {
     fn system_turn_does_not_depend_on_the_request_or_context() {
         let a = build("list files", &Context::for_tests("zsh", "/tmp"));
         let b = build("count lines", &Context::for_tests("fish", "/home/x"));
-        assert_eq!(a.system, b.system);
-        assert!(a.user.contains("list files") && a.user.contains("zsh"));
-        assert!(b.user.contains("/home/x"));
+        assert_eq!(a.preamble, b.preamble);
+        assert!(a.request.contains("list files") && a.context.contains("zsh"));
+        assert!(b.context.contains("/home/x"));
+    }
+
+    #[test]
+    fn a_failed_last_command_goes_with_the_request_not_the_cached_context() {
+        let ctx = Context::for_tests("zsh", "/tmp").with_last_status(Some(2));
+        let p = build("list files", &ctx);
+        assert!(!p.context.contains("failed"));
+        assert!(p.request.contains("exit 2") && p.request.ends_with("list files"));
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::{CommandOptions, generate_from_prompt, generate_once};
 use crate::engine::context::Context;
-use crate::engine::{Backend, CancelToken, Sampling};
+use crate::engine::{Backend, CancelToken, Preamble, Sampling};
 use crate::error::{CaroError, exit};
 use crate::safety::Level;
 use crate::settings::Settings;
@@ -53,6 +53,11 @@ pub struct EvalArgs {
         default_value = "current"
     )]
     pub variant: Variant,
+    /// Take the --prompt variant's system turn and examples from this TOML file
+    /// (`system = "…"`, `examples = [["request", "command"], …]`) to try a prompt
+    /// without rebuilding
+    #[arg(long, value_name = "FILE", conflicts_with = "oracle")]
+    pub prompt_file: Option<PathBuf>,
     /// Context in the user turn [default: the variant's own]
     #[arg(long, value_enum, value_name = "MODE")]
     pub context: Option<ContextMode>,
@@ -95,6 +100,9 @@ pub struct EvalArgs {
 /// One prompt configuration under test, with its own backend (its own cached system turn).
 struct Config {
     variant: Variant,
+    preamble: Preamble,
+    /// Set when the preamble came from --prompt-file.
+    label: Option<String>,
     mode: ContextMode,
     retry: bool,
     backend: Option<CandleBackend>,
@@ -105,9 +113,21 @@ impl Config {
     fn new(
         variant: Variant,
         mode: Option<ContextMode>,
+        file: Option<&std::path::Path>,
         args: &EvalArgs,
         settings: &Settings,
     ) -> Result<Self, CaroError> {
+        let (preamble, label) = match file {
+            Some(f) => (
+                variants::load_preamble(f).map_err(CaroError::Usage)?,
+                Some(format!(
+                    "{}:{}",
+                    variant.name(),
+                    f.file_stem().unwrap_or_default().to_string_lossy()
+                )),
+            ),
+            None => (variant.preamble(), None),
+        };
         let backend = if args.oracle {
             None
         } else {
@@ -119,11 +139,13 @@ impl Config {
                 },
             )?;
             b.warm_up()?;
-            b.prepare(variant.system())?;
+            b.prepare(&preamble)?;
             Some(b)
         };
         Ok(Self {
             variant,
+            preamble,
+            label,
             mode: mode.unwrap_or(variant.default_context()),
             retry: !args.no_retry && variant == Variant::Current,
             backend,
@@ -132,10 +154,10 @@ impl Config {
     }
 
     fn name(&self, oracle: bool) -> String {
-        if oracle {
-            "oracle".into()
-        } else {
-            self.variant.name().into()
+        match (&self.label, oracle) {
+            (_, true) => "oracle".into(),
+            (Some(l), _) => l.clone(),
+            (None, _) => self.variant.name().into(),
         }
     }
 }
@@ -174,9 +196,15 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
     let mut ctx = Context::detect(SHELL, &ctx_dir.root);
     ctx.cwd = PathBuf::from(sandbox::WORKDIR);
 
-    let mut configs = vec![Config::new(args.variant, args.context, args, settings)?];
+    let mut configs = vec![Config::new(
+        args.variant,
+        args.context,
+        args.prompt_file.as_deref(),
+        args,
+        settings,
+    )?];
     if let Some(vs) = args.vs {
-        configs.push(Config::new(vs, args.vs_context, args, settings)?);
+        configs.push(Config::new(vs, args.vs_context, None, args, settings)?);
     }
     let opts = CommandOptions {
         max_tokens: settings.max_tokens,
@@ -205,7 +233,7 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
                     i + 1,
                     selected.len(),
                     row.id,
-                    c.variant.name(),
+                    c.name(args.oracle),
                     row.latency_ms,
                     if row.first_program { "✓" } else { "✗" },
                     row.flag_overlap,
@@ -272,7 +300,9 @@ fn evaluate(
     sandbox: Option<&Sandbox>,
     refs: &Result<Vec<Outcome>, Exec>,
 ) -> Row {
-    let chat = config.variant.build(config.mode, &case.nl, ctx);
+    let chat = config
+        .variant
+        .build(&config.preamble, config.mode, &case.nl, ctx);
     let generate = if config.retry {
         generate_from_prompt
     } else {

@@ -1,12 +1,12 @@
 //! The prompts compared by `caro eval --prompt`: the one-line baseline, the prompt caro
 //! shipped before the evaluation existed, and the current one (`engine::prompt`).
-//! Every variant keeps its system turn constant; only the user turn varies.
+//! Every variant keeps its preamble constant; only the user turn varies.
 
 use clap::ValueEnum;
 
-use crate::engine::ChatPrompt;
 use crate::engine::context::Context;
 use crate::engine::prompt;
+use crate::engine::{ChatPrompt, Preamble};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Variant {
@@ -48,27 +48,41 @@ impl Variant {
         }
     }
 
-    pub fn system(self) -> &'static str {
+    /// The constant part of the variant's prompt.
+    pub fn preamble(self) -> Preamble {
         match self {
-            Self::Baseline => BASELINE_SYSTEM,
-            Self::Original => ORIGINAL_SYSTEM,
-            Self::Current => prompt::SYSTEM_PROMPT,
+            Self::Baseline => Preamble::new(BASELINE_SYSTEM),
+            Self::Original => Preamble::new(ORIGINAL_SYSTEM),
+            Self::Current => prompt::preamble(),
         }
     }
 
-    pub fn build(self, mode: ContextMode, request: &str, ctx: &Context) -> ChatPrompt {
+    /// The prompt for `request`: `preamble` (the variant's own, or one read from a file)
+    /// and the user turn in this variant's style with the context `mode` asks for.
+    pub fn build(
+        self,
+        preamble: &Preamble,
+        mode: ContextMode,
+        request: &str,
+        ctx: &Context,
+    ) -> ChatPrompt {
         let request = request.trim();
-        let user = match (self, mode) {
-            (Self::Current, ContextMode::Compact) => prompt::user_turn(request, ctx),
-            (_, ContextMode::Compact) => format!("{}\nrequest: {request}", ctx.summary()),
-            (Self::Baseline, ContextMode::None) => request.to_owned(),
-            (_, ContextMode::None) => format!("request: {request}"),
-            (_, ContextMode::Basic) => format!("{}\nrequest: {request}", basic_line(ctx)),
-            (_, ContextMode::Full) => format!("{}\nrequest: {request}", ctx.describe()),
+        let context = match mode {
+            ContextMode::None => String::new(),
+            ContextMode::Basic => basic_line(ctx),
+            ContextMode::Compact => ctx.summary(),
+            ContextMode::Full => ctx.describe(),
+        };
+        let request = match self {
+            Self::Baseline => request.to_owned(),
+            // Its examples are written as "request: …".
+            Self::Original => format!("request: {request}"),
+            Self::Current => prompt::request_text(request, ctx),
         };
         ChatPrompt {
-            system: self.system().to_owned(),
-            user,
+            preamble: preamble.clone(),
+            context,
+            request,
         }
     }
 }
@@ -82,6 +96,24 @@ impl ContextMode {
             Self::Full => "full",
         }
     }
+}
+
+/// A preamble to try, from TOML: `system = "…"` and `examples = [["request", "command"]]`.
+pub fn load_preamble(path: &std::path::Path) -> Result<Preamble, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        system: String,
+        #[serde(default)]
+        examples: Vec<(String, String)>,
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let f: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Preamble {
+        system: f.system,
+        examples: f.examples,
+    })
 }
 
 /// The context line caro sent before `Context` grew a listing.
@@ -129,15 +161,14 @@ mod tests {
                 ContextMode::Compact,
                 ContextMode::Full,
             ] {
-                let x = v.build(m, "list files", &a);
-                let y = v.build(m, "count lines", &b);
-                assert_eq!(x.system, y.system);
-                assert!(x.user.contains("list files"));
+                let x = v.build(&v.preamble(), m, "list files", &a);
+                let y = v.build(&v.preamble(), m, "count lines", &b);
+                assert_eq!(x.preamble, y.preamble);
+                assert!(x.request.contains("list files"));
             }
         }
-        assert_eq!(
-            Variant::Baseline.build(ContextMode::None, " ls ", &a).user,
-            "ls"
-        );
+        let p =
+            Variant::Baseline.build(&Variant::Baseline.preamble(), ContextMode::None, " ls ", &a);
+        assert_eq!((p.context.as_str(), p.user().as_str()), ("", "ls"));
     }
 }
