@@ -13,6 +13,8 @@ struct Rule {
     cue: Regex,
     /// Further condition on the request: the cue alone is too broad.
     also: Option<Regex>,
+    /// Only worth saying once find is suggested.
+    with_find: bool,
     note: &'static str,
 }
 
@@ -21,26 +23,37 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("bad hint pattern {pattern}: {e}"))
 }
 
-static FILE_WORDS: &str = r"\b(files?|director(y|ies)|folders?|dirs?)\b";
+const FIND: &str = "use find";
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
         Rule {
-            // Everything below a directory: "under", "in this tree", "recursively", or
-            // all files of the current or home folder.
+            // Everything below a directory, or all files of a folder.
             cue: re(concat!(
-                r"\b(under|beneath|below|tree|recursive(ly)?|sub-?director(y|ies)|sub-?folders?)\b",
-                r"|\ball\b.*\b(files|directories|folders)\b.*\b(current|home|working|this)\s+(folder|directory|dir)\b",
+                r"\b(under|beneath|below|tree|sub-?director(y|ies)|sub-?folders?)\b",
+                r"|\ball\b.*\b(files|directories|folders)\b.*\b(in|from|of)\b.*\b(folder|directory|dir)\b",
             )),
-            also: Some(re(FILE_WORDS)),
-            note: "this covers subdirectories: use find",
+            also: Some(re(r"\b(files?|director(y|ies)|folders?|dirs?)\b")),
+            with_find: false,
+            note: FIND,
+        },
+        Rule {
+            // Files picked by a property: what find's tests are for.
+            cue: re(concat!(
+                r"\b(named|called|larger|bigger|smaller|greater|size[sd]?|modified|accessed|changed|",
+                r"owned|belong\w*|permissions?|empty|newer|older|writable|executable|readable|suid|setuid)\b",
+            )),
+            also: Some(re(r"\b(files|directories|folders)\b")),
+            with_find: false,
+            note: FIND,
         },
         Rule {
             cue: re(r"\b(minutes?|mins?|hours?|hrs?)\b"),
             also: Some(re(
                 r"\b(modif\w*|access\w*|chang\w*|creat\w*|updat\w*|edit\w*|touch\w*|written|new\w*|old\w*)\b",
             )),
-            note: "times in minutes: find -mmin/-amin/-cmin, hours times 60",
+            with_find: true,
+            note: "times in minutes: -mmin/-amin/-cmin, hours times 60",
         },
         Rule {
             cue: re(
@@ -49,7 +62,20 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             also: Some(re(
                 r"\b(find|search\w*|locate|look\w*|files|director(y|ies)|folders)\b",
             )),
+            with_find: false,
             note: "the whole file system: start at /",
+        },
+        Rule {
+            cue: re(r"\blong (listing|list|format)\b"),
+            also: None,
+            with_find: true,
+            note: "a long listing of what find finds: -ls",
+        },
+        Rule {
+            cue: re(r"\bbytes?\b"),
+            also: Some(re(r"\b(files|size[sd]?|larger|bigger|smaller)\b")),
+            with_find: true,
+            note: "sizes in bytes: -size with a c suffix",
         },
     ]
 });
@@ -60,21 +86,65 @@ fn is_command(request: &str) -> bool {
     request.contains(" -") || request.contains(" | ") || request.starts_with('-')
 }
 
-/// The notes for `request`, in rule order.
+/// Quoted names and paths can contain any word ("/data/subfolder"); only the prose
+/// around them carries cues.
+fn prose_only(request: &str) -> String {
+    static QUOTED: LazyLock<Regex> = LazyLock::new(|| re(r#""[^"]*"|'[^']*'|`[^`]*'|\S*/\S*"#));
+    let text = request
+        .to_lowercase()
+        .replace("files/directories", "files and directories");
+    QUOTED.replace_all(&text, " ").into_owned()
+}
+
+/// The notes for `request`, in rule order, each once.
 pub fn for_request(request: &str) -> Vec<&'static str> {
     if is_command(request) {
         return Vec::new();
     }
-    let text = request.to_lowercase();
+    let text = prose_only(request);
     // "file system" is not about files.
     let files_text = text.replace("file system", "").replace("filesystem", "");
-    RULES
-        .iter()
-        .filter(|r| {
-            r.cue.is_match(&text) && r.also.as_ref().is_none_or(|a| a.is_match(&files_text))
-        })
-        .map(|r| r.note)
-        .collect()
+    let mut notes: Vec<&'static str> = Vec::new();
+    for r in RULES.iter() {
+        if r.with_find && !notes.contains(&FIND) {
+            continue;
+        }
+        if r.cue.is_match(&text)
+            && r.also.as_ref().is_none_or(|a| a.is_match(&files_text))
+            && !notes.contains(&r.note)
+        {
+            notes.push(r.note);
+        }
+    }
+    // Which kinds find should return, only once find is suggested.
+    if notes.contains(&FIND) {
+        if let Some(n) = kind_note(&files_text) {
+            notes.push(n);
+        }
+    }
+    notes
+}
+
+/// "files" alone means entries of any kind (find's sense); "regular files" are -type f.
+fn kind_note(text: &str) -> Option<&'static str> {
+    static REGULAR: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(regular|normal|plain|ordinary|text)\b"));
+    // Plural only: "the current directory" is a place, not a kind.
+    static DIRS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(directories|folders|dirs)\b"));
+    static FILES: LazyLock<Regex> = LazyLock::new(|| re(r"\bfiles?\b"));
+    let files = FILES.is_match(text);
+    let dirs = DIRS.is_match(text);
+    match (files, dirs, REGULAR.is_match(text)) {
+        (true, true, false)
+            if text.contains("files/directories")
+                || text.contains("files and directories")
+                || text.contains("files or directories") =>
+        {
+            Some("files and directories: no -type")
+        }
+        (true, false, false) => Some("\"files\" includes directories: no -type f"),
+        _ => None,
+    }
 }
 
 /// `request` followed by its notes, if any.
@@ -95,27 +165,32 @@ mod tests {
         for_request(r)
     }
 
-    #[test]
-    fn every_pattern_compiles() {
-        assert_eq!(RULES.len(), 3);
-    }
+    const ANY_KIND: &str = "\"files\" includes directories: no -type f";
 
     #[test]
-    fn subtree_cues_ask_for_find() {
+    fn subtree_and_property_cues_ask_for_find() {
         for r in [
             "copy all mp3 files under the current directory to /music",
             "delete the .pyc files in this tree",
             "change permissions of all files beneath src to 644",
-            "list all directories recursively",
             "display all the .sh files in the current folder",
+            "remove the files named core that are larger than 1 MB",
         ] {
-            assert_eq!(notes(r), vec!["this covers subdirectories: use find"], "{r}");
+            assert_eq!(notes(r), vec![FIND, ANY_KIND], "{r}");
         }
+        assert_eq!(notes("list the directories below /srv"), vec![FIND]);
+        assert_eq!(notes("find regular files under /tmp"), vec![FIND]);
+        assert_eq!(
+            notes("find files/directories under /tmp"),
+            vec![FIND, "files and directories: no -type"]
+        );
         for r in [
             "show the files here",
             "count lines in main.rs",
             "show free memory",
             "sort the lines under the heading",
+            "recursively change the owner of public_html to www",
+            "move everything in \"/data/subfolder\" to /data",
         ] {
             assert!(notes(r).is_empty(), "{r}: {:?}", notes(r));
         }
@@ -124,8 +199,8 @@ mod tests {
     #[test]
     fn minutes_only_with_file_times() {
         assert_eq!(
-            notes("files modified in the last 30 minutes"),
-            vec!["times in minutes: find -mmin/-amin/-cmin, hours times 60"]
+            notes("directories modified in the last 30 minutes"),
+            vec![FIND, "times in minutes: -mmin/-amin/-cmin, hours times 60"]
         );
         assert!(notes("sleep for 5 minutes").is_empty());
         assert!(notes("run backup.sh every hour").is_empty());
@@ -134,10 +209,23 @@ mod tests {
     #[test]
     fn whole_file_system_only_when_searching() {
         assert_eq!(
-            notes("find all files bigger than 1 GB in the entire file system"),
-            vec!["the whole file system: start at /"]
+            notes("find all directories bigger than 1 GB in the entire file system"),
+            vec![FIND, "the whole file system: start at /"]
         );
         assert!(notes("print file system disk space usage").is_empty());
+    }
+
+    #[test]
+    fn listing_and_byte_notes_only_with_find() {
+        assert_eq!(
+            notes("long listing of the directories under /etc"),
+            vec![FIND, "a long listing of what find finds: -ls"]
+        );
+        assert!(notes("display a long listing of the current directory").is_empty());
+        assert_eq!(
+            notes("regular files larger than 2048 bytes"),
+            vec![FIND, "sizes in bytes: -size with a c suffix"]
+        );
     }
 
     #[test]
@@ -146,8 +234,8 @@ mod tests {
         assert!(notes("du -sh /tmp | sort -h").is_empty());
         assert_eq!(annotate("list files"), "list files");
         assert_eq!(
-            annotate("remove all .tmp files under /tmp"),
-            "remove all .tmp files under /tmp\n(this covers subdirectories: use find)"
+            annotate("remove all .tmp directories under /tmp"),
+            "remove all .tmp directories under /tmp\n(use find)"
         );
     }
 }

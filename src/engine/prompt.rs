@@ -51,6 +51,18 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "find / -user bob",
     ),
     (
+        "files with the setuid bit under /usr",
+        "find /usr -perm -4000",
+    ),
+    (
+        "executable files in the current directory",
+        "find . -executable",
+    ),
+    (
+        "files of exactly 4 KB (4096 bytes) here",
+        "find . -size 4096c",
+    ),
+    (
         "long listing of the .conf files in /etc and below",
         "find /etc -name '*.conf' -ls",
     ),

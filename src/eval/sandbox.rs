@@ -181,7 +181,14 @@ pub fn normalise_output(bytes: &[u8]) -> Vec<String> {
                 .replace("~/work/", "")
                 .replace(WORKDIR, ".");
             l.split(' ')
-                .map(|w| w.strip_prefix("./").unwrap_or(w))
+                // `find ./` names its start "./", `find .` names it ".".
+                .map(|w| {
+                    if w == "./" {
+                        "."
+                    } else {
+                        w.strip_prefix("./").unwrap_or(w)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         })
@@ -200,5 +207,6 @@ mod tests {
         let out = normalise_output(b"./b.txt\n/home/user/work/a.txt\n\nc  \n");
         assert_eq!(out, ["a.txt", "b.txt", "c"]);
         assert_eq!(normalise_output(b"/home/user/work\n"), ["."]);
+        assert_eq!(normalise_output(b"./\n./a\n"), normalise_output(b".\na\n"));
     }
 }
