@@ -117,10 +117,10 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
         }
     }
     // Which kinds find should return, only once find is suggested.
-    if notes.contains(&FIND) {
-        if let Some(n) = kind_note(&files_text) {
-            notes.push(n);
-        }
+    if notes.contains(&FIND)
+        && let Some(n) = kind_note(&files_text)
+    {
+        notes.push(n);
     }
     notes
 }
