@@ -32,6 +32,16 @@ pub fn cache_dir() -> PathBuf {
     xdg("XDG_CACHE_HOME", ".cache").join("caro")
 }
 
+/// Where the prompt prefix's keys and values are kept: `$CARO_PREFIX_CACHE` (`off` or
+/// empty: nowhere), else `prefix` in [`cache_dir`].
+pub fn prefix_cache_dir() -> Option<PathBuf> {
+    match std::env::var_os("CARO_PREFIX_CACHE") {
+        Some(v) if v.is_empty() || v == "off" => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => Some(cache_dir().join("prefix")),
+    }
+}
+
 /// Where model files are looked for by default.
 pub fn models_dir() -> PathBuf {
     cache_dir().join("models")

@@ -82,6 +82,7 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
         &LoadOptions {
             sessions: 1,
             context_cap: s.context,
+            prefix_cache: None,
         },
     )?;
     let load = ms(t.elapsed());

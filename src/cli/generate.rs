@@ -68,6 +68,7 @@ fn in_process(
         &LoadOptions {
             sessions: 1,
             context_cap: s.context,
+            prefix_cache: crate::paths::prefix_cache_dir(),
         },
     )?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;

@@ -79,6 +79,7 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
         &LoadOptions {
             sessions: settings.workers,
             context_cap: settings.context,
+            prefix_cache: crate::paths::prefix_cache_dir(),
         },
     )?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -86,8 +87,13 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
     let t = Instant::now();
     backend.prepare(&prompt::preamble())?;
     eprintln!(
-        "caro daemon: loaded in {load_ms:.0} ms, warm-up {warmup_ms:.0} ms, preamble ({} tokens) cached in {:.0} ms",
+        "caro daemon: loaded in {load_ms:.0} ms, warm-up {warmup_ms:.0} ms, preamble ({} tokens) {} in {:.0} ms",
         backend.cached_prefix_tokens(),
+        if backend.prefix_store_hits() > 0 {
+            "read from the prefix cache"
+        } else {
+            "computed"
+        },
         t.elapsed().as_secs_f64() * 1e3
     );
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use candle_core::Device;
 use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSampling};
 
+use super::prefix_store::PrefixStore;
 use super::{
     Backend, BackendInfo, CancelToken, EngineError, GenerateRequest, Generation, GenerationStats,
     Preamble, StopReason,
@@ -33,6 +34,9 @@ pub struct LoadOptions {
     pub sessions: usize,
     /// Upper bound on the context a session may hold, in tokens.
     pub context_cap: usize,
+    /// Directory where the preamble's KV cache is kept between processes; None to
+    /// always compute it.
+    pub prefix_cache: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
@@ -40,6 +44,7 @@ impl Default for LoadOptions {
         Self {
             sessions: 1,
             context_cap: 4096,
+            prefix_cache: None,
         }
     }
 }
@@ -53,6 +58,9 @@ pub struct CandleBackend {
     model_path: PathBuf,
     /// The last preamble's rendering and tokens.
     preamble: Mutex<Option<(String, Vec<u32>)>>,
+    store: Option<PrefixStore>,
+    /// Times the preamble came from the prefix store instead of being computed.
+    store_hits: std::sync::atomic::AtomicUsize,
     pub load_time: Duration,
 }
 
@@ -77,6 +85,11 @@ impl CandleBackend {
             sessions,
             model_path: path.to_owned(),
             preamble: Mutex::new(None),
+            store: opts
+                .prefix_cache
+                .as_deref()
+                .map(|dir| PrefixStore::new(dir, path)),
+            store_hits: Default::default(),
             load_time: start.elapsed(),
         })
     }
@@ -105,6 +118,11 @@ impl CandleBackend {
     /// Number of tokens of the prepared preamble (the always-cached prefix).
     pub fn cached_prefix_tokens(&self) -> usize {
         lock(&self.preamble).as_ref().map_or(0, |(_, t)| t.len())
+    }
+
+    /// How often the preamble was loaded from disk rather than computed.
+    pub fn prefix_store_hits(&self) -> usize {
+        self.store_hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn preamble_tokens(&self, preamble: &Preamble) -> Result<Vec<u32>, EngineError> {
@@ -157,6 +175,7 @@ impl CandleBackend {
     /// not (chunking changes float rounding, which the quantized matmuls can amplify
     /// into a different greedy token). Returns how many tokens were reused.
     fn ensure_prefix(
+        &self,
         session: &mut Session,
         preamble: &[u32],
         context: &[u32],
@@ -172,12 +191,34 @@ impl CandleBackend {
             session.truncate(preamble.len());
             preamble.len()
         } else {
-            session.truncate(0);
-            Self::prefill(session, preamble, cancel)?;
+            self.fill_preamble(session, preamble, cancel)?;
             0
         };
         Self::prefill(session, context, cancel)?;
         Ok(reused)
+    }
+
+    /// Makes `session` hold exactly the preamble: from the prefix store when it has
+    /// it, else computed (and then stored).
+    fn fill_preamble(
+        &self,
+        session: &mut Session,
+        preamble: &[u32],
+        cancel: &CancelToken,
+    ) -> Result<(), EngineError> {
+        session.truncate(0);
+        if let Some(store) = &self.store
+            && store.load(session, preamble)
+        {
+            self.store_hits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        }
+        Self::prefill(session, preamble, cancel)?;
+        if let Some(store) = &self.store {
+            store.save(session);
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -192,7 +233,7 @@ impl CandleBackend {
         cancel: &CancelToken,
     ) -> Result<Generation, EngineError> {
         let start = Instant::now();
-        let keep = Self::ensure_prefix(session, preamble, context, cancel)?;
+        let keep = self.ensure_prefix(session, preamble, context, cancel)?;
         let Some(mut logits) = Self::prefill(session, request, cancel)? else {
             return Err(EngineError::EmptyRequest);
         };
@@ -289,12 +330,21 @@ impl Backend for CandleBackend {
         let mut sessions: Vec<Session> = (0..self.sessions).map(|_| self.take_session()).collect();
         let cancel = CancelToken::new();
         let mut result = Ok(());
+        // The first session without the preamble computes (or loads) it; the others
+        // copy its keys and values instead of computing them again.
+        let mut ready: Option<(Vec<u32>, Vec<(candle_core::Tensor, candle_core::Tensor)>)> = None;
         for s in &mut sessions {
             if s.tokens().starts_with(&tokens) {
                 continue;
             }
-            s.truncate(0);
-            if let Err(e) = Self::prefill(s, &tokens, &cancel) {
+            let filled = match &ready {
+                Some((t, kv)) => s.import(t, kv).map_err(EngineError::from),
+                None => self.fill_preamble(s, &tokens, &cancel).and_then(|()| {
+                    ready = Some(s.export()?);
+                    Ok(())
+                }),
+            };
+            if let Err(e) = filled {
                 s.truncate(0);
                 result = Err(e);
                 break;
@@ -383,6 +433,43 @@ mod tests {
                 g.stats.prompt_tokens
             );
         }
+    }
+
+    #[test]
+    fn a_stored_prefix_is_loaded_by_the_next_process_and_gives_the_same_tokens() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let model = dir.path().join("tiny.gguf");
+        tiny::write(&model, 11).expect("write tiny model");
+        let store = dir.path().join("prefix");
+        let opts = LoadOptions {
+            sessions: 2,
+            prefix_cache: Some(store.clone()),
+            ..LoadOptions::default()
+        };
+        let req = prompt("context: zsh", "find big files");
+
+        let first = CandleBackend::load(&model, &opts).expect("load");
+        first.prepare(&req.prompt.preamble).expect("prepare");
+        let files = || std::fs::read_dir(&store).map_or(0, |d| d.count());
+        assert_eq!(files(), 1, "the computed prefix is stored");
+        let want = run(&first, &req).text;
+
+        // A new process (backend) finds the file; two sessions, one file.
+        assert_eq!(first.prefix_store_hits(), 0);
+        let second = CandleBackend::load(&model, &opts).expect("load");
+        second.prepare(&req.prompt.preamble).expect("prepare");
+        assert_eq!(second.prefix_store_hits(), 1);
+        assert_eq!(run(&second, &req).text, want);
+        assert_eq!(run(&second, &req).text, want);
+
+        // A damaged file is dropped and the prefix computed again.
+        for e in std::fs::read_dir(&store).expect("store").flatten() {
+            std::fs::write(e.path(), b"not safetensors").expect("damage");
+        }
+        let third = CandleBackend::load(&model, &opts).expect("load");
+        assert_eq!(run(&third, &req).text, want);
+        assert_eq!(third.prefix_store_hits(), 0);
+        assert_eq!(files(), 1);
     }
 
     #[test]

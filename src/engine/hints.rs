@@ -24,6 +24,7 @@ fn re(pattern: &str) -> Regex {
 }
 
 const FIND: &str = "use find";
+const FIND_ACT: &str = "use find, with -exec or xargs for the action";
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
@@ -117,13 +118,26 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
         }
     }
     // Which kinds find should return, only once find is suggested.
-    if notes.contains(&FIND)
-        && let Some(n) = kind_note(&files_text)
-    {
-        notes.push(n);
+    if let Some(i) = notes.iter().position(|n| *n == FIND) {
+        // Pointed at find, the model tends to drop what was to be done with the files.
+        if ACTION.is_match(&text) {
+            notes[i] = FIND_ACT;
+        }
+        if let Some(n) = kind_note(&files_text) {
+            notes.push(n);
+        }
     }
     notes
 }
+
+/// Verbs that do something with the files found, beyond listing them.
+static ACTION: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"\b(copy|copies|move|moves|delete|deletes|remove|removes|rename|change|changes|set|",
+        r"compress|gzip|archive|count|counts|calculate|sum|print out the contents|contents|",
+        r"replace|chmod|chown|md5sum|checksum|grep|search for (a |the )?(word|string|text|pattern))\b",
+    ))
+});
 
 /// "files" alone means entries of any kind (find's sense); "regular files" are -type f.
 fn kind_note(text: &str) -> Option<&'static str> {
@@ -173,11 +187,14 @@ mod tests {
             "copy all mp3 files under the current directory to /music",
             "delete the .pyc files in this tree",
             "change permissions of all files beneath src to 644",
-            "display all the .sh files in the current folder",
             "remove the files named core that are larger than 1 MB",
         ] {
-            assert_eq!(notes(r), vec![FIND, ANY_KIND], "{r}");
+            assert_eq!(notes(r), vec![FIND_ACT, ANY_KIND], "{r}");
         }
+        assert_eq!(
+            notes("display all the .sh files in the current folder"),
+            vec![FIND, ANY_KIND]
+        );
         assert_eq!(notes("list the directories below /srv"), vec![FIND]);
         assert_eq!(notes("find regular files under /tmp"), vec![FIND]);
         assert_eq!(
@@ -234,8 +251,8 @@ mod tests {
         assert!(notes("du -sh /tmp | sort -h").is_empty());
         assert_eq!(annotate("list files"), "list files");
         assert_eq!(
-            annotate("remove all .tmp directories under /tmp"),
-            "remove all .tmp directories under /tmp\n(use find)"
+            annotate("list all .tmp directories under /tmp"),
+            "list all .tmp directories under /tmp\n(use find)"
         );
     }
 }

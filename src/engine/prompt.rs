@@ -14,6 +14,7 @@ Reply with the command alone: no explanation, no markdown, no code fences.
 - Anything below a directory (\"under\", \"in this tree\", \"recursively\", \"all files in\"): use find, and find's -exec or xargs to act on what it finds. \"files\" alone: no -type; \"regular files\": -type f; directories: -type d.
 - Minutes and hours: -mmin/-amin/-cmin; days: -mtime/-atime/-ctime.
 - Do not delete, overwrite or kill anything unless the request asks for it.
+- A note in parentheses after the request is a hint: follow it.
 - The request may be in any language. If it is already a shell command, repeat it unchanged.";
 
 /// Worked exchanges, shown to the model as earlier turns of the conversation (cached
@@ -78,13 +79,16 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "count the lines of every .c file under src",
         "find src -name '*.c' | xargs wc -l",
     ),
-    ("how many files are in this tree", "find . -type f | wc -l"),
+    (
+        "how many regular files are in this tree",
+        "find . -type f | wc -l",
+    ),
     (
         "search for TODO in all python files recursively, ignoring case",
         "grep -rin TODO --include='*.py' .",
     ),
     (
-        "show the size of each subdirectory here, largest last",
+        "show how much space each folder here takes, largest last",
         "du -sh */ | sort -h",
     ),
     ("count the lines in README.md", "wc -l README.md"),
@@ -104,9 +108,11 @@ pub const EXAMPLES: &[(&str, &str)] = &[
 pub fn preamble() -> Preamble {
     Preamble {
         system: SYSTEM_PROMPT.to_owned(),
+        // The examples carry the same notes a real request would, so the model sees
+        // notes being followed.
         examples: EXAMPLES
             .iter()
-            .map(|(u, a)| ((*u).to_owned(), (*a).to_owned()))
+            .map(|(u, a)| (super::hints::annotate(u), (*a).to_owned()))
             .collect(),
     }
 }
@@ -141,6 +147,22 @@ mod tests {
         assert_eq!(a.preamble, b.preamble);
         assert!(a.request.contains("list files") && a.context.contains("zsh"));
         assert!(b.context.contains("/home/x"));
+    }
+
+    #[test]
+    fn every_example_follows_its_own_notes() {
+        // An example that contradicts the note it carries teaches ignoring notes.
+        for (user, answer) in preamble().examples {
+            if user.contains("use find") {
+                assert!(answer.starts_with("find "), "{user} → {answer}");
+            }
+            if user.contains("no -type f") {
+                assert!(!answer.contains("-type f"), "{user} → {answer}");
+            }
+            if user.contains("-mmin") {
+                assert!(answer.contains("min "), "{user} → {answer}");
+            }
+        }
     }
 
     #[test]

@@ -109,12 +109,34 @@ pub fn exact_match(cmd: &str, golds: &[String]) -> bool {
 }
 
 pub fn first_program_match(cmd: &str, golds: &[String]) -> bool {
-    let Some(p) = first_program(cmd) else {
+    let Some(p) = working_program(cmd) else {
         return false;
     };
     golds
         .iter()
-        .any(|g| first_program(g).as_deref() == Some(p.as_str()))
+        .any(|g| working_program(g).as_deref() == Some(p.as_str()))
+}
+
+/// The first program, except that `cat FILE | prog …` counts as `prog`: feeding a file
+/// through cat or naming it as an argument is the same choice of tool.
+pub fn working_program(cmd: &str) -> Option<String> {
+    let first = first_program(cmd)?;
+    if first != "cat" {
+        return Some(first);
+    }
+    let toks = tokens(cmd);
+    let pipe = toks.iter().position(|t| matches!(t, Token::Op(_)));
+    let plain_cat = pipe.is_some_and(|i| {
+        matches!(toks[i], Token::Op("|"))
+            && i >= 2
+            && toks[1..i]
+                .iter()
+                .all(|t| matches!(t, Token::Word(w) if !w.starts_with('-')))
+    });
+    match cmd.split_once('|') {
+        Some((_, rest)) if plain_cat => first_program(rest).or(Some(first)),
+        _ => Some(first),
+    }
 }
 
 /// Programs whose options are words after one dash (`find -name`), not letter bundles.
@@ -214,6 +236,16 @@ mod tests {
         assert!(first_program_match("LC_ALL=C find .", &golds));
         assert!(!first_program_match("locate core", &golds));
         assert_eq!(first_program("cat a | sort | uniq").as_deref(), Some("cat"));
+        assert_eq!(
+            working_program("cat a | sort | uniq").as_deref(),
+            Some("sort")
+        );
+        assert_eq!(working_program("cat -n a | sort").as_deref(), Some("cat"));
+        assert_eq!(working_program("cat a b").as_deref(), Some("cat"));
+        assert!(first_program_match(
+            "wc -l /etc/fstab",
+            &["cat /etc/fstab | wc -l".to_owned()]
+        ));
         assert_eq!(
             first_program("sudo -u bob env X=1 /usr/bin/ls").as_deref(),
             Some("ls")

@@ -136,6 +136,7 @@ impl Config {
                 &LoadOptions {
                     sessions: 1,
                     context_cap: settings.context,
+                    prefix_cache: None,
                 },
             )?;
             b.warm_up()?;

@@ -68,6 +68,19 @@ impl LayerCache {
     }
 }
 
+impl LayerCache {
+    /// Copies of the cached keys and values, `(1, n_kv_head, len, head_dim)` each.
+    pub fn export(&self) -> Result<Option<(Tensor, Tensor)>> {
+        match (&self.k, &self.v) {
+            (Some(k), Some(v)) if self.len > 0 => Ok(Some((
+                k.narrow(2, 0, self.len)?.copy()?,
+                v.narrow(2, 0, self.len)?.copy()?,
+            ))),
+            _ => Ok(None),
+        }
+    }
+}
+
 impl Default for LayerCache {
     fn default() -> Self {
         Self::new()

@@ -216,6 +216,47 @@ impl Session {
         self.tokens.is_empty()
     }
 
+    /// The cached tokens with their keys and values per layer, to be saved or given
+    /// to another session (deep copies: sessions never share cache storage).
+    pub fn export(&self) -> Result<(Vec<u32>, Vec<(Tensor, Tensor)>)> {
+        let mut kv = Vec::with_capacity(self.caches.len());
+        for c in &self.caches {
+            match c.export()? {
+                Some(pair) => kv.push(pair),
+                None => candle_core::bail!("the session holds no tokens"),
+            }
+        }
+        Ok((self.tokens.clone(), kv))
+    }
+
+    /// Replaces the session's state with `tokens` and their keys and values, as
+    /// [`Session::export`] gave them. Shapes are checked: a file from another model
+    /// is refused, not half-used.
+    pub fn import(&mut self, tokens: &[u32], kv: &[(Tensor, Tensor)]) -> Result<()> {
+        if kv.len() != self.caches.len() || tokens.is_empty() {
+            candle_core::bail!(
+                "{} layers and {} tokens given, the model has {} layers",
+                kv.len(),
+                tokens.len(),
+                self.caches.len()
+            );
+        }
+        let cfg = &self.weights.cfg;
+        let want = (1, cfg.n_kv_head, tokens.len(), cfg.head_dim);
+        let mut caches = Vec::with_capacity(kv.len());
+        for (k, v) in kv {
+            if k.dims4()? != want || v.dims4()? != want {
+                candle_core::bail!("kv shape {:?}, expected {want:?}", k.dims());
+            }
+            let mut c = LayerCache::new();
+            c.append(k, v)?;
+            caches.push(c);
+        }
+        self.caches = caches;
+        self.tokens = tokens.to_vec();
+        Ok(())
+    }
+
     /// Rolls the session back so it holds only its first `len` tokens.
     pub fn truncate(&mut self, len: usize) {
         self.tokens.truncate(len);

@@ -90,6 +90,11 @@ impl Sandbox {
             .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
             .env("CARO_MODEL", &self.model)
+            // Shared by all tests: the prompt prefix is computed once, not per daemon.
+            .env(
+                "CARO_PREFIX_CACHE",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("prefix"),
+            )
             .env("HOME", self.dir.path())
             .current_dir(self.dir.path());
         for (k, v) in &self.extra_env {
