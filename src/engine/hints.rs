@@ -117,6 +117,10 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
             notes.push(r.note);
         }
     }
+    // Searching inside files is grep's job (grep -r below a directory), not find's.
+    if CONTENT_SEARCH.is_match(&text) {
+        notes.retain(|n| *n != FIND);
+    }
     // Which kinds find should return, only once find is suggested.
     if let Some(i) = notes.iter().position(|n| *n == FIND) {
         // Pointed at find, the model tends to drop what was to be done with the files.
@@ -130,12 +134,20 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
     notes
 }
 
+/// A search in the files' contents rather than their names or properties.
+static CONTENT_SEARCH: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"\b(search\w*|look\w*|grep\w*|find\w*)\b.*\b(words?|strings?|text|patterns?|lines?)\b",
+        r"|\bcontain(s|ing)?\b",
+    ))
+});
+
 /// Verbs that do something with the files found, beyond listing them.
 static ACTION: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"\b(copy|copies|move|moves|delete|deletes|remove|removes|rename|change|changes|set|",
         r"compress|gzip|archive|count|counts|calculate|sum|print out the contents|contents|",
-        r"replace|chmod|chown|md5sum|checksum|grep|search for (a |the )?(word|string|text|pattern))\b",
+        r"replace|chmod|chown|md5sum|checksum)\b",
     ))
 });
 
@@ -196,6 +208,12 @@ mod tests {
             vec![FIND, ANY_KIND]
         );
         assert_eq!(notes("list the directories below /srv"), vec![FIND]);
+        for r in [
+            "search for the word TODO in all files under src recursively",
+            "list the files under /etc containing the string 'listen'",
+        ] {
+            assert!(!notes(r).contains(&FIND), "{r}: {:?}", notes(r));
+        }
         assert_eq!(notes("find regular files under /tmp"), vec![FIND]);
         assert_eq!(
             notes("find files/directories under /tmp"),
