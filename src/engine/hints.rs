@@ -24,7 +24,7 @@ fn re(pattern: &str) -> Regex {
 }
 
 const FIND: &str = "use find";
-const FIND_ACT: &str = "use find, with -exec or xargs for the action";
+const FIND_ACT: &str = "use find -exec";
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
@@ -54,7 +54,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 r"\b(modif\w*|access\w*|chang\w*|creat\w*|updat\w*|edit\w*|touch\w*|written|new\w*|old\w*)\b",
             )),
             with_find: true,
-            note: "times in minutes: -mmin/-amin/-cmin, hours times 60",
+            note: "minutes: -mmin/-amin/-cmin",
         },
         Rule {
             cue: re(
@@ -64,19 +64,19 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 r"\b(find|search\w*|locate|look\w*|files|director(y|ies)|folders)\b",
             )),
             with_find: false,
-            note: "the whole file system: start at /",
+            note: "start at /",
         },
         Rule {
             cue: re(r"\blong (listing|list|format)\b"),
             also: None,
             with_find: true,
-            note: "a long listing of what find finds: -ls",
+            note: "-ls",
         },
         Rule {
             cue: re(r"\bbytes?\b"),
             also: Some(re(r"\b(files|size[sd]?|larger|bigger|smaller)\b")),
             with_find: true,
-            note: "sizes in bytes: -size with a c suffix",
+            note: "bytes: -size Nc",
         },
     ]
 });
@@ -166,9 +166,9 @@ fn kind_note(text: &str) -> Option<&'static str> {
                 || text.contains("files and directories")
                 || text.contains("files or directories") =>
         {
-            Some("files and directories: no -type")
+            Some("no -type")
         }
-        (true, false, false) => Some("\"files\" includes directories: no -type f"),
+        (true, false, false) => Some("no -type f"),
         _ => None,
     }
 }
@@ -191,7 +191,7 @@ mod tests {
         for_request(r)
     }
 
-    const ANY_KIND: &str = "\"files\" includes directories: no -type f";
+    const ANY_KIND: &str = "no -type f";
 
     #[test]
     fn subtree_and_property_cues_ask_for_find() {
@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(notes("find regular files under /tmp"), vec![FIND]);
         assert_eq!(
             notes("find files/directories under /tmp"),
-            vec![FIND, "files and directories: no -type"]
+            vec![FIND, "no -type"]
         );
         for r in [
             "show the files here",
@@ -235,7 +235,7 @@ mod tests {
     fn minutes_only_with_file_times() {
         assert_eq!(
             notes("directories modified in the last 30 minutes"),
-            vec![FIND, "times in minutes: -mmin/-amin/-cmin, hours times 60"]
+            vec![FIND, "minutes: -mmin/-amin/-cmin"]
         );
         assert!(notes("sleep for 5 minutes").is_empty());
         assert!(notes("run backup.sh every hour").is_empty());
@@ -245,7 +245,7 @@ mod tests {
     fn whole_file_system_only_when_searching() {
         assert_eq!(
             notes("find all directories bigger than 1 GB in the entire file system"),
-            vec![FIND, "the whole file system: start at /"]
+            vec![FIND, "start at /"]
         );
         assert!(notes("print file system disk space usage").is_empty());
     }
@@ -254,12 +254,12 @@ mod tests {
     fn listing_and_byte_notes_only_with_find() {
         assert_eq!(
             notes("long listing of the directories under /etc"),
-            vec![FIND, "a long listing of what find finds: -ls"]
+            vec![FIND, "-ls"]
         );
         assert!(notes("display a long listing of the current directory").is_empty());
         assert_eq!(
             notes("regular files larger than 2048 bytes"),
-            vec![FIND, "sizes in bytes: -size with a c suffix"]
+            vec![FIND, "bytes: -size Nc"]
         );
     }
 
