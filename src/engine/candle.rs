@@ -332,7 +332,7 @@ impl Backend for CandleBackend {
         let mut result = Ok(());
         // The first session without the preamble computes (or loads) it; the others
         // copy its keys and values instead of computing them again.
-        let mut ready: Option<(Vec<u32>, Vec<(candle_core::Tensor, candle_core::Tensor)>)> = None;
+        let mut ready: Option<model::SessionState> = None;
         for s in &mut sessions {
             if s.tokens().starts_with(&tokens) {
                 continue;

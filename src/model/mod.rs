@@ -7,7 +7,7 @@ pub mod tiny;
 mod tokenizer;
 
 pub use loader::{LoadedModel, load};
-pub use qwen2::{Qwen2Config, Session, Weights};
+pub use qwen2::{Qwen2Config, Session, SessionState, Weights};
 pub use tokenizer::{TextStream, Tokenizer};
 
 use std::path::PathBuf;

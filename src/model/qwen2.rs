@@ -180,6 +180,9 @@ fn project_shared(ws: &[&Arc<QTensor>], x: &Tensor) -> Result<Vec<Tensor>> {
     ws.iter().map(|w| x.apply_op1_no_bwd(w.as_ref())).collect()
 }
 
+/// The tokens a session holds and their keys and values, one `(k, v)` per layer.
+pub type SessionState = (Vec<u32>, Vec<(Tensor, Tensor)>);
+
 /// One conversation's state: a KV cache per layer and the tokens it holds.
 pub struct Session {
     weights: Arc<Weights>,
@@ -218,7 +221,7 @@ impl Session {
 
     /// The cached tokens with their keys and values per layer, to be saved or given
     /// to another session (deep copies: sessions never share cache storage).
-    pub fn export(&self) -> Result<(Vec<u32>, Vec<(Tensor, Tensor)>)> {
+    pub fn export(&self) -> Result<SessionState> {
         let mut kv = Vec::with_capacity(self.caches.len());
         for c in &self.caches {
             match c.export()? {
