@@ -125,33 +125,18 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
         sampling: Sampling::default(),
     };
     let cancel = CancelToken::new();
-    // Prepare again so this request starts from the bare system prefix.
-    let r = generate_command(
-        &backend,
-        EVERYDAY_REQUESTS[1],
-        &ctx,
-        &opts,
-        &mut |_| {},
-        &cancel,
-    )?;
-    let st = &r.generation.stats;
-    println!(
-        "request prefill {:>8.0} ms for {} new tokens ({} cached; new context)",
-        st.prefill_ms, st.prefill_tokens, st.cached_tokens
-    );
-    let r = generate_command(
-        &backend,
-        EVERYDAY_REQUESTS[2],
-        &ctx,
-        &opts,
-        &mut |_| {},
-        &cancel,
-    )?;
-    let st = &r.generation.stats;
-    println!(
-        "request prefill {:>8.0} ms for {} new tokens ({} cached; same context)",
-        st.prefill_ms, st.prefill_tokens, st.cached_tokens
-    );
+    // The first request brings a new context line; the second reuses it.
+    for (request, context) in [
+        (EVERYDAY_REQUESTS[1], "new"),
+        (EVERYDAY_REQUESTS[2], "same"),
+    ] {
+        let r = generate_command(&backend, request, &ctx, &opts, &mut |_| {}, &cancel)?;
+        let st = &r.generation.stats;
+        println!(
+            "request prefill {:>8.0} ms for {} new tokens ({} cached; {context} context)",
+            st.prefill_ms, st.prefill_tokens, st.cached_tokens
+        );
+    }
 
     // Decode speed over exactly 64 tokens.
     let req = GenerateRequest {
