@@ -25,6 +25,7 @@ fn re(pattern: &str) -> Regex {
 
 const FIND: &str = "use find";
 const FIND_ACT: &str = "use find -exec";
+const MINUTES: &str = "minutes: -mmin/-amin/-cmin";
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
@@ -54,7 +55,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 r"\b(modif\w*|access\w*|chang\w*|creat\w*|updat\w*|edit\w*|touch\w*|written|new\w*|old\w*)\b",
             )),
             with_find: true,
-            note: "minutes: -mmin/-amin/-cmin",
+            note: MINUTES,
         },
         Rule {
             cue: re(
@@ -121,6 +122,12 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
     if CONTENT_SEARCH.is_match(&text) {
         notes.retain(|n| *n != FIND);
     }
+    // "Recursively change the owner/permissions of X" is chown -R / chmod -R on X, not
+    // a find over its files, unless the request picks which entries to change.
+    if let Some(note) = recursive_change_note(&text) {
+        notes.retain(|n| *n != FIND);
+        notes.insert(0, note);
+    }
     // Which kinds find should return, only once find is suggested.
     if let Some(i) = notes.iter().position(|n| *n == FIND) {
         // Pointed at find, the model tends to drop what was to be done with the files.
@@ -132,6 +139,38 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
         }
     }
     notes
+}
+
+/// The note for a recursive change of owner or mode over a whole tree, if `text` asks
+/// for one without selecting entries by kind, name or other property.
+fn recursive_change_note(text: &str) -> Option<&'static str> {
+    static RECURSIVE: LazyLock<Regex> = LazyLock::new(|| re(r"\brecursive(ly)?\b"));
+    static OWNER: LazyLock<Regex> = LazyLock::new(|| re(r"\b(owner|ownership|owners|group)\b"));
+    static MODE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(permissions?|mode)\b"));
+    static SELECTS: LazyLock<Regex> = LazyLock::new(|| {
+        re(concat!(
+            r"\b(directories|folders|dirs|regular|normal|named|called|only|except|but|",
+            r"larger|bigger|smaller|modified|accessed|older|newer|empty|owned)\b|\*|\.\w+ files",
+        ))
+    });
+    if !RECURSIVE.is_match(text) || SELECTS.is_match(text) {
+        return None;
+    }
+    if OWNER.is_match(text) {
+        Some("use chown -R")
+    } else if MODE.is_match(text) {
+        Some("use chmod -R")
+    } else {
+        None
+    }
+}
+
+/// The minutes meant by "N hours" in `text`, which a small model often gets wrong.
+fn hours_in_minutes(text: &str) -> Option<String> {
+    static HOURS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d{1,4})\s*(hours?|hrs?|h)\b"));
+    let caps = HOURS.captures(text)?;
+    let hours: u32 = caps[1].parse().ok()?;
+    Some(format!("{hours} hours = {} minutes", hours * 60))
 }
 
 /// A search in the files' contents rather than their names or properties.
@@ -175,7 +214,15 @@ fn kind_note(text: &str) -> Option<&'static str> {
 
 /// `request` followed by its notes, if any.
 pub fn annotate(request: &str) -> String {
-    let notes = for_request(request);
+    let mut notes: Vec<String> = for_request(request)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if let Some(i) = notes.iter().position(|n| n == MINUTES)
+        && let Some(hours) = hours_in_minutes(&prose_only(request))
+    {
+        notes.insert(i + 1, hours);
+    }
     if notes.is_empty() {
         request.to_owned()
     } else {
@@ -224,7 +271,6 @@ mod tests {
             "count lines in main.rs",
             "show free memory",
             "sort the lines under the heading",
-            "recursively change the owner of public_html to www",
             "move everything in \"/data/subfolder\" to /data",
         ] {
             assert!(notes(r).is_empty(), "{r}: {:?}", notes(r));
@@ -260,6 +306,42 @@ mod tests {
         assert_eq!(
             notes("regular files larger than 2048 bytes"),
             vec![FIND, "bytes: -size Nc"]
+        );
+    }
+
+    #[test]
+    fn recursive_owner_and_mode_changes_use_dash_r() {
+        assert_eq!(
+            notes(
+                "recursively change the owner and group of all files in \"public_html\" to \"owner\""
+            ),
+            vec!["use chown -R"]
+        );
+        assert_eq!(
+            notes("Recursively set all permissions under \"../tools\" to 777"),
+            vec!["use chmod -R"]
+        );
+        // Picking entries is find's job.
+        assert_eq!(
+            notes("recursively change the permissions of all directories under www to 755"),
+            vec![FIND_ACT]
+        );
+        assert_eq!(
+            notes("recursively change the owner of public_html to www"),
+            vec!["use chown -R"]
+        );
+        assert!(notes("recursively list the tree").is_empty());
+    }
+
+    #[test]
+    fn hours_are_converted_for_the_model() {
+        assert_eq!(
+            annotate("files modified in the last 12 hours"),
+            "files modified in the last 12 hours\n(use find; minutes: -mmin/-amin/-cmin; 12 hours = 720 minutes; no -type f)"
+        );
+        assert_eq!(
+            annotate("files modified in the last 30 minutes"),
+            "files modified in the last 30 minutes\n(use find; minutes: -mmin/-amin/-cmin; no -type f)"
         );
     }
 

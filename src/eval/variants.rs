@@ -99,6 +99,8 @@ impl ContextMode {
 }
 
 /// A preamble to try, from TOML: `system = "…"` and `examples = [["request", "command"]]`.
+/// The examples get the hint notes their requests would get, as the shipped ones do,
+/// so a file is compared like for like.
 pub fn load_preamble(path: &std::path::Path) -> Result<Preamble, String> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -112,7 +114,11 @@ pub fn load_preamble(path: &std::path::Path) -> Result<Preamble, String> {
     let f: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Preamble {
         system: f.system,
-        examples: f.examples,
+        examples: f
+            .examples
+            .into_iter()
+            .map(|(u, a)| (crate::engine::hints::annotate(&u), a))
+            .collect(),
     })
 }
 
@@ -170,5 +176,21 @@ mod tests {
         let p =
             Variant::Baseline.build(&Variant::Baseline.preamble(), ContextMode::None, " ls ", &a);
         assert_eq!((p.context.as_str(), p.user().as_str()), ("", "ls"));
+    }
+
+    #[test]
+    fn prompt_file_examples_get_the_shipped_notes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "system = \"s\"\nexamples = [[\"files under src changed in the last 2 hours\", \"find src -mmin -120\"]]\n",
+        )
+        .expect("write prompt file");
+        let p = load_preamble(&path).expect("valid prompt file");
+        let want = crate::engine::hints::annotate("files under src changed in the last 2 hours");
+        assert!(want.contains('('), "the request should get a note: {want}");
+        assert_eq!(p.examples, vec![(want, "find src -mmin -120".to_owned())]);
+        assert!(load_preamble(&dir.path().join("missing.toml")).is_err());
     }
 }
