@@ -34,6 +34,8 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             cue: re(concat!(
                 r"\b(under|beneath|below|tree|sub-?director(y|ies)|sub-?folders?)\b",
                 r"|\ball\b.*\b(files|directories|folders)\b.*\b(in|from|of)\b.*\b(folder|directory|dir)\b",
+                // Looking for a file by name is find's job, wherever it is.
+                r"|\b(search|look|hunt)\w*\s+(for\s+)?(a|the|all|any)?\s*(files?|director(y|ies)|folders?)\b",
             )),
             also: Some(re(r"\b(files?|director(y|ies)|folders?|dirs?)\b")),
             with_find: false,
@@ -119,7 +121,7 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
         }
     }
     // Searching inside files is grep's job (grep -r below a directory), not find's.
-    if CONTENT_SEARCH.is_match(&text) {
+    if CONTENT_SEARCH.is_match(&text) && !IN_NAMES.is_match(&text) {
         notes.retain(|n| *n != FIND);
     }
     // "Recursively change the owner/permissions of X" is chown -R / chmod -R on X, not
@@ -180,6 +182,10 @@ static CONTENT_SEARCH: LazyLock<Regex> = LazyLock::new(|| {
         r"|\bcontain(s|ing)?\b",
     ))
 });
+
+/// "containing x in their names" is about names, not contents.
+static IN_NAMES: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(in|within)\s+(their|its|the)\s+(full\s+)?(file\s*|path\s*)?names?\b"));
 
 /// Verbs that do something with the files found, beyond listing them.
 static ACTION: LazyLock<Regex> = LazyLock::new(|| {
@@ -262,6 +268,14 @@ mod tests {
             assert!(!notes(r).contains(&FIND), "{r}: {:?}", notes(r));
         }
         assert_eq!(notes("find regular files under /tmp"), vec![FIND]);
+        assert_eq!(
+            notes("search for a file \"notes.txt\" in the home folder"),
+            vec![FIND, ANY_KIND]
+        );
+        assert_eq!(
+            notes("search directory foo for files containing \"bar\" in their names"),
+            vec![FIND, ANY_KIND]
+        );
         assert_eq!(
             notes("find files/directories under /tmp"),
             vec![FIND, "no -type"]

@@ -6,46 +6,31 @@ use super::context::Context;
 use super::{ChatPrompt, Preamble};
 
 /// Byte-identical across requests and processes: changing it invalidates every cache.
+/// Short on purpose: every generated token attends over the whole preamble, and the
+/// notes added to requests (`hints`) carry the conventions better than rules here.
 pub const SYSTEM_PROMPT: &str = "\
 You write exactly one shell command for the user's request.
-Reply with the command alone: no explanation, no markdown, no code fences.
-- Use the shell and OS named in the context; GNU tools unless it says BSD.
-- Work in the current directory (.) unless the request names another path; keep the paths and names it gives. \"the file system\" or \"the system\" means /.
-- Anything below a directory (\"under\", \"in this tree\", \"recursively\", \"all files in\"): use find, and find's -exec or xargs to act on what it finds. \"files\" alone: no -type; \"regular files\": -type f; directories: -type d.
-- Minutes and hours: -mmin/-amin/-cmin; days: -mtime/-atime/-ctime.
+Reply with the command alone: no explanation, no markdown.
+- Use the shell and OS in the context; GNU tools unless it says BSD.
+- Work in the current directory (.) unless the request names another path; keep the paths and names it gives.
 - Do not delete, overwrite or kill anything unless the request asks for it.
 - A note in parentheses after the request is a hint: follow it.
 - The request may be in any language. If it is already a shell command, repeat it unchanged.";
 
 /// Worked exchanges, shown to the model as earlier turns of the conversation (cached
-/// with the system turn). Written for coverage of everyday tasks and of the
-/// conventions above; none is taken from the evaluation set.
+/// with the system turn). Chosen for coverage of what the model gets wrong without
+/// them (find's tests and actions, -ls, grep -r, sizes sorted, other languages, a
+/// request that already is a command); none is taken from the evaluation set.
 pub const EXAMPLES: &[(&str, &str)] = &[
     ("list all files including hidden ones", "ls -a"),
     (
         "find regular files bigger than 10 MB under /var/log",
         "find /var/log -type f -size +10M",
     ),
-    (
-        "delete all .tmp files in this directory tree",
-        "find . -name '*.tmp' -delete",
-    ),
     ("files changed in the last 45 minutes", "find . -mmin -45"),
-    (
-        "directories under src modified in the last 3 hours",
-        "find src -type d -mmin -180",
-    ),
-    (
-        "regular files in my home directory not accessed for 90 days",
-        "find ~ -type f -atime +90",
-    ),
     (
         "copy every .jpg file under photos to /backup",
         "find photos -name '*.jpg' -exec cp {} /backup \\;",
-    ),
-    (
-        "set the permissions of all directories below www to 755",
-        "find www -type d -exec chmod 755 {} \\;",
     ),
     (
         "files owned by the user bob on the whole system",
@@ -60,28 +45,12 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "find . -executable",
     ),
     (
-        "files of exactly 4 KB (4096 bytes) here",
-        "find . -size 4096c",
-    ),
-    (
         "long listing of the .conf files in /etc and below",
         "find /etc -name '*.conf' -ls",
     ),
     (
-        "print only the names of the .md files under docs, without paths",
-        "find docs -name '*.md' -printf '%f\\n'",
-    ),
-    (
-        "show the 10 biggest files in /data",
-        "find /data -type f -printf '%s %p\\n' | sort -rn | head -n 10",
-    ),
-    (
         "count the lines of every .c file under src",
         "find src -name '*.c' | xargs wc -l",
-    ),
-    (
-        "how many regular files are in this tree",
-        "find . -type f | wc -l",
     ),
     (
         "search for TODO in all python files recursively, ignoring case",
@@ -91,14 +60,9 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "show how much space each folder here takes, largest last",
         "du -sh */ | sort -h",
     ),
-    ("count the lines in README.md", "wc -l README.md"),
     (
         "replace foo with bar in config.txt",
         "sed -i 's/foo/bar/g' config.txt",
-    ),
-    (
-        "pack the logs folder into logs.tar.gz",
-        "tar -czf logs.tar.gz logs",
     ),
     ("zeige den freien Arbeitsspeicher an", "free -h"),
     ("du -sh /tmp", "du -sh /tmp"),

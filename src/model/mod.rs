@@ -1,5 +1,6 @@
 //! The language model: GGUF loading, the Qwen2 network, its tokenizer and KV cache.
 
+mod attention;
 mod kv_cache;
 mod loader;
 pub mod qwen2;

@@ -319,20 +319,24 @@ impl Session {
             let k = candle_nn::rotary_emb::rope(&k, &cos, &sin)?;
             let (k, v) = cache.append(&k, &v)?;
 
-            // Grouped-query attention without copying K/V per head: the query heads that
-            // share one KV head are stacked as extra rows of one matmul.
-            let q = q.reshape((1, cfg.n_kv_head, n_rep * seq, cfg.head_dim))?;
-            let att = (q.matmul(&k.t()?)? * scale)?;
-            let att = match &mask {
-                Some(m) => att.broadcast_add(m)?,
-                None => att,
+            let y = match super::attention::decode(&q, &k, &v, scale as f32)? {
+                Some(y) => y,
+                None => {
+                    // Grouped-query attention without copying K/V per head: the query
+                    // heads that share one KV head are stacked as extra rows of one matmul.
+                    let q = q.reshape((1, cfg.n_kv_head, n_rep * seq, cfg.head_dim))?;
+                    let att = (q.matmul(&k.t()?)? * scale)?;
+                    let att = match &mask {
+                        Some(m) => att.broadcast_add(m)?,
+                        None => att,
+                    };
+                    let att = candle_nn::ops::softmax_last_dim(&att)?;
+                    att.matmul(&v)?
+                        .reshape((1, cfg.n_head, seq, cfg.head_dim))?
+                        .transpose(1, 2)?
+                        .reshape((1, seq, cfg.hidden))?
+                }
             };
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att.matmul(&v)?;
-            let y = y
-                .reshape((1, cfg.n_head, seq, cfg.head_dim))?
-                .transpose(1, 2)?
-                .reshape((1, seq, cfg.hidden))?;
             x = (x + layer.wo.forward(&y)?)?;
 
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;

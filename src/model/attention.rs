@@ -1,0 +1,166 @@
+//! Attention of one new token over the KV cache, on the CPU.
+//!
+//! Every decoded token attends over the whole cached prompt (the ~1000-token preamble
+//! included). Through candle this is two small matmuls per layer over strided views,
+//! plus a scale, a softmax and their allocations: measured at about 20 ms per token
+//! over 1000 cached tokens, where the arithmetic needs a few. This kernel reads each
+//! key and value row once for all the query heads that share it, with the loops
+//! vectorised for AVX2 when the CPU has it.
+
+use candle_core::{CpuStorage, Device, Layout, Result, Storage, Tensor};
+use rayon::prelude::*;
+
+/// `q`: `(1, n_head, 1, head_dim)`; `k`, `v`: `(1, n_kv_head, len, head_dim)` views of
+/// the cache whose rows are contiguous. Returns `(1, 1, n_head * head_dim)`, or `None`
+/// when the tensors are not f32 on the CPU in that layout (the caller then uses the
+/// general path).
+pub fn decode(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32) -> Result<Option<Tensor>> {
+    let (_, n_head, q_seq, hd) = q.dims4()?;
+    let (_, n_kv, len, _) = k.dims4()?;
+    if q_seq != 1 || !matches!(q.device(), Device::Cpu) || n_kv == 0 || n_head % n_kv != 0 {
+        return Ok(None);
+    }
+    let q = q.contiguous()?;
+    let (qs, ql) = q.storage_and_layout();
+    let (ks, kl) = k.storage_and_layout();
+    let (vs, vl) = v.storage_and_layout();
+    let (
+        Storage::Cpu(CpuStorage::F32(qd)),
+        Storage::Cpu(CpuStorage::F32(kd)),
+        Storage::Cpu(CpuStorage::F32(vd)),
+    ) = (&*qs, &*ks, &*vs)
+    else {
+        return Ok(None);
+    };
+    let (Some(k_head), Some(v_head)) = (head_stride(kl, hd), head_stride(vl, hd)) else {
+        return Ok(None);
+    };
+    let q_all = &qd[ql.start_offset()..ql.start_offset() + n_head * hd];
+    let n_rep = n_head / n_kv;
+    let mut out = vec![0f32; n_head * hd];
+    out.par_chunks_mut(n_rep * hd)
+        .zip(q_all.par_chunks(n_rep * hd))
+        .enumerate()
+        .for_each(|(h, (out, q))| {
+            let k = &kd[kl.start_offset() + h * k_head..][..len * hd];
+            let v = &vd[vl.start_offset() + h * v_head..][..len * hd];
+            group(q, k, v, out, hd, scale);
+        });
+    Ok(Some(Tensor::from_vec(
+        out,
+        (1, 1, n_head * hd),
+        &Device::Cpu,
+    )?))
+}
+
+/// The distance between KV heads when each head's rows are contiguous, `head_dim` apart.
+fn head_stride(l: &Layout, hd: usize) -> Option<usize> {
+    match l.stride() {
+        [_, h, row, 1] if *row == hd => Some(*h),
+        _ => None,
+    }
+}
+
+/// The query heads `q` (`n_rep × hd`) sharing one KV head with rows `k`, `v`
+/// (`len × hd`), written to `out` (`n_rep × hd`).
+fn group(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], hd: usize, scale: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has the features the function is compiled for.
+        unsafe { group_avx2(q, k, v, out, hd, scale) };
+        return;
+    }
+    group_any(q, k, v, out, hd, scale);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn group_avx2(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], hd: usize, scale: f32) {
+    group_any(q, k, v, out, hd, scale);
+}
+
+#[inline(always)]
+fn group_any(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], hd: usize, scale: f32) {
+    let n_rep = q.len() / hd;
+    let len = k.len() / hd;
+    let mut scores = vec![0f32; n_rep * len];
+    for (j, key) in k.chunks_exact(hd).enumerate() {
+        for (r, qr) in q.chunks_exact(hd).enumerate() {
+            scores[r * len + j] = dot(qr, key) * scale;
+        }
+    }
+    for row in scores.chunks_exact_mut(len) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0f32;
+        for s in row.iter_mut() {
+            *s = (*s - max).exp();
+            sum += *s;
+        }
+        let inv = 1.0 / sum;
+        row.iter_mut().for_each(|s| *s *= inv);
+    }
+    out.fill(0.0);
+    for (j, value) in v.chunks_exact(hd).enumerate() {
+        for (r, o) in out.chunks_exact_mut(hd).enumerate() {
+            let p = scores[r * len + j];
+            for (o, x) in o.iter_mut().zip(value) {
+                *o += p * x;
+            }
+        }
+    }
+}
+
+/// Eight partial sums so the loop vectorises without reassociation flags.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ac, ar) = a.split_at(a.len() / 8 * 8);
+    let (bc, br) = b.split_at(ac.len());
+    for (x, y) in ac.chunks_exact(8).zip(bc.chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    /// The kernel against the matmul formulation, over a view of a larger cache as the
+    /// session holds it.
+    #[test]
+    fn matches_the_matmul_path_on_a_cache_view() -> Result<()> {
+        let dev = Device::Cpu;
+        let (n_head, n_kv, hd, cap, len) = (6, 2, 16, 40, 23);
+        let q = Tensor::randn(0f32, 1.0, (1, n_head, 1, hd), &dev)?;
+        let kc = Tensor::randn(0f32, 1.0, (1, n_kv, cap, hd), &dev)?;
+        let vc = Tensor::randn(0f32, 1.0, (1, n_kv, cap, hd), &dev)?;
+        let (k, v) = (kc.narrow(2, 0, len)?, vc.narrow(2, 0, len)?);
+        let scale = 0.25;
+        let got = decode(&q, &k, &v, scale)?.expect("cpu f32 layout is supported");
+
+        let n_rep = n_head / n_kv;
+        let qg = q.reshape((1, n_kv, n_rep, hd))?;
+        let att = candle_nn::ops::softmax_last_dim(&(qg.matmul(&k.t()?)? * scale as f64)?)?;
+        let want = att.matmul(&v)?.reshape((1, 1, n_head * hd))?;
+        let diff = (got - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "max difference {diff}");
+        Ok(())
+    }
+
+    #[test]
+    fn other_layouts_are_left_to_the_general_path() -> Result<()> {
+        let dev = Device::Cpu;
+        let q = Tensor::zeros((1, 2, 1, 4), DType::F32, &dev)?;
+        let k = Tensor::zeros((1, 2, 3, 8), DType::F32, &dev)?.narrow(3, 0, 4)?;
+        assert!(decode(&q, &k, &k, 1.0)?.is_none());
+        let q2 = Tensor::zeros((1, 2, 2, 4), DType::F32, &dev)?;
+        let k2 = Tensor::zeros((1, 2, 3, 4), DType::F32, &dev)?;
+        assert!(decode(&q2, &k2, &k2, 1.0)?.is_none());
+        Ok(())
+    }
+}
