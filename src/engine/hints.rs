@@ -96,7 +96,9 @@ fn prose_only(request: &str) -> String {
     static QUOTED: LazyLock<Regex> = LazyLock::new(|| re(r#""[^"]*"|'[^']*'|`[^`]*'|\S*/\S*"#));
     let text = request
         .to_lowercase()
-        .replace("files/directories", "files and directories");
+        .replace("files/directories", "files and directories")
+        .replace("tree-like", "treelike")
+        .replace("tree like", "treelike");
     QUOTED.replace_all(&text, " ").into_owned()
 }
 
@@ -129,6 +131,11 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
     if let Some(note) = recursive_change_note(&text) {
         notes.retain(|n| *n != FIND);
         notes.insert(0, note);
+    }
+    // Changing the shell's directory needs `cd $(find …)`: find -exec cannot do it, and
+    // a find note makes the model try.
+    if CHANGE_DIR.is_match(&text) {
+        return Vec::new();
     }
     // Which kinds find should return, only once find is suggested.
     if let Some(i) = notes.iter().position(|n| *n == FIND) {
@@ -167,6 +174,24 @@ fn recursive_change_note(text: &str) -> Option<&'static str> {
     }
 }
 
+/// find's test for a time in minutes, when the request says which time it means.
+fn minutes_test(text: &str) -> Option<&'static str> {
+    static ACCESSED: LazyLock<Regex> = LazyLock::new(|| re(r"\b(access\w*|read|opened|used)\b"));
+    static MODIFIED: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(modif\w*|updat\w*|edit\w*|written|wrote)\b"));
+    static STATUS: LazyLock<Regex> = LazyLock::new(|| re(r"\bstatus\b"));
+    match (
+        ACCESSED.is_match(text),
+        MODIFIED.is_match(text),
+        STATUS.is_match(text),
+    ) {
+        (true, false, false) => Some("-amin"),
+        (false, true, false) => Some("-mmin"),
+        (false, false, true) => Some("-cmin"),
+        _ => None,
+    }
+}
+
 /// The minutes meant by "N hours" in `text`, which a small model often gets wrong.
 fn hours_in_minutes(text: &str) -> Option<String> {
     static HOURS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d{1,4})\s*(hours?|hrs?|h)\b"));
@@ -181,6 +206,12 @@ static CONTENT_SEARCH: LazyLock<Regex> = LazyLock::new(|| {
         r"\b(search\w*|look\w*|grep\w*|find\w*)\b.*\b(words?|strings?|text|patterns?|lines?)\b",
         r"|\bcontain(s|ing)?\b",
     ))
+});
+
+static CHANGE_DIR: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(change|switch|move)\s+(the\s+)?(current\s+|working\s+)?director(y|ies)\s+to\b|\bcd\b|\bgo\s+to\s+(its|the)\b",
+    )
 });
 
 /// "containing x in their names" is about names, not contents.
@@ -224,10 +255,15 @@ pub fn annotate(request: &str) -> String {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    if let Some(i) = notes.iter().position(|n| n == MINUTES)
-        && let Some(hours) = hours_in_minutes(&prose_only(request))
-    {
-        notes.insert(i + 1, hours);
+    if let Some(i) = notes.iter().position(|n| n == MINUTES) {
+        let text = prose_only(request);
+        // Naming the one test meant does better than listing three.
+        if let Some(flag) = minutes_test(&text) {
+            notes[i] = format!("minutes: {flag}");
+        }
+        if let Some(hours) = hours_in_minutes(&text) {
+            notes.insert(i + 1, hours);
+        }
     }
     if notes.is_empty() {
         request.to_owned()
@@ -348,15 +384,35 @@ mod tests {
     }
 
     #[test]
-    fn hours_are_converted_for_the_model() {
+    fn hours_are_converted_and_the_time_test_named() {
         assert_eq!(
             annotate("files modified in the last 12 hours"),
-            "files modified in the last 12 hours\n(use find; minutes: -mmin/-amin/-cmin; 12 hours = 720 minutes; no -type f)"
+            "files modified in the last 12 hours\n(use find; minutes: -mmin; 12 hours = 720 minutes; no -type f)"
         );
         assert_eq!(
-            annotate("files modified in the last 30 minutes"),
-            "files modified in the last 30 minutes\n(use find; minutes: -mmin/-amin/-cmin; no -type f)"
+            annotate("files accessed in the last 30 minutes"),
+            "files accessed in the last 30 minutes\n(use find; minutes: -amin; no -type f)"
         );
+        assert_eq!(
+            annotate("directories whose status changed 10 minutes ago"),
+            "directories whose status changed 10 minutes ago\n(use find; minutes: -cmin)"
+        );
+        assert_eq!(
+            annotate("files created or changed 10 minutes ago"),
+            "files created or changed 10 minutes ago\n(use find; minutes: -mmin/-amin/-cmin; no -type f)"
+        );
+    }
+
+    #[test]
+    fn changing_directory_and_tree_formats_get_no_find_note() {
+        assert!(
+            notes(
+                "Find \"file.xml\" under the current directory and change directory to its parent"
+            )
+            .is_empty()
+        );
+        assert!(notes("recursively list the current directory in a tree-like format").is_empty());
+        assert_eq!(notes("list the files in this tree"), vec![FIND, ANY_KIND]);
     }
 
     #[test]

@@ -17,7 +17,8 @@ use rayon::prelude::*;
 pub fn decode(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32) -> Result<Option<Tensor>> {
     let (_, n_head, q_seq, hd) = q.dims4()?;
     let (_, n_kv, len, _) = k.dims4()?;
-    if q_seq != 1 || !matches!(q.device(), Device::Cpu) || n_kv == 0 || n_head % n_kv != 0 {
+    if q_seq != 1 || !matches!(q.device(), Device::Cpu) || n_kv == 0 || !n_head.is_multiple_of(n_kv)
+    {
         return Ok(None);
     }
     let q = q.contiguous()?;
@@ -117,8 +118,8 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (ac, ar) = a.split_at(a.len() / 8 * 8);
     let (bc, br) = b.split_at(ac.len());
     for (x, y) in ac.chunks_exact(8).zip(bc.chunks_exact(8)) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
+        for ((a, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *a += x * y;
         }
     }
     let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
