@@ -25,6 +25,8 @@ fn re(pattern: &str) -> Regex {
 
 const FIND: &str = "use find";
 const FIND_ACT: &str = "use find -exec";
+/// Told only "no -type", the model still wrote `-type f -o -type d` for "files/directories".
+const ANY_TYPE: &str = "find lists both by default: no -type";
 const MINUTES: &str = "minutes: -mmin/-amin/-cmin";
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
@@ -192,6 +194,20 @@ fn minutes_test(text: &str) -> Option<&'static str> {
     }
 }
 
+/// find's test for an exact size given in KB or MB.
+fn exact_size(text: &str) -> Option<String> {
+    static EXACT: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\bexactly\s+(\d{1,6})\s*(kb|kilobytes?|k|mb|megabytes?|m)\b"));
+    let caps = EXACT.captures(text)?;
+    let n: u64 = caps[1].parse().ok()?;
+    let unit = if caps[2].starts_with('k') {
+        1024
+    } else {
+        1024 * 1024
+    };
+    Some(format!("exactly: -size {}c", n * unit))
+}
+
 /// The minutes meant by "N hours" in `text`, which a small model often gets wrong.
 fn hours_in_minutes(text: &str) -> Option<String> {
     static HOURS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d{1,4})\s*(hours?|hrs?|h)\b"));
@@ -242,7 +258,7 @@ fn kind_note(text: &str) -> Option<&'static str> {
                 || text.contains("files and directories")
                 || text.contains("files or directories") =>
         {
-            Some("no -type")
+            Some(ANY_TYPE)
         }
         (true, false, false) => Some("no -type f"),
         _ => None,
@@ -264,6 +280,12 @@ pub fn annotate(request: &str) -> String {
         if let Some(hours) = hours_in_minutes(&text) {
             notes.insert(i + 1, hours);
         }
+    }
+    // find rounds sizes up to whole units, so "exactly 2 KB" is 2048 bytes.
+    if notes.iter().any(|n| n.starts_with("use find"))
+        && let Some(size) = exact_size(&prose_only(request))
+    {
+        notes.push(size);
     }
     if notes.is_empty() {
         request.to_owned()
@@ -314,7 +336,7 @@ mod tests {
         );
         assert_eq!(
             notes("find files/directories under /tmp"),
-            vec![FIND, "no -type"]
+            vec![FIND, ANY_TYPE]
         );
         for r in [
             "show the files here",
@@ -400,6 +422,18 @@ mod tests {
         assert_eq!(
             annotate("files created or changed 10 minutes ago"),
             "files created or changed 10 minutes ago\n(use find; minutes: -mmin/-amin/-cmin; no -type f)"
+        );
+    }
+
+    #[test]
+    fn exact_sizes_are_given_in_bytes() {
+        assert_eq!(
+            annotate("find all files in the file system whose size is exactly 2KB"),
+            "find all files in the file system whose size is exactly 2KB\n(use find; start at /; no -type f; exactly: -size 2048c)"
+        );
+        assert_eq!(
+            annotate("files larger than 2 KB"),
+            "files larger than 2 KB\n(use find; no -type f)"
         );
     }
 
