@@ -96,11 +96,14 @@ fn is_command(request: &str) -> bool {
 /// around them carries cues.
 fn prose_only(request: &str) -> String {
     static QUOTED: LazyLock<Regex> = LazyLock::new(|| re(r#""[^"]*"|'[^']*'|`[^`]*'|\S*/\S*"#));
+    // Typed in a hurry, "fles" still means files; a missed cue costs the note.
+    static TYPOS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(fles|fiels|fils)\b"));
     let text = request
         .to_lowercase()
         .replace("files/directories", "files and directories")
         .replace("tree-like", "treelike")
         .replace("tree like", "treelike");
+    let text = TYPOS.replace_all(&text, "files");
     QUOTED.replace_all(&text, " ").into_owned()
 }
 
@@ -423,6 +426,15 @@ mod tests {
             annotate("files created or changed 10 minutes ago"),
             "files created or changed 10 minutes ago\n(use find; minutes: -mmin/-amin/-cmin; no -type f)"
         );
+    }
+
+    #[test]
+    fn common_typos_of_files_still_give_notes() {
+        assert_eq!(
+            notes("long listing of all fles in current folder modified in the last 60 minutes"),
+            notes("long listing of all files in current folder modified in the last 60 minutes"),
+        );
+        assert!(!notes("list fles modified today").is_empty());
     }
 
     #[test]
