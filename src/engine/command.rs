@@ -3,8 +3,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::context::Context;
+use super::context::{self, Context};
 use super::extract::extract_command;
+use super::repair;
 use super::{
     Backend, CancelToken, ChatPrompt, EngineError, GenerateRequest, Generation, Sampling, prompt,
 };
@@ -71,7 +72,20 @@ pub fn generate_command(
 
 /// Generates from a ready prompt; an unusable first answer gets one retry with a note
 /// after the request (preamble and context stay as they are, so their cache is kept).
+/// Forms the local tools would reject are then repaired.
 pub fn generate_from_prompt(
+    backend: &dyn Backend,
+    chat: &ChatPrompt,
+    opts: &CommandOptions,
+    on_token: &mut dyn FnMut(&str),
+    cancel: &CancelToken,
+) -> Result<CommandResult, EngineError> {
+    let mut result = generate_validated(backend, chat, opts, on_token, cancel)?;
+    result.command = repair::repair(&result.command, context::local_userland_is_gnu());
+    Ok(result)
+}
+
+fn generate_validated(
     backend: &dyn Backend,
     chat: &ChatPrompt,
     opts: &CommandOptions,

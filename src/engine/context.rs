@@ -155,6 +155,11 @@ fn short_path(p: &Path) -> String {
     }
 }
 
+/// Whether the tools on this machine are the GNU ones (where generated commands run).
+pub fn local_userland_is_gnu() -> bool {
+    userland(std::env::consts::OS) == "GNU"
+}
+
 fn userland(os: &str) -> &'static str {
     match os {
         "macos" | "freebsd" | "openbsd" | "netbsd" | "dragonfly" => "BSD",

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod hints;
 pub mod prefix_store;
 pub mod prompt;
+pub mod repair;
 pub mod request;
 pub mod threads;
 
