@@ -91,7 +91,7 @@ impl Context {
         if self.userland != "GNU" {
             out.push_str(&format!(" ({} tools)", self.userland));
         }
-        out.push_str(&format!(", cwd {}", redact(&short_path(&self.cwd))));
+        out.push_str(&format!(", cwd . = {}", redact(&short_path(&self.cwd))));
         if self.git {
             out.push_str(", git repo");
         }
@@ -137,21 +137,27 @@ fn short_os(os: &str) -> &str {
     }
 }
 
-/// The last two components of `p` (`~` for the home directory itself).
+/// `p` as the model may copy it into a command: `~/…` under the home directory, else
+/// absolute. A shortened form such as `…/user/work` was copied as the relative path
+/// `user/work`, which names nothing; only very long paths are shortened, and then to
+/// the directory's name alone.
 fn short_path(p: &Path) -> String {
-    let home = std::env::home_dir();
-    if home.as_deref() == Some(p) {
-        return "~".into();
+    short_path_in(p, std::env::home_dir().as_deref())
+}
+
+fn short_path_in(p: &Path, home: Option<&Path>) -> String {
+    const MAX_CHARS: usize = 60;
+    let shown = match home.and_then(|h| p.strip_prefix(h).ok()) {
+        Some(rel) if rel.as_os_str().is_empty() => "~".to_owned(),
+        Some(rel) => format!("~/{}", rel.display()),
+        None => p.display().to_string(),
+    };
+    if shown.chars().count() <= MAX_CHARS {
+        return shown;
     }
-    let parts: Vec<String> = p
-        .components()
-        .filter(|c| matches!(c, std::path::Component::Normal(_)))
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    match parts.len() {
-        0 => "/".into(),
-        1 | 2 => format!("/{}", parts.join("/")),
-        n => format!("…/{}", parts[n - 2..].join("/")),
+    match p.file_name() {
+        Some(name) => format!("a directory named {}", name.to_string_lossy()),
+        None => shown,
     }
 }
 
@@ -369,6 +375,19 @@ mod tests {
     }
 
     #[test]
+    fn paths_are_shown_as_they_can_be_used() {
+        let home = Path::new("/home/me");
+        let p = |s: &str| short_path_in(Path::new(s), Some(home));
+        assert_eq!(p("/home/me"), "~");
+        assert_eq!(p("/home/me/code/caro"), "~/code/caro");
+        assert_eq!(p("/srv/www/site"), "/srv/www/site");
+        assert_eq!(p("/"), "/");
+        let deep = format!("/data/{}/project", "x".repeat(70));
+        assert_eq!(p(&deep), "a directory named project");
+        assert_eq!(short_path_in(Path::new("/home/me/x"), None), "/home/me/x");
+    }
+
+    #[test]
     fn summary_is_one_short_line() {
         let mut c = Context::for_tests("zsh", "/home/me/code/project/src");
         c.os = "Debian GNU/Linux 12 (bookworm)".into();
@@ -376,7 +395,7 @@ mod tests {
         let s = c.summary();
         assert_eq!(
             s,
-            "context: zsh on Debian GNU/Linux 12, cwd …/project/src, git repo"
+            "context: zsh on Debian GNU/Linux 12, cwd . = /home/me/code/project/src, git repo"
         );
         c.userland = "BSD";
         assert!(c.summary().contains("(BSD tools)"));
