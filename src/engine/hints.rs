@@ -137,6 +137,13 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
         notes.retain(|n| *n != FIND);
         notes.insert(0, note);
     }
+    // find cannot rank by time: told to use it for "the newest file", the model ran
+    // -exec over every file. `ls -t` ranks.
+    if let Some(note) = by_time_note(&text) {
+        notes.retain(|n| *n != FIND);
+        notes.insert(0, note);
+        return notes;
+    }
     // Changing the shell's directory needs `cd $(find …)`: find -exec cannot do it, and
     // a find note makes the model try.
     if CHANGE_DIR.is_match(&text) {
@@ -174,6 +181,29 @@ fn recursive_change_note(text: &str) -> Option<&'static str> {
         Some("use chown -R")
     } else if MODE.is_match(text) {
         Some("use chmod -R")
+    } else {
+        None
+    }
+}
+
+/// The note for "the newest/oldest N files": an order by time, which ls gives.
+fn by_time_note(text: &str) -> Option<&'static str> {
+    static NEWEST: LazyLock<Regex> = LazyLock::new(|| {
+        re(concat!(
+            r"\b(newest|latest|most\s+recent(ly)?(\s+(modified|changed|created|updated|edited))?)",
+            r"\s+(\d+\s+)?(files?|entries|entry|ones?|director(y|ies)|folders?)\b",
+        ))
+    });
+    static OLDEST: LazyLock<Regex> = LazyLock::new(|| {
+        re(concat!(
+            r"\b(oldest|least\s+recent(ly)?(\s+(modified|changed|created|updated|edited))?)",
+            r"\s+(\d+\s+)?(files?|entries|entry|ones?|director(y|ies)|folders?)\b",
+        ))
+    });
+    if NEWEST.is_match(text) {
+        Some("ls -t lists newest first")
+    } else if OLDEST.is_match(text) {
+        Some("ls -tr lists oldest first")
     } else {
         None
     }
@@ -406,6 +436,28 @@ mod tests {
             vec!["use chown -R"]
         );
         assert!(notes("recursively list the tree").is_empty());
+    }
+
+    #[test]
+    fn ranking_by_time_points_at_ls_not_find() {
+        assert_eq!(
+            notes("Copies newest file under the current folder to /tmp"),
+            vec!["ls -t lists newest first"]
+        );
+        assert_eq!(
+            notes("show the 5 most recently modified files"),
+            vec!["ls -t lists newest first"]
+        );
+        assert_eq!(
+            notes("delete the oldest 3 files in logs"),
+            vec!["ls -tr lists oldest first"]
+        );
+        // A file called latest.txt, or files modified recently, are not a ranking.
+        assert!(!notes("show the contents of latest.txt").contains(&"ls -t lists newest first"));
+        assert_eq!(
+            notes("find files modified in the last 2 days"),
+            vec!["use find", "no -type f"]
+        );
     }
 
     #[test]

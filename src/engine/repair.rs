@@ -7,15 +7,15 @@
 /// exact mode `0111`, so the command would fail or match nothing. BSD find still
 /// accepts `+MODE`, so this applies only to a GNU userland.
 pub fn gnu_find_perm(command: &str) -> Option<String> {
-    let words = word_spans(command);
-    if !words.iter().any(|&(s, e)| &command[s..e] == "find") {
+    let words = words(command);
+    if !words.iter().any(|w| &command[w.start..w.end] == "find") {
         return None;
     }
     let mut out = String::with_capacity(command.len() + 4);
     let mut last = 0;
     for pair in words.windows(2) {
-        let (ps, pe) = pair[0];
-        let (vs, ve) = pair[1];
+        let (ps, pe) = (pair[0].start, pair[0].end);
+        let (vs, ve) = (pair[1].start, pair[1].end);
         if &command[ps..pe] != "-perm" {
             continue;
         }
@@ -68,10 +68,12 @@ fn any_bits(mode: &str) -> Option<String> {
 }
 
 /// Byte spans of the whitespace-separated words of `s`, with quotes kept inside their
-/// word (a quoted space does not split it).
-fn word_spans(s: &str) -> Vec<(usize, usize)> {
-    let mut spans = Vec::new();
+/// word (a quoted space does not split it), each with the index of its simple command
+/// (a `|`, `;` or `&` outside quotes starts the next one).
+fn words(s: &str) -> Vec<Word> {
+    let mut out = Vec::new();
     let mut start = None;
+    let mut segment = 0;
     let mut quote: Option<char> = None;
     let mut escaped = false;
     for (i, c) in s.char_indices() {
@@ -92,7 +94,14 @@ fn word_spans(s: &str) -> Vec<(usize, usize)> {
             }
             (None, c) if c.is_whitespace() || c == ';' || c == '|' || c == '&' => {
                 if let Some(st) = start.take() {
-                    spans.push((st, i));
+                    out.push(Word {
+                        start: st,
+                        end: i,
+                        segment,
+                    });
+                }
+                if !c.is_whitespace() {
+                    segment += 1;
                 }
             }
             (None, _) => {
@@ -101,19 +110,160 @@ fn word_spans(s: &str) -> Vec<(usize, usize)> {
         }
     }
     if let Some(st) = start {
-        spans.push((st, s.len()));
+        out.push(Word {
+            start: st,
+            end: s.len(),
+            segment,
+        });
     }
-    spans
+    out
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Word {
+    start: usize,
+    end: usize,
+    segment: usize,
+}
+
+/// Adds `-r` to a grep given a directory (`.`, `..`, `dir/`) or `--include` without
+/// it: GNU grep answers "Is a directory" and finds nothing, where the request was
+/// plainly a recursive search.
+pub fn grep_directory_recursive(command: &str) -> Option<String> {
+    let ws = words(command);
+    let text = |w: &Word| unquote(&command[w.start..w.end]);
+    let mut inserts = Vec::new();
+    for (i, w) in ws.iter().enumerate() {
+        let first_of_segment = i == 0 || ws[i - 1].segment != w.segment;
+        if !first_of_segment || !matches!(text(w).as_str(), "grep" | "egrep" | "fgrep") {
+            continue;
+        }
+        let args: Vec<String> = ws[i + 1..]
+            .iter()
+            .take_while(|a| a.segment == w.segment)
+            .map(text)
+            .collect();
+        if grep_wants_recursion(&args) {
+            inserts.push(w.end);
+        }
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(command.len() + 3 * inserts.len());
+    let mut last = 0;
+    for at in inserts {
+        out.push_str(&command[last..at]);
+        out.push_str(" -r");
+        last = at;
+    }
+    out.push_str(&command[last..]);
+    Some(out)
+}
+
+fn unquote(word: &str) -> String {
+    shell_words::split(word)
+        .ok()
+        .and_then(|mut v| if v.len() == 1 { v.pop() } else { None })
+        .unwrap_or_else(|| word.to_owned())
+}
+
+/// Whether grep's arguments name a directory to search (or an --include filter) while
+/// no option asks for recursion.
+fn grep_wants_recursion(args: &[String]) -> bool {
+    // Short options that take the next word (or the rest of their bundle) as a value.
+    const SHORT_VALUE: &str = "efmABCdD";
+    const LONG_VALUE: &[&str] = &[
+        "--regexp",
+        "--file",
+        "--max-count",
+        "--after-context",
+        "--before-context",
+        "--context",
+        "--directories",
+        "--devices",
+        "--label",
+        "--include",
+        "--exclude",
+        "--exclude-dir",
+        "--exclude-from",
+    ];
+    let mut recursive = false;
+    let mut filtered = false;
+    let mut pattern_given = false;
+    let mut operands = Vec::new();
+    let mut it = args.iter();
+    let mut options_done = false;
+    while let Some(a) = it.next() {
+        if options_done || a == "-" || !a.starts_with('-') {
+            operands.push(a.as_str());
+            continue;
+        }
+        if a == "--" {
+            options_done = true;
+        } else if let Some(long) = a.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
+                Some((n, v)) => (format!("--{n}"), Some(v.to_owned())),
+                None => (a.clone(), None),
+            };
+            let value = match value {
+                Some(v) => Some(v),
+                None if LONG_VALUE.contains(&name.as_str()) => it.next().cloned(),
+                None => None,
+            };
+            match name.as_str() {
+                "--recursive" | "--dereference-recursive" => recursive = true,
+                "--include" | "--exclude" | "--exclude-dir" => filtered = true,
+                "--regexp" | "--file" => pattern_given = true,
+                "--directories" if value.as_deref() == Some("recurse") => recursive = true,
+                _ => {}
+            }
+        } else {
+            for (j, c) in a[1..].char_indices() {
+                match c {
+                    'r' | 'R' => recursive = true,
+                    _ if SHORT_VALUE.contains(c) => {
+                        let rest = &a[1 + j + c.len_utf8()..];
+                        let value = if rest.is_empty() {
+                            it.next().cloned()
+                        } else {
+                            Some(rest.to_owned())
+                        };
+                        match c {
+                            'e' | 'f' => pattern_given = true,
+                            'd' if value.as_deref() == Some("recurse") => recursive = true,
+                            _ => {}
+                        }
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    if recursive {
+        return false;
+    }
+    let paths = if pattern_given {
+        &operands[..]
+    } else {
+        operands.get(1..).unwrap_or_default()
+    };
+    let is_dir = |p: &&str| matches!(*p, "." | ".." | "./" | "../") || p.ends_with('/');
+    paths.iter().any(is_dir) || (filtered && paths.is_empty() && !operands.is_empty())
 }
 
 /// Applies every repair that fits the local userland.
 pub fn repair(command: &str, gnu: bool) -> String {
-    if gnu {
-        if let Some(fixed) = gnu_find_perm(command) {
-            return fixed;
-        }
+    let mut command = command.to_owned();
+    if gnu && let Some(fixed) = gnu_find_perm(&command) {
+        command = fixed;
     }
-    command.to_owned()
+    // BSD grep also answers "Is a directory" without -r.
+    if let Some(fixed) = grep_directory_recursive(&command) {
+        command = fixed;
+    }
+    command
 }
 
 #[cfg(test)]
@@ -140,6 +290,41 @@ mod tests {
             repair("find . -perm \"+g+w\" | wc -l", true),
             "find . -perm \"/g+w\" | wc -l"
         );
+    }
+
+    #[test]
+    fn grep_on_a_directory_becomes_recursive() {
+        assert_eq!(repair("grep -i \"word\" .", true), "grep -r -i \"word\" .");
+        assert_eq!(
+            repair("grep -i text --include='*.js' .", true),
+            "grep -r -i text --include='*.js' ."
+        );
+        assert_eq!(
+            repair("grep -n TODO src/ | wc -l", true),
+            "grep -r -n TODO src/ | wc -l"
+        );
+        assert_eq!(
+            repair("cat x | grep -e foo ./", true),
+            "cat x | grep -r -e foo ./"
+        );
+    }
+
+    #[test]
+    fn grep_that_is_fine_is_left_alone() {
+        for c in [
+            "grep -rn hello .",
+            "grep -Ri hello src/",
+            "grep -d recurse x .",
+            "grep --recursive x .",
+            "grep . file.txt",
+            "grep -v '^$' notes.txt",
+            "grep -A 2 error logs/app.log",
+            "ls -la | grep '^d'",
+            "find . -type f | grep ./",
+            "echo grep x .",
+        ] {
+            assert_eq!(repair(c, true), c, "{c}");
+        }
     }
 
     #[test]
