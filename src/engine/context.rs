@@ -22,6 +22,8 @@ pub struct Context {
     /// Only when the version reached this process's environment (e.g. `$BASH_VERSION`).
     pub shell_version: Option<String>,
     pub cwd: PathBuf,
+    /// The user's home directory, so that `cwd` can be shown as `~/…`.
+    pub home: Option<PathBuf>,
     /// Up to `MAX_LISTED` visible entries of `cwd`, directories with a trailing `/`.
     pub listing: Vec<String>,
     /// Visible entries not listed (counted up to `MAX_VISITED`).
@@ -41,6 +43,7 @@ impl Context {
             shell: shell.to_owned(),
             shell_version: shell_version(shell),
             cwd: cwd.to_owned(),
+            home: std::env::home_dir(),
             listing,
             unlisted,
             git: in_git_repo(cwd),
@@ -57,6 +60,7 @@ impl Context {
             shell: shell.to_owned(),
             shell_version: None,
             cwd: cwd.to_owned(),
+            home: std::env::home_dir(),
             listing: Vec::new(),
             unlisted: 0,
             git: false,
@@ -77,6 +81,7 @@ impl Context {
             shell: shell.into(),
             shell_version: None,
             cwd: cwd.into(),
+            home: None,
             listing: Vec::new(),
             unlisted: 0,
             git: false,
@@ -91,7 +96,10 @@ impl Context {
         if self.userland != "GNU" {
             out.push_str(&format!(" ({} tools)", self.userland));
         }
-        out.push_str(&format!(", cwd . = {}", redact(&short_path(&self.cwd))));
+        out.push_str(&format!(
+            ", cwd . ({})",
+            redact(&dir_name(&self.cwd, self.home.as_deref()))
+        ));
         if self.git {
             out.push_str(", git repo");
         }
@@ -137,27 +145,17 @@ fn short_os(os: &str) -> &str {
     }
 }
 
-/// `p` as the model may copy it into a command: `~/…` under the home directory, else
-/// absolute. A shortened form such as `…/user/work` was copied as the relative path
-/// `user/work`, which names nothing; only very long paths are shortened, and then to
-/// the directory's name alone.
-fn short_path(p: &Path) -> String {
-    short_path_in(p, std::env::home_dir().as_deref())
-}
-
-fn short_path_in(p: &Path, home: Option<&Path>) -> String {
-    const MAX_CHARS: usize = 60;
-    let shown = match home.and_then(|h| p.strip_prefix(h).ok()) {
-        Some(rel) if rel.as_os_str().is_empty() => "~".to_owned(),
-        Some(rel) => format!("~/{}", rel.display()),
-        None => p.display().to_string(),
-    };
-    if shown.chars().count() <= MAX_CHARS {
-        return shown;
+/// The working directory's name alone, `~` for the home directory. Any path shown
+/// was copied into commands: `…/user/work` as the relative path `user/work`, an
+/// absolute or `~/work` path instead of `.`, and even for "the home folder". With the
+/// name in brackets after `.`, the model writes `.` and keeps `~` for home.
+fn dir_name(p: &Path, home: Option<&Path>) -> String {
+    if home == Some(p) {
+        return "~".into();
     }
     match p.file_name() {
-        Some(name) => format!("a directory named {}", name.to_string_lossy()),
-        None => shown,
+        Some(name) => name.to_string_lossy().into_owned(),
+        None => p.display().to_string(),
     }
 }
 
@@ -375,16 +373,11 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_shown_as_they_can_be_used() {
-        let home = Path::new("/home/me");
-        let p = |s: &str| short_path_in(Path::new(s), Some(home));
-        assert_eq!(p("/home/me"), "~");
-        assert_eq!(p("/home/me/code/caro"), "~/code/caro");
-        assert_eq!(p("/srv/www/site"), "/srv/www/site");
-        assert_eq!(p("/"), "/");
-        let deep = format!("/data/{}/project", "x".repeat(70));
-        assert_eq!(p(&deep), "a directory named project");
-        assert_eq!(short_path_in(Path::new("/home/me/x"), None), "/home/me/x");
+    fn the_directory_is_shown_by_its_name() {
+        let home = Some(Path::new("/home/me"));
+        assert_eq!(dir_name(Path::new("/home/me"), home), "~");
+        assert_eq!(dir_name(Path::new("/home/me/code/caro"), home), "caro");
+        assert_eq!(dir_name(Path::new("/"), home), "/");
     }
 
     #[test]
@@ -395,7 +388,7 @@ mod tests {
         let s = c.summary();
         assert_eq!(
             s,
-            "context: zsh on Debian GNU/Linux 12, cwd . = /home/me/code/project/src, git repo"
+            "context: zsh on Debian GNU/Linux 12, cwd . (src), git repo"
         );
         c.userland = "BSD";
         assert!(c.summary().contains("(BSD tools)"));

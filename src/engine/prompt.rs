@@ -110,7 +110,7 @@ mod tests {
         let b = build("count lines", &Context::for_tests("fish", "/home/x"));
         assert_eq!(a.preamble, b.preamble);
         assert!(a.request.contains("list files") && a.context.contains("zsh"));
-        assert!(b.context.contains("/home/x"));
+        assert!(b.context.contains("cwd . (x)"));
     }
 
     #[test]

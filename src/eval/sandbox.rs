@@ -12,7 +12,7 @@ use super::fixture::{Fixture, Tree, snapshot};
 
 /// Where the fixture appears inside the sandbox; also the working directory.
 pub const WORKDIR: &str = "/home/user/work";
-const HOME: &str = "/home/user";
+pub const HOME: &str = "/home/user";
 /// Stdout kept per run; the rest is read and dropped so the command is not blocked.
 const STDOUT_CAP: usize = 1 << 20;
 
