@@ -188,25 +188,19 @@ fn recursive_change_note(text: &str) -> Option<&'static str> {
 
 /// The note for "the newest/oldest N files": an order by time, which ls gives.
 fn by_time_note(text: &str) -> Option<&'static str> {
-    static NEWEST: LazyLock<Regex> = LazyLock::new(|| {
+    static RANKED: LazyLock<Regex> = LazyLock::new(|| {
         re(concat!(
-            r"\b(newest|latest|most\s+recent(ly)?(\s+(modified|changed|created|updated|edited))?)",
-            r"\s+(\d+\s+)?(files?|entries|entry|ones?|director(y|ies)|folders?)\b",
+            r"\b(?:(newest|latest|most\s+recent(?:ly)?)|oldest|least\s+recent(?:ly)?)",
+            r"(?:\s+(?:modified|changed|created|updated|edited))?",
+            r"\s+(?:\d+\s+)?(?:files?|entries|entry|ones?|director(?:y|ies)|folders?)\b",
         ))
     });
-    static OLDEST: LazyLock<Regex> = LazyLock::new(|| {
-        re(concat!(
-            r"\b(oldest|least\s+recent(ly)?(\s+(modified|changed|created|updated|edited))?)",
-            r"\s+(\d+\s+)?(files?|entries|entry|ones?|director(y|ies)|folders?)\b",
-        ))
-    });
-    if NEWEST.is_match(text) {
-        Some("ls -t lists newest first")
-    } else if OLDEST.is_match(text) {
-        Some("ls -tr lists oldest first")
+    let caps = RANKED.captures(text)?;
+    Some(if caps.get(1).is_some() {
+        "ls -t lists newest first"
     } else {
-        None
-    }
+        "ls -tr lists oldest first"
+    })
 }
 
 /// find's test for a time in minutes, when the request says which time it means.

@@ -69,7 +69,9 @@ fn any_bits(mode: &str) -> Option<String> {
 
 /// Byte spans of the whitespace-separated words of `s`, with quotes kept inside their
 /// word (a quoted space does not split it), each with the index of its simple command
-/// (a `|`, `;` or `&` outside quotes starts the next one).
+/// (a `|`, `;` or `&` outside quotes starts the next one). The safety parser's syntax
+/// tree carries no byte positions, and a repair must leave the rest of the command
+/// byte for byte as the model wrote it, so the spans are found here.
 fn words(s: &str) -> Vec<Word> {
     let mut out = Vec::new();
     let mut start = None;
