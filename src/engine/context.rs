@@ -22,7 +22,7 @@ pub struct Context {
     /// Only when the version reached this process's environment (e.g. `$BASH_VERSION`).
     pub shell_version: Option<String>,
     pub cwd: PathBuf,
-    /// The user's home directory, so that `cwd` can be shown as `~/…`.
+    /// The user's home directory: a `cwd` equal to it is shown as `~`.
     pub home: Option<PathBuf>,
     /// Up to `MAX_LISTED` visible entries of `cwd`, directories with a trailing `/`.
     pub listing: Vec<String>,

@@ -196,7 +196,7 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
     let ctx_dir = ContextDir::create(base).map_err(CaroError::Other)?;
     let mut ctx = Context::detect(SHELL, &ctx_dir.root);
     ctx.cwd = PathBuf::from(sandbox::WORKDIR);
-    // The sandbox's home, so the model sees `~/work` as a user there would.
+    // The sandbox's home, so the context reads as it would for a user there.
     ctx.home = Some(PathBuf::from(sandbox::HOME));
 
     let mut configs = vec![Config::new(
