@@ -2,6 +2,9 @@
 //! GNU userland rejects or reads differently. Only forms with one clear meaning are
 //! rewritten; everything else is left exactly as the model wrote it.
 
+use crate::safety::args::Arg;
+use crate::safety::opts::Opts;
+
 /// Rewrites `find -perm +MODE` ("any of these bits", removed from GNU find in 2005)
 /// to `-perm /MODE`. GNU find rejects `+111` outright and silently reads `+x` as the
 /// exact mode `0111`, so the command would fail or match nothing. BSD find still
@@ -173,79 +176,40 @@ fn unquote(word: &str) -> String {
 /// Whether grep's arguments name a directory to search (or an --include filter) while
 /// no option asks for recursion.
 fn grep_wants_recursion(args: &[String]) -> bool {
-    // Short options that take the next word (or the rest of their bundle) as a value.
-    const SHORT_VALUE: &str = "efmABCdD";
-    const LONG_VALUE: &[&str] = &[
-        "--regexp",
-        "--file",
-        "--max-count",
-        "--after-context",
-        "--before-context",
-        "--context",
-        "--directories",
-        "--devices",
-        "--label",
-        "--include",
-        "--exclude",
-        "--exclude-dir",
-        "--exclude-from",
-    ];
-    let mut recursive = false;
-    let mut filtered = false;
-    let mut pattern_given = false;
-    let mut operands = Vec::new();
-    let mut it = args.iter();
-    let mut options_done = false;
-    while let Some(a) = it.next() {
-        if options_done || a == "-" || !a.starts_with('-') {
-            operands.push(a.as_str());
-            continue;
-        }
-        if a == "--" {
-            options_done = true;
-        } else if let Some(long) = a.strip_prefix("--") {
-            let (name, value) = match long.split_once('=') {
-                Some((n, v)) => (format!("--{n}"), Some(v.to_owned())),
-                None => (a.clone(), None),
-            };
-            let value = match value {
-                Some(v) => Some(v),
-                None if LONG_VALUE.contains(&name.as_str()) => it.next().cloned(),
-                None => None,
-            };
-            match name.as_str() {
-                "--recursive" | "--dereference-recursive" => recursive = true,
-                "--include" | "--exclude" | "--exclude-dir" => filtered = true,
-                "--regexp" | "--file" => pattern_given = true,
-                "--directories" if value.as_deref() == Some("recurse") => recursive = true,
-                _ => {}
-            }
-        } else {
-            for (j, c) in a[1..].char_indices() {
-                match c {
-                    'r' | 'R' => recursive = true,
-                    _ if SHORT_VALUE.contains(c) => {
-                        let rest = &a[1 + j + c.len_utf8()..];
-                        let value = if rest.is_empty() {
-                            it.next().cloned()
-                        } else {
-                            Some(rest.to_owned())
-                        };
-                        match c {
-                            'e' | 'f' => pattern_given = true,
-                            'd' if value.as_deref() == Some("recurse") => recursive = true,
-                            _ => {}
-                        }
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    if recursive {
+    let args: Vec<Arg<'_>> = args.iter().map(Arg::synthetic).collect();
+    let opts = Opts::parse(
+        &args,
+        "efmABCdD",
+        &[
+            "regexp",
+            "file",
+            "max-count",
+            "after-context",
+            "before-context",
+            "context",
+            "directories",
+            "devices",
+            "label",
+            "include",
+            "exclude",
+            "exclude-dir",
+            "exclude-from",
+        ],
+    );
+    let recurse = |key| opts.value(key).as_deref() == Some("recurse");
+    if opts.flag('r', "recursive")
+        || opts.short('R')
+        || opts.long("dereference-recursive")
+        || recurse("d")
+        || recurse("directories")
+    {
         return false;
     }
+    let filtered = ["include", "exclude", "exclude-dir"]
+        .iter()
+        .any(|l| opts.long(l));
+    let pattern_given = opts.flag('e', "regexp") || opts.flag('f', "file");
+    let operands: Vec<&str> = opts.operands.iter().map(|a| a.text.as_str()).collect();
     let paths = if pattern_given {
         &operands[..]
     } else {

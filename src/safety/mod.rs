@@ -5,7 +5,7 @@
 //! is judged by what it touches rather than by its name alone. Nothing here may panic or
 //! recurse without bound: the check runs on every suggestion before it is shown.
 
-mod args;
+pub(crate) mod args;
 mod ast;
 mod bench;
 mod engine;
@@ -13,7 +13,7 @@ mod exec;
 mod fanout;
 mod lexer;
 mod network;
-mod opts;
+pub(crate) mod opts;
 mod parse;
 mod paths;
 mod rules;
