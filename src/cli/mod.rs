@@ -9,6 +9,7 @@ mod doctor;
 mod generate;
 mod init_cmd;
 mod model_cmd;
+pub mod output;
 pub mod style;
 
 use std::path::PathBuf;
