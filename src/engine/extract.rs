@@ -264,6 +264,12 @@ mod tests {
         ok("cat <<'END'\n$HOME\nEND", "cat <<'END'\n$HOME\nEND");
         ok("echo \"a\nb\"", "echo \"a\nb\"");
         ok("ps aux |\n  grep ssh", "ps aux |\n  grep ssh");
+        ok("make ||\n  echo failed", "make ||\n  echo failed");
+        ok(
+            "for f in *.txt; do\n  echo \"$f\"\ndone\nThis prints each name.",
+            "for f in *.txt; do\n  echo \"$f\"\ndone",
+        );
+        ok("(cd src &&\n  ls)", "(cd src &&\n  ls)");
     }
 
     #[test]
@@ -276,6 +282,8 @@ mod tests {
         ok("echo 'a # b'", "echo 'a # b'");
         ok("echo a#b", "echo a#b");
         ok("grep -c '^#' file", "grep -c '^#' file");
+        ok("echo ${#PATH} # length", "echo ${#PATH}");
+        ok("ls;# list", "ls;");
     }
 
     #[test]

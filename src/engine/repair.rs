@@ -244,6 +244,18 @@ mod tests {
     }
 
     #[test]
+    fn repairs_reach_through_wrappers_and_keep_the_rest_as_written() {
+        assert_eq!(
+            repair("sudo  grep   -n x  ./  #  odd   spacing", true),
+            "sudo  grep -r   -n x  ./  #  odd   spacing"
+        );
+        assert_eq!(
+            repair("echo \"$(find /  -perm  +4000)\"", true),
+            "echo \"$(find /  -perm  /4000)\""
+        );
+    }
+
+    #[test]
     fn every_occurrence_is_fixed() {
         assert_eq!(
             repair("find . -perm +4000 -o -perm +2000", true),
