@@ -4,7 +4,8 @@
 //! parser and calls back into it for substitutions instead of producing a flat token list.
 
 use super::ast::{Part, RedirOp, Span, Word};
-use super::parse::{Op, Parser, Tok, Unfinished, is_name};
+use super::parse::{Op, Parser, Tok, is_name};
+use super::parsed::Unfinished;
 
 /// Collects a word's parts, merging neighbouring characters of the same quoting.
 #[derive(Default)]

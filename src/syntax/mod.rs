@@ -10,6 +10,7 @@
 mod ast;
 mod lexer;
 mod parse;
+mod parsed;
 mod program;
 mod walk;
 pub mod wrappers;
@@ -20,7 +21,8 @@ mod tests;
 pub use ast::{
     Assign, Command, HereDoc, Part, Pipeline, Redir, RedirOp, Script, Simple, Span, Word,
 };
-pub use parse::{Fault, Incomplete, MAX_DEPTH, Parsed, Problem, Unfinished, is_name};
+pub use parse::{MAX_DEPTH, is_name};
+pub use parsed::{Fault, Incomplete, Parsed, Problem, Unfinished};
 pub use program::{Program, first_program, program_name, programs, working_program};
 
 /// Parses a script. Total: any text, however malformed, gets a tree.
