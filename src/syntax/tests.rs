@@ -17,7 +17,9 @@ fn shape(word: &Word) -> String {
 
 /// Every word and command span lies on character boundaries of `src`, each command's
 /// words lie inside its span, and a word the script itself runs (not one inside a
-/// substitution) lexes on its own, from its source text, into the same word.
+/// substitution) lexes on its own, from its source text, into the same word. Text with
+/// a heredoc is left out of that last check: the lexer jumps over a heredoc body at
+/// the next line break, even one inside a word, so such a word reads differently alone.
 fn assert_spans(src: &str) {
     let parsed = parse(src);
     for simple in parsed.script.commands() {
@@ -36,6 +38,9 @@ fn assert_spans(src: &str) {
                 simple.span
             );
         }
+    }
+    if src.contains("<<") {
+        return;
     }
     for simple in parsed.script.top_commands() {
         for word in &simple.words {
@@ -129,7 +134,7 @@ const PIECES: &[&str] = &[
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
     fn generated_words_keep_their_source_text(
