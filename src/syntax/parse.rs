@@ -571,14 +571,9 @@ impl Parser {
         let mut simple = Simple::default();
         let head = self.take_word();
         let at = self.last.start;
-        self.blocks.push((
-            if head.literal().as_deref() == Some("select") {
-                "select"
-            } else {
-                "for"
-            },
-            at,
-        ));
+        let select = head.literal().as_deref() == Some("select");
+        self.blocks
+            .push((if select { "select" } else { "for" }, at));
         simple.words.push(head);
         if self.peek() == Peek::Op(Op::LParen) {
             self.bump();
