@@ -17,3 +17,4 @@ pub mod safety;
 pub mod settings;
 pub mod shell;
 pub mod store;
+pub mod syntax;

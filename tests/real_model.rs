@@ -7,6 +7,7 @@ use caro::engine::candle::{CandleBackend, LoadOptions};
 use caro::engine::command::{CommandOptions, generate_command};
 use caro::engine::context::Context;
 use caro::engine::{Backend, CancelToken, Sampling, prompt};
+use caro::syntax;
 
 /// (request, expected first program, a fragment the command must contain)
 const CASES: &[(&str, &str, &str)] = &[
@@ -67,34 +68,14 @@ const CASES: &[(&str, &str, &str)] = &[
 
 /// `-h` matches a bundle such as `-sh`; anything else must appear as written.
 fn has(cmd: &str, want: &str) -> bool {
-    let words = shell_words::split(cmd)
-        .unwrap_or_else(|_| cmd.split_whitespace().map(str::to_owned).collect());
     let short = want.len() == 2 && want.starts_with('-') && want != "--";
-    words.iter().any(|w| {
+    let script = syntax::parse(cmd).script;
+    let mut words = script.commands().into_iter().flat_map(|c| &c.words);
+    words.any(|w| {
+        let w = w.text(cmd);
         w.contains(want)
             || (short && w.starts_with('-') && !w.starts_with("--") && w.contains(&want[1..]))
     }) || cmd.contains(want)
-}
-
-/// The program that does the work: `cat FILE | wc -l` is the same request answered as
-/// `wc -l FILE` (a useless use of cat), so the stage after such a `cat` counts.
-fn first_program(cmd: &str) -> String {
-    if let Some((head, tail)) = cmd.split_once('|') {
-        let head: Vec<&str> = head.split_whitespace().collect();
-        if head.len() == 2 && head[0] == "cat" {
-            return first_program_of(tail);
-        }
-    }
-    first_program_of(cmd)
-}
-
-fn first_program_of(cmd: &str) -> String {
-    let words = shell_words::split(cmd)
-        .unwrap_or_else(|_| cmd.split_whitespace().map(str::to_owned).collect());
-    words
-        .into_iter()
-        .find(|w| !w.contains('=') && w != "sudo")
-        .unwrap_or_default()
 }
 
 #[test]
@@ -115,7 +96,9 @@ fn everyday_requests_give_the_right_program_and_flag() {
     for (req, program, flag) in CASES {
         let r =
             generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel).expect("generate");
-        let ok = first_program(&r.command) == *program && has(&r.command, flag);
+        // `cat FILE | wc -l` answers the request as `wc -l FILE` does.
+        let ok = syntax::working_program(&r.command).as_deref() == Some(*program)
+            && has(&r.command, flag);
         println!(
             "{} {req:<70} → {}",
             if ok { "ok  " } else { "FAIL" },

@@ -191,7 +191,7 @@ pub fn validate(command: Option<&str>) -> Result<(), Rejection> {
     if looks_like_prose(command) {
         return Err(Rejection::Prose);
     }
-    match first_program(command) {
+    match crate::syntax::first_program(command) {
         // "No command…", "Sorry": a short sentence, not a missing program.
         Some(p) if !is_available(&p) && PROSE_STARTS.contains(&p.to_lowercase().as_str()) => {
             Err(Rejection::Prose)
@@ -331,103 +331,6 @@ const BUILTINS: &[&str] = &[
     "abbr",
 ];
 
-/// Programs that run the next word as the real command.
-const WRAPPERS: &[&str] = &[
-    "sudo",
-    "doas",
-    "env",
-    "nohup",
-    "time",
-    "nice",
-    "ionice",
-    "command",
-    "builtin",
-    "exec",
-    "stdbuf",
-    "caffeinate",
-];
-
-/// Options of wrappers that take a value as the next word.
-fn wrapper_option_takes_value(wrapper: &str, opt: &str) -> bool {
-    match wrapper {
-        "sudo" => matches!(opt, "-u" | "-g" | "-C" | "-U" | "-p" | "-h" | "-r" | "-t"),
-        "env" => matches!(opt, "-u" | "-C" | "-S"),
-        "nice" => opt == "-n",
-        "ionice" => matches!(opt, "-c" | "-n" | "-p"),
-        _ => false,
-    }
-}
-
-/// The program a command line starts with, looking through environment assignments,
-/// wrappers such as `sudo` and `env`, subshell brackets and a leading backtick. Only the
-/// first simple command counts: `find . | xargs rm` starts with `find`.
-pub fn first_program(command: &str) -> Option<String> {
-    let segment = first_segment(command.trim_start_matches(['`', '(', '{', ' ', '!']));
-    let words = shell_words::split(segment)
-        .unwrap_or_else(|_| segment.split_whitespace().map(str::to_owned).collect());
-    let mut wrapper: Option<&str> = None;
-    let mut skip_value = false;
-    for w in &words {
-        if skip_value {
-            skip_value = false;
-            continue;
-        }
-        if is_assignment(w) {
-            continue;
-        }
-        if let Some(wr) = wrapper
-            && w.starts_with('-')
-        {
-            skip_value = wrapper_option_takes_value(wr, w);
-            continue;
-        }
-        if wrapper == Some("nice") && w.starts_with('-') {
-            continue;
-        }
-        let name = w.trim_start_matches(['(', '{', '`']);
-        let name = name.rsplit('/').next().unwrap_or(name);
-        if name.is_empty() {
-            continue;
-        }
-        if let Some(wr) = WRAPPERS.iter().find(|x| **x == name) {
-            wrapper = Some(wr);
-            continue;
-        }
-        return Some(name.to_owned());
-    }
-    wrapper.map(str::to_owned)
-}
-
-/// The text up to the first unquoted `|`, `;`, `&` or newline.
-fn first_segment(command: &str) -> &str {
-    let (mut single, mut double, mut escaped) = (false, false, false);
-    for (i, c) in command.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if !single => escaped = true,
-            '\'' if !double => single = !single,
-            '"' if !single => double = !double,
-            '|' | ';' | '&' | '\n' | '`' | ')' if !single && !double => return &command[..i],
-            _ => {}
-        }
-    }
-    command
-}
-
-fn is_assignment(word: &str) -> bool {
-    match word.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
-        None => false,
-    }
-}
-
 /// Whether `program` can be started: a builtin, or an executable file on `PATH` (or at
 /// the path given). Only metadata is read.
 fn is_available(program: &str) -> bool {
@@ -448,32 +351,6 @@ fn is_executable(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn first_program_looks_through_wrappers_and_assignments() {
-        assert_eq!(first_program("ls -la").as_deref(), Some("ls"));
-        assert_eq!(
-            first_program("sudo -u www find / -name x").as_deref(),
-            Some("find")
-        );
-        assert_eq!(
-            first_program("LANG=C FOO='a b' sort f").as_deref(),
-            Some("sort")
-        );
-        assert_eq!(
-            first_program("env -i PATH=/bin /usr/bin/du -sh").as_deref(),
-            Some("du")
-        );
-        assert_eq!(
-            first_program("find . | xargs grep x").as_deref(),
-            Some("find")
-        );
-        assert_eq!(first_program("`sudo rm x`").as_deref(), Some("rm"));
-        assert_eq!(first_program("(cd a && ls)").as_deref(), Some("cd"));
-        assert_eq!(first_program("nice -n 5 make").as_deref(), Some("make"));
-        assert_eq!(first_program("sudo").as_deref(), Some("sudo"));
-        assert_eq!(first_program("echo 'a|b'").as_deref(), Some("echo"));
-    }
 
     #[test]
     fn prose_empty_and_missing_programs_are_rejected() {

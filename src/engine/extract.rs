@@ -2,6 +2,8 @@
 //! "Command:" labels, trailing explanations and JSON replies are peeled off, while the
 //! command itself (quotes, `{}`, `\;`, heredocs, continuations) is kept byte for byte.
 
+use crate::syntax::{self, Unfinished};
+
 /// Labels a model puts before the command ("Command: ls").
 const LABELS: &[&str] = &[
     "shell command:",
@@ -108,27 +110,18 @@ fn split_commands(text: &str) -> Vec<String> {
             continue;
         }
         let mut cmd = line;
-        loop {
-            let state = scan(&cmd);
-            if let Some(delim) = state.heredoc {
-                // Take the body through the terminator line.
-                while i < lines.len() {
-                    let l = lines[i];
-                    i += 1;
-                    cmd.push('\n');
-                    cmd.push_str(l);
-                    if l.trim_start_matches('\t') == delim || l.trim() == delim {
-                        break;
-                    }
-                }
+        // Take further lines for as long as a shell would ask for them.
+        while i < lines.len() {
+            let Some(open) = syntax::parse(&cmd).incomplete else {
                 break;
-            }
-            let open = state.open_quote || state.trailing_backslash || state.trailing_operator;
-            if !open || i >= lines.len() {
-                break;
-            }
+            };
             cmd.push('\n');
-            cmd.push_str(strip_prompt(lines[i]));
+            // A heredoc body is data, kept as written.
+            if matches!(open.what, Unfinished::HereDoc(_)) {
+                cmd.push_str(lines[i]);
+            } else {
+                cmd.push_str(strip_prompt(lines[i]));
+            }
             i += 1;
         }
         let cmd = strip_trailing_comment(&cmd);
@@ -168,97 +161,17 @@ fn is_lead_in(line: &str) -> bool {
     t.ends_with(':') && t.contains(' ') && !t.contains(['|', '$', '/', '=', '"', '\'', '-'])
 }
 
-#[derive(Default)]
-struct ScanState {
-    open_quote: bool,
-    trailing_backslash: bool,
-    trailing_operator: bool,
-    heredoc: Option<String>,
-}
-
-/// A light shell lexer: enough to know whether a command continues on the next line.
-fn scan(cmd: &str) -> ScanState {
-    let mut st = ScanState::default();
-    let (mut single, mut double, mut backtick) = (false, false, false);
-    let chars: Vec<char> = cmd.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\\' if !single => {
-                i += 2;
-                continue;
-            }
-            '\'' if !double && !backtick => single = !single,
-            '"' if !single => double = !double,
-            '`' if !single => backtick = !backtick,
-            '<' if !single
-                && !double
-                && chars.get(i + 1) == Some(&'<')
-                && chars.get(i + 2) != Some(&'<') =>
-            {
-                let rest: String = chars[i + 2..].iter().collect();
-                let rest = rest.trim_start_matches('-').trim_start();
-                let word: String = rest
-                    .chars()
-                    .take_while(|c| !c.is_whitespace() && !matches!(c, ';' | '|' | '&' | '>' | ')'))
-                    .collect();
-                let word = word.trim_matches(|c| c == '\'' || c == '"').to_owned();
-                if !word.is_empty() && st.heredoc.is_none() {
-                    st.heredoc = Some(word);
-                }
-                i += 2;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    st.open_quote = single || double || backtick;
-    let trimmed = cmd.trim_end();
-    st.trailing_backslash = trimmed.ends_with('\\') && !trimmed.ends_with("\\\\");
-    st.trailing_operator = !st.open_quote
-        && (trimmed.ends_with('|') || trimmed.ends_with("&&"))
-        && !trimmed.ends_with(";;");
-    st
-}
-
-/// Drops a `# comment` at the end of the last line (not inside quotes, `${#x}` or a word).
+/// Drops a `# comment` that ends the command; a `#` inside a word, quotes, `${#x}` or
+/// a heredoc body is no comment to the shell and stays.
 fn strip_trailing_comment(cmd: &str) -> String {
-    let (head, last) = match cmd.rsplit_once('\n') {
-        Some((h, l)) => (Some(h), l),
-        None => (None, cmd),
-    };
-    // Heredoc bodies are data; leave them alone.
-    if head.is_some_and(|h| scan(h).heredoc.is_some()) {
-        return cmd.trim_end().to_owned();
-    }
-    let (mut single, mut double) = (false, false);
-    let mut prev = ' ';
-    let mut cut = last.len();
-    let mut escaped = false;
-    for (idx, c) in last.char_indices() {
-        if escaped {
-            escaped = false;
-            prev = c;
-            continue;
-        }
-        match c {
-            '\\' if !single => escaped = true,
-            '\'' if !double => single = !single,
-            '"' if !single => double = !double,
-            '#' if !single && !double && prev.is_whitespace() => {
-                cut = idx;
-                break;
-            }
-            _ => {}
-        }
-        prev = c;
-    }
-    let last = last[..cut].trim_end();
-    match head {
-        Some(h) => format!("{h}\n{last}").trim_end().to_owned(),
-        None => last.to_owned(),
+    let cmd = cmd.trim_end();
+    match syntax::parse(cmd).comments.last() {
+        Some(comment) if comment.end == cmd.len() => cmd
+            .get(..comment.start)
+            .unwrap_or(cmd)
+            .trim_end()
+            .to_owned(),
+        _ => cmd.to_owned(),
     }
 }
 
@@ -351,6 +264,12 @@ mod tests {
         ok("cat <<'END'\n$HOME\nEND", "cat <<'END'\n$HOME\nEND");
         ok("echo \"a\nb\"", "echo \"a\nb\"");
         ok("ps aux |\n  grep ssh", "ps aux |\n  grep ssh");
+        ok("make ||\n  echo failed", "make ||\n  echo failed");
+        ok(
+            "for f in *.txt; do\n  echo \"$f\"\ndone\nThis prints each name.",
+            "for f in *.txt; do\n  echo \"$f\"\ndone",
+        );
+        ok("(cd src &&\n  ls)", "(cd src &&\n  ls)");
     }
 
     #[test]
@@ -363,6 +282,8 @@ mod tests {
         ok("echo 'a # b'", "echo 'a # b'");
         ok("echo a#b", "echo a#b");
         ok("grep -c '^#' file", "grep -c '^#' file");
+        ok("echo ${#PATH} # length", "echo ${#PATH}");
+        ok("ls;# list", "ls;");
     }
 
     #[test]

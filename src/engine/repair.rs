@@ -4,46 +4,38 @@
 
 use crate::safety::args::Arg;
 use crate::safety::opts::Opts;
+use crate::syntax::{self, Parsed, Simple, Span};
 
 /// Rewrites `find -perm +MODE` ("any of these bits", removed from GNU find in 2005)
 /// to `-perm /MODE`. GNU find rejects `+111` outright and silently reads `+x` as the
 /// exact mode `0111`, so the command would fail or match nothing. BSD find still
 /// accepts `+MODE`, so this applies only to a GNU userland.
 pub fn gnu_find_perm(command: &str) -> Option<String> {
-    let words = words(command);
-    if !words.iter().any(|w| &command[w.start..w.end] == "find") {
-        return None;
-    }
-    let mut out = String::with_capacity(command.len() + 4);
-    let mut last = 0;
-    for pair in words.windows(2) {
-        let (ps, pe) = (pair[0].start, pair[0].end);
-        let (vs, ve) = (pair[1].start, pair[1].end);
-        if &command[ps..pe] != "-perm" {
-            continue;
-        }
-        let raw = &command[vs..ve];
-        let (quote, inner) = match raw.chars().next() {
-            Some(q @ ('\'' | '"')) if raw.len() >= 2 && raw.ends_with(q) => {
-                (q.to_string(), &raw[1..raw.len() - 1])
+    let parsed = syntax::parse(command);
+    let mut edits = Vec::new();
+    for (find, at) in running(&parsed, command, &["find"]) {
+        let args = find.words.get(at + 1..).unwrap_or_default();
+        for pair in args.windows(2) {
+            let [option, value] = pair else { continue };
+            if option.literal().as_deref() != Some("-perm") {
+                continue;
             }
-            _ => (String::new(), raw),
-        };
-        let Some(mode) = inner.strip_prefix('+') else {
-            continue;
-        };
-        let Some(fixed) = any_bits(mode) else {
-            continue;
-        };
-        out.push_str(&command[last..vs]);
-        out.push_str(&format!("{quote}/{fixed}{quote}"));
-        last = ve;
+            let Some(raw) = command.get(value.span.clone()) else {
+                continue;
+            };
+            let (quote, inner) = match raw.chars().next() {
+                Some(q @ ('\'' | '"')) if raw.len() >= 2 && raw.ends_with(q) => {
+                    (q.to_string(), &raw[1..raw.len() - 1])
+                }
+                _ => (String::new(), raw),
+            };
+            let Some(fixed) = inner.strip_prefix('+').and_then(any_bits) else {
+                continue;
+            };
+            edits.push((value.span.clone(), format!("{quote}/{fixed}{quote}")));
+        }
     }
-    if last == 0 {
-        return None;
-    }
-    out.push_str(&command[last..]);
-    Some(out)
+    splice(command, edits)
 }
 
 /// The `/MODE` operand meaning "any of the bits of MODE", or `None` when MODE is not a
@@ -70,107 +62,65 @@ fn any_bits(mode: &str) -> Option<String> {
     }
 }
 
-/// Byte spans of the whitespace-separated words of `s`, with quotes kept inside their
-/// word (a quoted space does not split it), each with the index of its simple command
-/// (a `|`, `;` or `&` outside quotes starts the next one). The safety parser's syntax
-/// tree carries no byte positions, and a repair must leave the rest of the command
-/// byte for byte as the model wrote it, so the spans are found here.
-fn words(s: &str) -> Vec<Word> {
-    let mut out = Vec::new();
-    let mut start = None;
-    let mut segment = 0;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\\') => {
-                escaped = true;
-                start.get_or_insert(i);
-            }
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                start.get_or_insert(i);
-            }
-            (None, c) if c.is_whitespace() || c == ';' || c == '|' || c == '&' => {
-                if let Some(st) = start.take() {
-                    out.push(Word {
-                        start: st,
-                        end: i,
-                        segment,
-                    });
-                }
-                if !c.is_whitespace() {
-                    segment += 1;
-                }
-            }
-            (None, _) => {
-                start.get_or_insert(i);
-            }
-        }
-    }
-    if let Some(st) = start {
-        out.push(Word {
-            start: st,
-            end: s.len(),
-            segment,
-        });
-    }
-    out
+/// The simple commands (nested ones included) that run one of `names`, each with the
+/// index of its program word.
+fn running<'p>(parsed: &'p Parsed, command: &str, names: &[&str]) -> Vec<(&'p Simple, usize)> {
+    parsed
+        .script
+        .commands()
+        .into_iter()
+        .filter_map(|simple| {
+            let program = simple.program(command)?;
+            names
+                .contains(&program.name.as_str())
+                .then_some((simple, program.index))
+        })
+        .collect()
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Word {
-    start: usize,
-    end: usize,
-    segment: usize,
+/// `command` with each span replaced; everything else stays byte for byte as written.
+/// None when there is nothing to replace.
+fn splice(command: &str, mut edits: Vec<(Span, String)>) -> Option<String> {
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|(span, _)| span.start);
+    let mut out = String::with_capacity(command.len() + 8 * edits.len());
+    let mut last = 0;
+    for (span, text) in edits {
+        if span.start < last {
+            continue;
+        }
+        out.push_str(command.get(last..span.start)?);
+        out.push_str(&text);
+        last = span.end;
+    }
+    out.push_str(command.get(last..)?);
+    Some(out)
 }
 
 /// Adds `-r` to a grep given a directory (`.`, `..`, `dir/`) or `--include` without
 /// it: GNU grep answers "Is a directory" and finds nothing, where the request was
 /// plainly a recursive search.
 pub fn grep_directory_recursive(command: &str) -> Option<String> {
-    let ws = words(command);
-    let text = |w: &Word| unquote(&command[w.start..w.end]);
-    let mut inserts = Vec::new();
-    for (i, w) in ws.iter().enumerate() {
-        let first_of_segment = i == 0 || ws[i - 1].segment != w.segment;
-        if !first_of_segment || !matches!(text(w).as_str(), "grep" | "egrep" | "fgrep") {
-            continue;
-        }
-        let args: Vec<String> = ws[i + 1..]
+    let parsed = syntax::parse(command);
+    let mut edits = Vec::new();
+    for (grep, at) in running(&parsed, command, &["grep", "egrep", "fgrep"]) {
+        let args: Vec<String> = grep
+            .words
+            .get(at + 1..)
+            .unwrap_or_default()
             .iter()
-            .take_while(|a| a.segment == w.segment)
-            .map(text)
+            .map(|w| w.text(command).into_owned())
             .collect();
-        if grep_wants_recursion(&args) {
-            inserts.push(w.end);
+        if grep_wants_recursion(&args)
+            && let Some(word) = grep.words.get(at)
+        {
+            let end = word.span.end;
+            edits.push((end..end, " -r".to_owned()));
         }
     }
-    if inserts.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(command.len() + 3 * inserts.len());
-    let mut last = 0;
-    for at in inserts {
-        out.push_str(&command[last..at]);
-        out.push_str(" -r");
-        last = at;
-    }
-    out.push_str(&command[last..]);
-    Some(out)
-}
-
-fn unquote(word: &str) -> String {
-    shell_words::split(word)
-        .ok()
-        .and_then(|mut v| if v.len() == 1 { v.pop() } else { None })
-        .unwrap_or_else(|| word.to_owned())
+    splice(command, edits)
 }
 
 /// Whether grep's arguments name a directory to search (or an --include filter) while
@@ -291,6 +241,18 @@ mod tests {
         ] {
             assert_eq!(repair(c, true), c, "{c}");
         }
+    }
+
+    #[test]
+    fn repairs_reach_through_wrappers_and_keep_the_rest_as_written() {
+        assert_eq!(
+            repair("sudo  grep   -n x  ./  #  odd   spacing", true),
+            "sudo  grep -r   -n x  ./  #  odd   spacing"
+        );
+        assert_eq!(
+            repair("echo \"$(find /  -perm  +4000)\"", true),
+            "echo \"$(find /  -perm  /4000)\""
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-pub use crate::engine::command::first_program;
+use crate::syntax;
+
+pub use crate::syntax::{first_program, working_program};
 
 /// A shell word (quotes resolved) or an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,28 +119,6 @@ pub fn first_program_match(cmd: &str, golds: &[String]) -> bool {
         .any(|g| working_program(g).as_deref() == Some(p.as_str()))
 }
 
-/// The first program, except that `cat FILE | prog …` counts as `prog`: feeding a file
-/// through cat or naming it as an argument is the same choice of tool.
-pub fn working_program(cmd: &str) -> Option<String> {
-    let first = first_program(cmd)?;
-    if first != "cat" {
-        return Some(first);
-    }
-    let toks = tokens(cmd);
-    let pipe = toks.iter().position(|t| matches!(t, Token::Op(_)));
-    let plain_cat = pipe.is_some_and(|i| {
-        matches!(toks[i], Token::Op("|"))
-            && i >= 2
-            && toks[1..i]
-                .iter()
-                .all(|t| matches!(t, Token::Word(w) if !w.starts_with('-')))
-    });
-    match cmd.split_once('|') {
-        Some((_, rest)) if plain_cat => first_program(rest).or(Some(first)),
-        _ => Some(first),
-    }
-}
-
 /// Programs whose options are words after one dash (`find -name`), not letter bundles.
 const SINGLE_DASH_WORDS: &[&str] = &[
     "find", "java", "gcc", "g++", "clang", "go", "ffmpeg", "convert", "xmllint", "openssl",
@@ -149,43 +129,40 @@ const SINGLE_DASH_WORDS: &[&str] = &[
 /// dropped (`--sort=size` → `--sort`).
 pub fn flags(cmd: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut program: Option<String> = None;
-    for t in tokens(cmd) {
-        let w = match t {
-            Token::Op(_) => {
-                program = None;
+    for simple in syntax::parse(cmd).script.commands() {
+        let Some(program) = simple.program(cmd) else {
+            continue;
+        };
+        let args = simple.words.get(program.index + 1..).unwrap_or_default();
+        let mut p = program.name;
+        for w in args {
+            let w = w.text(cmd);
+            if p == "xargs" && !w.starts_with('-') {
+                // xargs runs the next word as a program of its own.
+                p = syntax::program_name(&w).to_owned();
                 continue;
             }
-            Token::Word(w) => w,
-        };
-        let Some(p) = &program else {
-            if !w.contains('=') && !matches!(w.as_str(), "sudo" | "env" | "time" | "nohup") {
-                program = Some(w.rsplit('/').next().unwrap_or(&w).to_owned());
-            }
-            continue;
-        };
-        if p == "xargs" && !w.starts_with('-') {
-            // xargs runs the next word as a program of its own.
-            program = Some(w.rsplit('/').next().unwrap_or(&w).to_owned());
-            continue;
-        }
-        if !w.starts_with('-') || w == "-" || w == "--" {
-            continue;
-        }
-        if let Some(long) = w.strip_prefix("--") {
-            let name = long.split('=').next().unwrap_or(long);
-            out.insert(format!("{p}:--{name}"));
-        } else if SINGLE_DASH_WORDS.contains(&p.as_str())
-            || !w[1..].chars().all(|c| c.is_ascii_alphabetic())
-        {
-            out.insert(format!("{p}:{w}"));
-        } else {
-            for c in w[1..].chars() {
-                out.insert(format!("{p}:-{c}"));
-            }
+            insert_flag(&mut out, &p, &w);
         }
     }
     out
+}
+
+/// Records `w` as an option of program `p`, split into letters where it is a bundle.
+fn insert_flag(out: &mut BTreeSet<String>, p: &str, w: &str) {
+    if !w.starts_with('-') || w == "-" || w == "--" {
+        return;
+    }
+    if let Some(long) = w.strip_prefix("--") {
+        let name = long.split('=').next().unwrap_or(long);
+        out.insert(format!("{p}:--{name}"));
+    } else if SINGLE_DASH_WORDS.contains(&p) || !w[1..].chars().all(|c| c.is_ascii_alphabetic()) {
+        out.insert(format!("{p}:{w}"));
+    } else {
+        for c in w[1..].chars() {
+            out.insert(format!("{p}:-{c}"));
+        }
+    }
 }
 
 /// Jaccard similarity of the flag sets; two commands without flags agree fully.

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::ast::{Command, Part, Script, Word};
+use crate::syntax::{Command, Part, Script, Word};
 
 /// Your home directory (`~`, `$HOME`).
 pub(crate) const HOME: char = '\u{E000}';
@@ -22,6 +22,12 @@ pub(crate) struct Arg<'w> {
     /// The first unknown expansion, as typed, for messages ("if $DIR is empty").
     pub(crate) var: Option<String>,
     pub(crate) word: Option<&'w Word>,
+}
+
+impl AsRef<str> for Arg<'_> {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
 }
 
 impl<'w> Arg<'w> {

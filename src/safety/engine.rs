@@ -4,12 +4,13 @@
 //! `cd` moved to, files just downloaded) because `cd / && rm -rf *` or
 //! `DIR=/; rm -rf $DIR` are only dangerous in light of what came before.
 
-use super::args::{Arg, HOME, OPAQUE, UNKNOWN, Vars, command_name, render};
-use super::ast::{Command, HereDoc, Part, Pipeline, RedirOp, Script, Simple, Word};
-use super::parse::{MAX_DEPTH, parse};
+use super::args::{Arg, HOME, OPAQUE, UNKNOWN, Vars, command_name, is_only_expansion, render};
 use super::paths::{PathInfo, basename, classify};
-use super::wrappers::{self, Wrap};
 use super::{Level, Verdict, exec, fanout, network, rules};
+use crate::syntax::wrappers::{self, Note, Wrap};
+use crate::syntax::{
+    Command, HereDoc, MAX_DEPTH, Part, Pipeline, Redir, RedirOp, Script, Simple, Word, parse_nested,
+};
 
 const TOO_DEEP: &str = "nested too deeply to check safely";
 const FORK_BOMB: &str = "fork bomb: keeps starting copies of itself until the system freezes";
@@ -143,7 +144,7 @@ impl Engine {
             self.note(Level::Dangerous, TOO_DEEP);
             return;
         }
-        let parsed = parse(src, self.depth);
+        let parsed = parse_nested(src, self.depth);
         if parsed.too_deep {
             self.note(Level::Dangerous, TOO_DEEP);
         }
@@ -275,7 +276,7 @@ impl Engine {
         }
     }
 
-    fn check_redirs(&mut self, redirs: &[super::ast::Redir], from_downloader: bool) {
+    fn check_redirs(&mut self, redirs: &[Redir], from_downloader: bool) {
         for redir in redirs {
             let append = match redir.op {
                 RedirOp::Write => false,
@@ -307,7 +308,7 @@ impl Engine {
     pub(crate) fn effective<'a, 'w>(&self, args: &'a [Arg<'w>]) -> Option<Effective<'a, 'w>> {
         let mut i = 0;
         loop {
-            match wrappers::unwrap(args, i) {
+            match unwrap(args, i) {
                 Wrap::Not => break,
                 Wrap::Into { next, .. } if next > i => i = next,
                 _ => return None,
@@ -322,7 +323,7 @@ impl Engine {
     pub(crate) fn dispatch(&mut self, args: &[Arg<'_>], mut ctx: Ctx, input: &Input<'_>) {
         let mut i = 0;
         loop {
-            match wrappers::unwrap(args, i) {
+            match unwrap(args, i) {
                 Wrap::Not => break,
                 Wrap::Into { next, elevated } => {
                     if next <= i {
@@ -336,8 +337,10 @@ impl Engine {
                     return;
                 }
                 Wrap::Done(note) => {
-                    if let Some((level, why)) = note {
-                        self.note(level, why);
+                    match note {
+                        Some(Note::EditsAsRoot) => self.note(Level::Caution, "edits files as root"),
+                        Some(Note::RootShell) => self.note(Level::Caution, "opens a root shell"),
+                        None => {}
                     }
                     return;
                 }
@@ -446,6 +449,19 @@ impl Engine {
             Command::Function { .. } => {}
         }
         next
+    }
+}
+
+/// The wrapper at `args[i]`, if it is one. A word of nothing but unknown expansions
+/// (`$SUDO rm …`) is often empty, so the next word may be the real command.
+fn unwrap(args: &[Arg<'_>], i: usize) -> Wrap {
+    match args.get(i) {
+        Some(first) if is_only_expansion(&first.text) => Wrap::Into {
+            next: i + 1,
+            elevated: false,
+        },
+        Some(first) => wrappers::unwrap(command_name(&first.text), args, i),
+        None => Wrap::Done(None),
     }
 }
 

@@ -9,9 +9,9 @@ use super::args::Arg;
 use super::engine::{Engine, Input, Inv};
 use super::fanout;
 use super::network::{is_downloader, record_download, word_fetches};
-use super::opts::{Opts, skip_options};
+use super::opts::Opts;
 use super::paths::basename;
-use super::wrappers::join;
+use crate::syntax::wrappers::{join, skip_options};
 
 const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "fish", "csh", "tcsh", "yash",

@@ -2,22 +2,19 @@
 //!
 //! A model can produce anything, so the command is parsed the way the shell would run it
 //! (lists, pipelines, substitutions, wrappers such as `sudo` or `sh -c`), and each command
-//! is judged by what it touches rather than by its name alone. Nothing here may panic or
+//! is judged by what it touches rather than by its name alone. Parsing and the table of
+//! wrappers live in [`crate::syntax`]. Nothing here may panic or
 //! recurse without bound: the check runs on every suggestion before it is shown.
 
 pub(crate) mod args;
-mod ast;
 mod bench;
 mod engine;
 mod exec;
 mod fanout;
-mod lexer;
 mod network;
 pub(crate) mod opts;
-mod parse;
 mod paths;
 mod rules;
-mod wrappers;
 
 #[cfg(test)]
 mod cases;

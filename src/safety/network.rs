@@ -4,10 +4,11 @@
 //! fetches taints what it feeds.
 
 use super::args::{Arg, command_name};
-use super::ast::{Command, Part, Script, Word};
 use super::engine::{Engine, Inv};
 use super::opts::Opts;
 use super::paths::basename;
+use crate::syntax::wrappers::is_wrapper;
+use crate::syntax::{Command, MAX_DEPTH, Part, Script, Word};
 
 const DOWNLOADERS: &[&str] = &[
     "curl",
@@ -50,7 +51,7 @@ pub(crate) fn is_decoder(name: &str, rest: &[Arg<'_>]) -> bool {
 /// Any command in the script fetches from the network.
 pub(crate) fn script_fetches(script: &Script) -> bool {
     fn command_fetches(cmd: &Command, depth: usize) -> bool {
-        if depth > super::parse::MAX_DEPTH {
+        if depth > MAX_DEPTH {
             return false;
         }
         match cmd {
@@ -60,7 +61,7 @@ pub(crate) fn script_fetches(script: &Script) -> bool {
                     .iter()
                     .filter_map(Word::literal)
                     .map(|w| command_name(&w).to_string())
-                    .find(|w| !WRAPPER_NAMES.contains(&w.as_str()) && !w.starts_with('-'));
+                    .find(|w| !is_wrapper(w) && !w.starts_with('-'));
                 name.is_some_and(|n| is_downloader(&n))
                     || s.words.iter().any(|w| word_fetches_at(w, depth + 1))
             }
@@ -79,15 +80,13 @@ pub(crate) fn script_fetches(script: &Script) -> bool {
         .any(|c| command_fetches(c, 0))
 }
 
-const WRAPPER_NAMES: &[&str] = &["sudo", "doas", "env", "command", "exec", "nohup", "time"];
-
 /// The word's value comes from a substitution that downloads something.
 pub(crate) fn word_fetches(word: &Word) -> bool {
     word_fetches_at(word, 0)
 }
 
 fn word_fetches_at(word: &Word, depth: usize) -> bool {
-    if depth > super::parse::MAX_DEPTH {
+    if depth > MAX_DEPTH {
         return false;
     }
     word.parts.iter().any(|part| match part {

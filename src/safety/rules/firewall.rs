@@ -3,7 +3,7 @@
 use crate::safety::Level::{Caution, Dangerous};
 use crate::safety::args::Arg;
 use crate::safety::engine::{Engine, Inv};
-use crate::safety::opts::skip_options;
+use crate::syntax::wrappers::skip_options;
 
 const FIREWALL_UNITS: &[&str] = &[
     "firewalld",

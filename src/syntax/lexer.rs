@@ -3,8 +3,9 @@
 //! Shell lexing depends on context (a `)` may close `$(`), so the lexer lives on the
 //! parser and calls back into it for substitutions instead of producing a flat token list.
 
-use super::ast::{Part, RedirOp, Word};
+use super::ast::{Part, RedirOp, Span, Word};
 use super::parse::{Op, Parser, Tok, is_name};
+use super::parsed::Unfinished;
 
 /// Collects a word's parts, merging neighbouring characters of the same quoting.
 #[derive(Default)]
@@ -43,9 +44,12 @@ impl WordBuf {
         self.parts.push(part);
     }
 
-    fn finish(mut self) -> Word {
+    fn finish(mut self, span: Span) -> Word {
         self.flush();
-        Word { parts: self.parts }
+        Word {
+            parts: self.parts,
+            span,
+        }
     }
 
     /// True when everything so far is an unquoted `NAME=`, so what follows is an
@@ -76,19 +80,37 @@ impl Parser {
         self.src.get(self.pos.saturating_add(offset)).copied()
     }
 
-    pub(super) fn lex_token(&mut self) -> Tok {
+    /// Skips blanks, line continuations and comments up to the next token.
+    pub(super) fn skip_blanks(&mut self) {
         loop {
             match self.cur() {
                 Some(' ' | '\t' | '\r') => self.pos += 1,
-                Some('\\') if self.at(1) == Some('\n') => self.pos += 2,
+                Some('\\') if self.at(1) == Some('\n') => {
+                    self.pos += 2;
+                    self.continued_at_end();
+                }
                 Some('#') => {
+                    let start = self.pos;
                     while self.cur().is_some_and(|c| c != '\n') {
                         self.pos += 1;
                     }
+                    let span = self.bytes(start..self.pos);
+                    self.comments.push(span);
                 }
                 _ => break,
             }
         }
+    }
+
+    /// After a `\` that ends a line: with nothing after it the shell waits for more.
+    fn continued_at_end(&mut self) {
+        if self.pos >= self.src.len() {
+            self.unfinished(Unfinished::Backslash, self.pos.saturating_sub(2));
+        }
+    }
+
+    /// The next token; blanks before it are already skipped.
+    pub(super) fn lex_token(&mut self) -> Tok {
         let Some(c) = self.cur() else {
             return Tok::Eof;
         };
@@ -164,7 +186,8 @@ impl Parser {
         }
     }
 
-    fn lex_word(&mut self) -> Word {
+    pub(super) fn lex_word(&mut self) -> Word {
+        let start = self.pos;
         let mut b = WordBuf::default();
         let mut at_start = true;
         while let Some(c) = self.cur() {
@@ -184,18 +207,23 @@ impl Parser {
                     if !(at_start && self.at(1) == Some('(')) {
                         break;
                     }
+                    let at = self.pos;
                     self.pos += 2;
-                    let sub = self.parse_sub();
+                    let sub = self.parse_sub(if c == '<' { "<(" } else { ">(" }, at);
                     b.part(Part::ProcSub(sub));
                 }
                 '\\' => match self.at(1) {
-                    Some('\n') => self.pos += 2,
+                    Some('\n') => {
+                        self.pos += 2;
+                        self.continued_at_end();
+                    }
                     Some(n) => {
                         b.push(n, true);
                         self.pos += 2;
                     }
                     None => {
                         b.push('\\', true);
+                        self.unfinished(Unfinished::Backslash, self.pos);
                         self.pos += 1;
                     }
                 },
@@ -218,10 +246,13 @@ impl Parser {
             }
             at_start = next_at_start;
         }
-        b.finish()
+        let span = self.bytes(start..self.pos);
+        b.finish(span)
     }
 
+    /// After an opening `'`.
     fn lex_single(&mut self, b: &mut WordBuf) {
+        let at = self.pos.saturating_sub(1);
         while let Some(c) = self.cur() {
             self.pos += 1;
             if c == '\'' {
@@ -229,10 +260,12 @@ impl Parser {
             }
             b.push(c, true);
         }
+        self.unfinished(Unfinished::Quote("'"), at);
     }
 
     /// Double-quoted text; with `end == None` this lexes an unquoted heredoc body.
     fn lex_double(&mut self, b: &mut WordBuf, end: Option<char>) {
+        let at = self.pos.saturating_sub(1);
         while let Some(c) = self.cur() {
             if Some(c) == end {
                 self.pos += 1;
@@ -258,29 +291,37 @@ impl Parser {
                 }
             }
         }
+        if end.is_some() {
+            self.unfinished(Unfinished::Quote("\""), at);
+        }
     }
 
     pub(super) fn lex_dq_content(&mut self) -> Word {
         let mut b = WordBuf::default();
         self.lex_double(&mut b, None);
-        b.finish()
+        let span = self.bytes(0..self.pos);
+        b.finish(span)
     }
 
     fn lex_dollar(&mut self, b: &mut WordBuf, in_quotes: bool) {
+        let at = self.pos;
         match self.at(1) {
             Some('(') if self.at(2) == Some('(') => {
                 self.pos += 3;
-                self.skip_balanced(2);
+                self.skip_balanced(2, "$((", at);
                 b.part(Part::Arith);
             }
             Some('(') => {
                 self.pos += 2;
-                let sub = self.parse_sub();
+                let sub = self.parse_sub("$(", at);
                 b.part(Part::Sub(sub));
             }
             Some('{') => {
                 self.pos += 2;
                 self.lex_braced_param(b);
+                if self.src.get(self.pos.wrapping_sub(1)) != Some(&'}') {
+                    self.unfinished(Unfinished::Open("${"), at);
+                }
             }
             Some('\'') if !in_quotes => {
                 self.pos += 2;
@@ -366,6 +407,7 @@ impl Parser {
 
     /// The word after a `${x:-…}`-style operator, up to the closing brace.
     fn lex_param_word(&mut self) -> Word {
+        let start = self.pos;
         if !self.enter() {
             while self.cur().is_some_and(|c| c != '}') {
                 self.pos += 1;
@@ -400,11 +442,13 @@ impl Parser {
         }
         self.pos = self.pos.min(self.src.len());
         self.leave();
-        b.finish()
+        let span = self.bytes(start..self.pos);
+        b.finish(span)
     }
 
     /// `$'…'`: C-style escapes; the result is plain quoted text.
     fn lex_ansi(&mut self, b: &mut WordBuf) {
+        let at = self.pos.saturating_sub(2);
         while let Some(c) = self.cur() {
             self.pos += 1;
             match c {
@@ -424,15 +468,25 @@ impl Parser {
                 _ => b.push(c, true),
             }
         }
+        self.unfinished(Unfinished::Quote("$'"), at);
     }
 
     fn lex_backtick(&mut self, b: &mut WordBuf) {
+        let at = self.pos;
         self.pos += 1;
-        let mut raw = String::new();
+        // The text between the backticks, unescaped, and where each character of it
+        // came from, so words inside keep positions in the text being parsed.
+        let mut raw = Vec::new();
+        let mut offsets = Vec::new();
+        let mut closed = false;
         while let Some(c) = self.cur() {
+            let from = self.byte(self.pos);
             self.pos += 1;
             match c {
-                '`' => break,
+                '`' => {
+                    closed = true;
+                    break;
+                }
                 '\\' => match self.cur() {
                     Some(n @ ('`' | '\\' | '$')) => {
                         raw.push(n);
@@ -442,12 +496,19 @@ impl Parser {
                 },
                 _ => raw.push(c),
             }
+            offsets.push(from);
+        }
+        if closed {
+            offsets.push(self.byte(self.pos - 1));
+        } else {
+            offsets.push(self.byte(self.pos));
+            self.unfinished(Unfinished::Quote("`"), at);
         }
         if !self.enter() {
             b.part(Part::Sub(Default::default()));
             return;
         }
-        let parsed = super::parse::parse(&raw, self.depth);
+        let parsed = Parser::mapped(raw, offsets, self.depth).run();
         self.too_deep |= parsed.too_deep;
         self.leave();
         b.part(Part::Sub(parsed.script));
@@ -471,7 +532,7 @@ impl Parser {
     fn raw_balanced(&mut self) -> String {
         let start = self.pos;
         self.pos += 1;
-        self.skip_balanced(1);
+        self.skip_balanced(1, "(", start);
         self.src
             .get(start..self.pos)
             .map(|s| s.iter().collect())
@@ -479,8 +540,9 @@ impl Parser {
     }
 
     /// Skips text until `open` unmatched `(` are closed, without recursion, so it is
-    /// also the fallback once the nesting limit is reached.
-    pub(super) fn skip_balanced(&mut self, open: usize) {
+    /// also the fallback once the nesting limit is reached. `opener`, at character
+    /// `at`, is what stays unfinished if the text ends first.
+    pub(super) fn skip_balanced(&mut self, open: usize, opener: &'static str, at: usize) {
         let mut depth = open;
         while let Some(c) = self.cur() {
             self.pos += 1;
@@ -496,6 +558,7 @@ impl Parser {
                 _ => {}
             }
         }
+        self.unfinished(Unfinished::Open(opener), at);
     }
 }
 

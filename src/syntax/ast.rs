@@ -1,22 +1,28 @@
-//! Syntax tree for the part of the shell grammar that matters for risk.
+//! Syntax tree of a shell script, with byte positions into the parsed text.
 //!
-//! Control flow (`if`, `while`, `&&`, `||`) is flattened away: the checker assumes any
-//! branch may run, so only the commands, their order and their plumbing are kept.
+//! Control flow (`if`, `while`, `&&`, `||`) is flattened away: callers treat any branch
+//! as one that may run, so only the commands, their order and their plumbing are kept.
+
+use std::borrow::Cow;
+
+/// Byte range into the text given to [`super::parse`]; also for words inside `$( … )`,
+/// backticks, process substitutions and heredoc bodies.
+pub type Span = std::ops::Range<usize>;
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Script {
-    pub(crate) pipelines: Vec<Pipeline>,
+pub struct Script {
+    pub pipelines: Vec<Pipeline>,
 }
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Pipeline {
-    pub(crate) stages: Vec<Command>,
+pub struct Pipeline {
+    pub stages: Vec<Command>,
     /// Ended by `&`; a fork bomb needs this to detect "call myself in the background".
-    pub(crate) background: bool,
+    pub background: bool,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum Command {
+pub enum Command {
     Simple(Simple),
     /// `( … )`, `{ …; }` and `case` arms, with redirections that apply to the whole body.
     Group {
@@ -30,27 +36,33 @@ pub(crate) enum Command {
 }
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Simple {
-    pub(crate) assigns: Vec<Assign>,
-    pub(crate) words: Vec<Word>,
-    pub(crate) redirs: Vec<Redir>,
+pub struct Simple {
+    pub assigns: Vec<Assign>,
+    pub words: Vec<Word>,
+    pub redirs: Vec<Redir>,
+    /// From the first assignment, word or redirection to the end of the last one
+    /// (a heredoc body is not included); empty for a command with none of them.
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Assign {
-    pub(crate) name: String,
-    pub(crate) value: Word,
+pub struct Assign {
+    pub name: String,
+    pub value: Word,
 }
 
 /// One shell word after parsing but before expansion, so the checker can tell quoted
 /// data from variables it cannot know.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Word {
-    pub(crate) parts: Vec<Part>,
+pub struct Word {
+    pub parts: Vec<Part>,
+    /// The word as written, quotes included; for an assignment value, the part after
+    /// `=`.
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum Part {
+pub enum Part {
     Lit {
         text: String,
         quoted: bool,
@@ -72,7 +84,7 @@ pub(crate) enum Part {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RedirOp {
+pub enum RedirOp {
     Read,
     Write,
     Append,
@@ -85,23 +97,23 @@ pub(crate) enum RedirOp {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Redir {
-    pub(crate) op: RedirOp,
-    pub(crate) target: Word,
-    pub(crate) heredoc: Option<HereDoc>,
+pub struct Redir {
+    pub op: RedirOp,
+    pub target: Word,
+    pub heredoc: Option<HereDoc>,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct HereDoc {
-    pub(crate) body: String,
+pub struct HereDoc {
+    pub body: String,
     /// Set when the delimiter was unquoted: the body then undergoes expansion, so any
     /// `$( … )` inside it really runs.
-    pub(crate) expanded: Option<Word>,
+    pub expanded: Option<Word>,
 }
 
 impl Word {
     /// The word's text when it contains no expansion at all.
-    pub(crate) fn literal(&self) -> Option<String> {
+    pub fn literal(&self) -> Option<String> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -112,8 +124,17 @@ impl Word {
         Some(out)
     }
 
+    /// The word's text with quotes removed, or as written (from `src`, the parsed text)
+    /// when it holds an expansion whose value is unknown here.
+    pub fn text<'s>(&self, src: &'s str) -> Cow<'s, str> {
+        match self.literal() {
+            Some(t) => Cow::Owned(t),
+            None => Cow::Borrowed(src.get(self.span.clone()).unwrap_or_default()),
+        }
+    }
+
     /// Heredoc delimiters: the text with quotes removed, and whether any part was quoted.
-    pub(crate) fn delimiter(&self) -> (String, bool) {
+    pub fn delimiter(&self) -> (String, bool) {
         let mut out = String::new();
         let mut quoted = false;
         for part in &self.parts {
