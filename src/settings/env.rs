@@ -2,7 +2,6 @@
 //! accessor so that fast paths (the widget's keypress, shell start-up) can take the one
 //! variable they need without loading the config file.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::Overrides;
@@ -67,7 +66,7 @@ pub(crate) fn config_file() -> Option<PathBuf> {
 /// `CARO_PREFIX_CACHE`: `Some(None)` when set to `off` or empty (keep it nowhere).
 pub(crate) fn prefix_cache() -> Option<Option<PathBuf>> {
     std::env::var_os("CARO_PREFIX_CACHE")
-        .map(|v| (!(v.is_empty() || v == OsString::from("off"))).then(|| PathBuf::from(v)))
+        .map(|v| (!(v.is_empty() || v == "off")).then(|| PathBuf::from(v)))
 }
 
 /// `CARO_LOG`: a tracing filter such as `caro=debug`.

@@ -2,7 +2,6 @@
 //! from the hub's own `HF_*` variables so that caro shares huggingface_hub's cache.
 
 use std::path::PathBuf;
-
 use std::time::Duration;
 
 use super::error::StoreError;
