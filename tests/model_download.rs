@@ -1135,7 +1135,7 @@ fn the_real_model_at_the_default_path_needs_no_download() -> TestResult {
     let home = tempfile::tempdir()?;
     let models = home.path().join("cache/caro/models");
     std::fs::create_dir_all(&models)?;
-    let placed = models.join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf");
+    let placed = models.join(caro::settings::default_model_file());
     std::os::unix::fs::symlink(&model, &placed)?;
     let caro = |args: &[&str]| -> Result<(i32, String, String), Box<dyn Error>> {
         let mut c = Command::new(env!("CARGO_BIN_EXE_caro"));
