@@ -67,7 +67,7 @@ impl ModelStore {
         &self.hub
     }
 
-    /// The verified file in the models directory, if there is one.
+    /// What is at the variant's path in the models directory, checked against the pin.
     fn placed(
         &self,
         variant: &Variant,
