@@ -396,8 +396,8 @@ case ":${PATH:-}:" in
 *) say "Note: $prefix/bin is not on your PATH; add it to run caro by name." ;;
 esac
 
-model=${XDG_CACHE_HOME:-$HOME/.cache}/caro/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
-if [ -f "$model" ]; then
+# caro knows its model file's name and where it looks; ask it rather than repeat them.
+if model=$("$target" model path 2>/dev/null); then
 	say "Model found at $model."
 else
 	say "Next: download the model (about 1 GB) with:  caro model pull"

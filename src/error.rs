@@ -1,11 +1,11 @@
 //! Errors as the user sees them: one line, an optional hint, and an exit code. Every
 //! failure is rendered here, once, at the edge of the program.
 
-use crate::config::ConfigError;
 use crate::daemon::DaemonError;
 use crate::daemon::protocol::ErrorCode;
 use crate::engine::EngineError;
 use crate::model::ModelError;
+use crate::settings::ConfigError;
 
 /// Exit codes (documented in the README).
 pub mod exit {
@@ -108,7 +108,7 @@ impl CaroError {
                 )
             }
             Self::Config(ConfigError::Env { key, .. }) => {
-                format!("unset {key} or give it a number")
+                format!("unset {key} or give it a valid value")
             }
             Self::Engine(e) | Self::Daemon(DaemonError::Engine(e)) => return engine_hint(e),
             Self::Store(e) => return e.hint(),

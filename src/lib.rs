@@ -1,18 +1,16 @@
 //! caro: turn plain words into one shell command with a local model.
 //!
 //! Layout: [`model`] is the network and its weights, [`engine`] turns a request into a
-//! command on top of a backend, [`cli`] is the command line; configuration lives in
-//! [`config`]/[`settings`], user-facing errors in [`error`].
+//! command on top of a backend, [`cli`] is the command line; configuration (config.toml
+//! and `CARO_*` variables) is read only in [`settings`], user-facing errors in [`error`].
 
 pub mod cli;
-pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod logging;
 pub mod model;
-pub mod paths;
 pub mod safety;
 pub mod settings;
 pub mod shell;

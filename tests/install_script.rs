@@ -69,6 +69,8 @@ impl Sandbox {
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_CACHE_HOME")
             .env_remove("CARO_KEY")
+            .env_remove("CARO_MODEL")
+            .env_remove("CARO_CONFIG")
             .stdin(Stdio::null())
             .output()
             .expect("run install.sh")
@@ -234,6 +236,22 @@ fn no_rc_prints_the_line_and_mentions_the_model() {
     assert!(stdout.contains("init zsh"), "{stdout}");
     assert!(stdout.contains("caro model pull"), "{stdout}");
     assert_eq!(sb.read_rc("zsh"), ORIGINAL);
+}
+
+#[test]
+fn a_model_at_the_default_path_is_found() {
+    let sb = Sandbox::new();
+    let file = caro::settings::default_model_file();
+    let models = sb.home().join(".cache/caro/models");
+    fs::create_dir_all(&models).expect("create models dir");
+    fs::write(models.join(file), b"weights").expect("write model");
+    let out = sb.install("/usr/bin/zsh", &["--no-rc", "--yes"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("Model found at {}", models.join(file).display())),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("caro model pull"), "{stdout}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
-use caro::store::{ModelStore, ProgressMode, PullOptions, StoreConfig, StoreError, Variant};
+use caro::store::{HubSettings, ModelStore, ProgressMode, PullOptions, StoreError, Variant};
 use sha2::{Digest, Sha256};
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -337,7 +337,7 @@ fn variant(served: &Served, pinned: bool) -> Variant {
 }
 
 fn store(hub_endpoint: &str, cache: &Path) -> ModelStore {
-    let mut config = StoreConfig::new(cache.to_path_buf()).with_endpoint(hub_endpoint);
+    let mut config = HubSettings::new(cache.to_path_buf()).with_endpoint(hub_endpoint);
     config.connect_timeout = Duration::from_secs(5);
     config.read_timeout = Duration::from_secs(5);
     ModelStore::new(config)
@@ -733,7 +733,7 @@ fn token_is_sent_and_401_explains_itself() -> TestResult {
     let v = variant(&served, true);
     let hub = Hub::start(vec![served])?;
     let cache = tempfile::tempdir()?;
-    let config = StoreConfig::new(cache.path().to_path_buf())
+    let config = HubSettings::new(cache.path().to_path_buf())
         .with_endpoint(&hub.endpoint())
         .with_token(Some("hf_secret".into()));
     let store = ModelStore::new(config);
@@ -780,7 +780,7 @@ fn offline_mode_never_touches_the_network() -> TestResult {
     let v = variant(&served, true);
     let hub = Hub::start(vec![served])?;
     let cache = tempfile::tempdir()?;
-    let mut config = StoreConfig::new(cache.path().to_path_buf()).with_endpoint(&hub.endpoint());
+    let mut config = HubSettings::new(cache.path().to_path_buf()).with_endpoint(&hub.endpoint());
     config.offline = true;
     let err = ModelStore::new(config)
         .pull(&v, &once())
@@ -1019,5 +1019,169 @@ fn list_reports_presence_partial_and_active() -> TestResult {
     let row = after.iter().find(|m| m.name == "tiny").ok_or("listed")?;
     assert_eq!(row.path.as_ref(), Some(&snapshot(cache.path())));
     assert_eq!(row.partial, None);
+    Ok(())
+}
+
+// ------------------------------------------- a file in caro's models directory
+
+/// A store whose models directory already holds `bytes` under the variant's name.
+fn with_placed(
+    endpoint: &str,
+    cache: &Path,
+    models: &Path,
+    v: &Variant,
+    bytes: &[u8],
+) -> Result<(ModelStore, PathBuf), Box<dyn Error>> {
+    let placed = models.join(&v.file);
+    std::fs::write(&placed, bytes)?;
+    Ok((
+        store(endpoint, cache).with_models_dir(models.to_path_buf()),
+        placed,
+    ))
+}
+
+#[test]
+fn a_verified_file_in_the_models_dir_is_downloaded_already() -> TestResult {
+    let served = tiny(content(31, SIZE));
+    let v = variant(&served, true);
+    let body = served.body.clone();
+    let hub = Hub::start(vec![served])?;
+    let (cache, models) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (placed_store, placed) =
+        with_placed(&hub.endpoint(), cache.path(), models.path(), &v, &body)?;
+
+    let mut catalog = caro::store::Catalog::builtin().clone();
+    catalog.variants.push(v.clone());
+    let rows = placed_store.list(&catalog, Some("tiny"));
+    let row = rows.iter().find(|m| m.name == "tiny").ok_or("listed")?;
+    assert_eq!(row.path.as_ref(), Some(&placed));
+    assert_eq!(row.unverified, None);
+    assert_eq!(placed_store.path(&v)?, placed);
+    assert_eq!(placed_store.verify(&v, ProgressMode::Silent)?.path, placed);
+
+    let pulled = placed_store.pull(&v, &once())?;
+    assert_eq!(pulled.path, placed);
+    assert!(!pulled.downloaded);
+    assert!(hub.log().is_empty(), "no request at all: {:?}", hub.log());
+    assert!(!repo_dir(cache.path()).exists(), "no second copy");
+
+    // Offline, and with nothing listening at the endpoint, it is the same answer.
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let dead = format!("http://{}", listener.local_addr()?);
+    drop(listener);
+    let mut hub_settings = HubSettings::new(cache.path().to_path_buf()).with_endpoint(&dead);
+    hub_settings.offline = true;
+    let offline = ModelStore::new(hub_settings).with_models_dir(models.path().to_path_buf());
+    assert_eq!(offline.pull(&v, &once())?.path, placed);
+    let unreachable = store(&dead, cache.path()).with_models_dir(models.path().to_path_buf());
+    assert_eq!(unreachable.pull(&v, &once())?.path, placed);
+    assert!(!repo_dir(cache.path()).exists(), "no second copy");
+    Ok(())
+}
+
+#[test]
+fn a_corrupted_file_in_the_models_dir_is_not_verified() -> TestResult {
+    let served = tiny(content(32, SIZE));
+    let v = variant(&served, true);
+    let mut bad = served.body.clone();
+    bad[SIZE / 2] ^= 0xff;
+    let hub = Hub::start(vec![served])?;
+    let (cache, models) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (store, placed) = with_placed(&hub.endpoint(), cache.path(), models.path(), &v, &bad)?;
+
+    let mut catalog = caro::store::Catalog::builtin().clone();
+    catalog.variants.push(v.clone());
+    for _ in 0..2 {
+        // The second look reads the remembered hash; it must say the same.
+        let rows = store.list(&catalog, None);
+        let row = rows.iter().find(|m| m.name == "tiny").ok_or("listed")?;
+        assert_eq!(row.path, None);
+        assert_eq!(row.unverified.as_ref(), Some(&placed));
+    }
+    assert!(matches!(
+        store.path(&v),
+        Err(StoreError::NotDownloaded { .. })
+    ));
+    let err = store
+        .verify(&v, ProgressMode::Silent)
+        .err()
+        .ok_or("must fail")?;
+    assert!(
+        matches!(err, StoreError::ChecksumMismatch { .. }),
+        "{err:?}"
+    );
+    assert!(
+        !placed.exists(),
+        "a file that is not the catalogue's is removed"
+    );
+
+    // Pulled again: one good copy, in the hub cache.
+    std::fs::write(&placed, &bad)?;
+    let pulled = store.pull(&v, &once())?;
+    assert!(pulled.downloaded);
+    assert_eq!(pulled.path, snapshot(cache.path()));
+    assert!(!placed.exists());
+    Ok(())
+}
+
+/// The README's first run: the real model already at caro's default path, no network.
+/// `model list`, `verify`, `path` and `pull` all find it; nothing is copied.
+#[test]
+fn the_real_model_at_the_default_path_needs_no_download() -> TestResult {
+    let Some(model) = std::env::var_os("CARO_TEST_MODEL").map(PathBuf::from) else {
+        eprintln!("skipped: set CARO_TEST_MODEL to the q4_k_m file to run this");
+        return Ok(());
+    };
+    let home = tempfile::tempdir()?;
+    let models = home.path().join("cache/caro/models");
+    std::fs::create_dir_all(&models)?;
+    let placed = models.join(caro::settings::default_model_file());
+    std::os::unix::fs::symlink(&model, &placed)?;
+    let caro = |args: &[&str]| -> Result<(i32, String, String), Box<dyn Error>> {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_caro"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CARO_") || k.starts_with("XDG_") || k.starts_with("HF_") {
+                c.env_remove(k);
+            }
+        }
+        let out = c
+            .args(args)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("HF_HUB_OFFLINE", "1")
+            .env("HF_ENDPOINT", "http://caro-test.invalid")
+            .output()?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    };
+    let (code, out, err) = caro(&["model", "list"])?;
+    assert_eq!(code, 0, "{err}");
+    let q4 = out
+        .lines()
+        .find(|l| l.contains("q4_k_m"))
+        .ok_or(out.clone())?;
+    assert!(q4.starts_with('*') && q4.contains("present"), "{out}");
+    assert!(q4.contains(&placed.display().to_string()), "{out}");
+    assert!(!out.contains("active model:"), "said once: {out}");
+    for args in [
+        &["model", "verify"][..],
+        &["model", "path"],
+        &["model", "pull"],
+    ] {
+        let (code, out, err) = caro(args)?;
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            out.contains(&placed.display().to_string()),
+            "{args:?}: {out}"
+        );
+    }
+    assert!(
+        !home.path().join("cache/huggingface").exists(),
+        "no second copy"
+    );
     Ok(())
 }

@@ -7,6 +7,7 @@ use caro::engine::candle::{CandleBackend, LoadOptions};
 use caro::engine::command::{CommandOptions, generate_command};
 use caro::engine::context::Context;
 use caro::engine::{Backend, CancelToken, Sampling, prompt};
+use caro::settings::Shell;
 use caro::syntax;
 
 /// (request, expected first program, a fragment the command must contain)
@@ -86,7 +87,7 @@ fn everyday_requests_give_the_right_program_and_flag() {
     let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
     backend.warm_up().expect("warm up");
     backend.prepare(&prompt::preamble()).expect("prepare");
-    let ctx = Context::detect("bash", std::path::Path::new("/home/user/project"));
+    let ctx = Context::detect(Shell::Bash, std::path::Path::new("/home/user/project"));
     let opts = CommandOptions {
         max_tokens: 96,
         sampling: Sampling::default(),
@@ -124,7 +125,7 @@ fn greedy_generation_is_deterministic_and_cache_independent() {
         return;
     };
     let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
-    let ctx = Context::detect("zsh", std::path::Path::new("/tmp"));
+    let ctx = Context::detect(Shell::Zsh, std::path::Path::new("/tmp"));
     let opts = CommandOptions {
         max_tokens: 64,
         sampling: Sampling::default(),
@@ -160,7 +161,7 @@ fn cancel_stops_generation_and_keeps_the_prefix() {
     };
     let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
     backend.prepare(&prompt::preamble()).expect("prepare");
-    let ctx = Context::detect("bash", std::path::Path::new("/tmp"));
+    let ctx = Context::detect(Shell::Bash, std::path::Path::new("/tmp"));
     let opts = CommandOptions {
         max_tokens: 64,
         sampling: Sampling::default(),

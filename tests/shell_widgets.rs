@@ -16,7 +16,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const MODEL_FILE: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
 const PROMPT: &str = "PROMPT> ";
 /// Prose whose literal execution would run the `list` function that every
 /// test rc defines, which creates the "prose ran" marker.
@@ -68,7 +67,9 @@ enum Model {
 /// `$CARO_TEST_MODEL` (as CI sets it), `$CARO_MODEL`, else the model store
 /// in `${XDG_CACHE_HOME:-~/.cache}/caro/models`.
 fn real_model() -> Option<PathBuf> {
-    let store = cache_home().join("caro/models").join(MODEL_FILE);
+    let store = cache_home()
+        .join("caro/models")
+        .join(caro::settings::default_model_file());
     let candidates = [
         std::env::var_os("CARO_TEST_MODEL").map(PathBuf::from),
         std::env::var_os("CARO_MODEL").map(PathBuf::from),

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::TargetShell;
 use crate::daemon::DaemonError;
 use crate::daemon::client::{Client, Progress, Wait, Waiter};
 use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
@@ -13,6 +12,7 @@ use crate::daemon::tty::Tty;
 use crate::engine::request::prose;
 use crate::error::{CaroError, exit};
 use crate::safety::Level;
+use crate::settings::Shell;
 
 /// How long a keypress waits before the indicator appears.
 const INDICATOR_DELAY: Duration = Duration::from_millis(150);
@@ -21,7 +21,7 @@ const INDICATOR_DELAY: Duration = Duration::from_millis(150);
 pub struct CompleteLineArgs {
     /// The shell the line comes from
     #[arg(long, value_enum)]
-    pub shell: Option<TargetShell>,
+    pub shell: Option<Shell>,
     /// Cursor position in the line, in characters
     #[arg(long, default_value_t = 0)]
     pub cursor: usize,
@@ -44,8 +44,7 @@ pub fn run(args: &CompleteLineArgs) -> i32 {
     }
     let shell = args
         .shell
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_else(crate::engine::context::shell_from_env);
+        .unwrap_or_else(crate::settings::env::default_shell);
     let cwd = std::env::current_dir()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "/".into());
@@ -71,7 +70,7 @@ pub fn run(args: &CompleteLineArgs) -> i32 {
     drop(waiter);
     match result {
         Ok(done) => {
-            println!("{}", done.command);
+            crate::outln!("{}", done.command);
             match (done.verdict.level, done.verdict.reason) {
                 (Level::Dangerous, Some(r)) => eprintln!("caro: dangerous: {r}"),
                 (Level::Caution, Some(r)) => eprintln!("caro: caution: {r}"),

@@ -1,32 +1,31 @@
 //! `caro config path|show`.
 
 use super::ConfigAction;
-use crate::config::{Config, DaemonConfig};
 use crate::error::{CaroError, exit};
-use crate::settings::Settings;
+use crate::settings::{ConfigFile, DaemonSection, Settings};
 
 pub fn run(action: ConfigAction, s: &Settings) -> Result<i32, CaroError> {
     match action {
-        ConfigAction::Path => println!("{}", s.config_file.display()),
+        ConfigAction::Path => crate::outln!("{}", s.config_file.display()),
         ConfigAction::Show => {
-            let effective = Config {
+            let effective = ConfigFile {
                 model: Some(s.model.clone()),
                 variant: None,
                 threads: Some(s.threads),
-                shell: Some(s.shell.clone()),
+                shell: Some(s.shell),
                 max_tokens: Some(s.max_tokens),
                 temperature: Some(s.temperature),
                 seed: Some(s.seed),
                 context: Some(s.context),
-                daemon: DaemonConfig {
+                daemon: DaemonSection {
                     idle_timeout: Some(s.idle_timeout_secs),
                     workers: Some(s.workers),
                     queue: Some(s.queue),
                 },
             };
             let text = toml::to_string(&effective).map_err(|e| CaroError::Other(e.to_string()))?;
-            println!("# settings in effect (file: {})", s.config_file.display());
-            print!("{text}");
+            crate::outln!("# settings in effect (file: {})", s.config_file.display());
+            crate::out!("{text}");
         }
     }
     Ok(exit::OK)

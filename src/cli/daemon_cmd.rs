@@ -13,9 +13,9 @@ pub fn run(action: Option<DaemonAction>, s: &Settings) -> Result<i32, CaroError>
         Some(DaemonAction::Start) => start(&client),
         Some(DaemonAction::Stop) => {
             if client.stop()? {
-                println!("caro daemon stopped");
+                crate::outln!("caro daemon stopped");
             } else {
-                println!("caro daemon is not running");
+                crate::outln!("caro daemon is not running");
             }
             Ok(exit::OK)
         }
@@ -26,7 +26,7 @@ pub fn run(action: Option<DaemonAction>, s: &Settings) -> Result<i32, CaroError>
         }
         Some(DaemonAction::Status) => match client.status()? {
             None => {
-                println!(
+                crate::outln!(
                     "caro daemon is not running (socket {})",
                     client.rundir.socket().display()
                 );
@@ -35,25 +35,27 @@ pub fn run(action: Option<DaemonAction>, s: &Settings) -> Result<i32, CaroError>
             Some(st) => {
                 let ms =
                     |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0} ms"));
-                println!("pid              {}", st.pid);
-                println!("version          {}", st.version);
-                println!("uptime           {}", human_duration(st.uptime_secs));
-                println!("model            {}", st.model);
-                println!("threads          {}", st.threads);
-                println!(
+                crate::outln!("pid              {}", st.pid);
+                crate::outln!("version          {}", st.version);
+                crate::outln!("uptime           {}", human_duration(st.uptime_secs));
+                crate::outln!("model            {}", st.model);
+                crate::outln!("threads          {}", st.threads);
+                crate::outln!(
                     "workers          {} (queue {}, busy {})",
-                    st.workers, st.queue, st.busy
+                    st.workers,
+                    st.queue,
+                    st.busy
                 );
-                println!("requests served  {}", st.requests_served);
-                println!("cached prefix    {} tokens", st.cached_prefix_tokens);
-                println!(
+                crate::outln!("requests served  {}", st.requests_served);
+                crate::outln!("cached prefix    {} tokens", st.cached_prefix_tokens);
+                crate::outln!(
                     "latency          p50 {} · p95 {}",
                     ms(st.latency_p50_ms),
                     ms(st.latency_p95_ms)
                 );
-                println!("memory (RSS)     {:.0} MB", st.rss_mb);
-                println!("idle timeout     {}", human_duration(st.idle_timeout_secs));
-                println!("socket           {}", client.rundir.socket().display());
+                crate::outln!("memory (RSS)     {:.0} MB", st.rss_mb);
+                crate::outln!("idle timeout     {}", human_duration(st.idle_timeout_secs));
+                crate::outln!("socket           {}", client.rundir.socket().display());
                 Ok(exit::OK)
             }
         },
@@ -63,7 +65,7 @@ pub fn run(action: Option<DaemonAction>, s: &Settings) -> Result<i32, CaroError>
 fn start(client: &Client) -> Result<i32, CaroError> {
     eprintln!("caro: starting the daemon (loading model…)");
     let pid = client.start(&mut crate::daemon::client::Quiet)?;
-    println!("caro daemon running (pid {pid})");
+    crate::outln!("caro daemon running (pid {pid})");
     Ok(exit::OK)
 }
 
@@ -84,7 +86,7 @@ pub fn ping() -> i32 {
     };
     match Client::new().request(&req) {
         Ok(Some(Event::Pong { pid, .. })) => {
-            println!("pong from pid {pid}");
+            crate::outln!("pong from pid {pid}");
             exit::OK
         }
         Ok(_) => exit::DAEMON,

@@ -22,7 +22,7 @@ fn line(st: &Style, mark: Mark, what: &str, detail: &str) {
         Mark::Warn => st.yellow("warn"),
         Mark::Fail => st.red("FAIL"),
     };
-    println!("{m} {what:<18} {detail}");
+    crate::outln!("{m} {what:<18} {detail}");
 }
 
 pub fn run(s: &Settings) -> Result<i32, CaroError> {
@@ -98,7 +98,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         ("bash", home.join(".bashrc")),
         (
             "fish",
-            crate::paths::config_dir()
+            crate::settings::paths::config_dir()
                 .parent()
                 .map_or_else(|| home.join(".config"), Path::to_path_buf)
                 .join("fish/config.fish"),
@@ -147,7 +147,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         &format!(
             "{} (of {} cores)",
             s.threads,
-            crate::engine::threads::default_threads()
+            crate::settings::default_threads()
         ),
     );
     let features = cpu_features();

@@ -68,12 +68,12 @@ fn in_process(
         &LoadOptions {
             sessions: 1,
             context_cap: s.context,
-            prefix_cache: crate::paths::prefix_cache_dir(),
+            prefix_cache: s.prefix_cache.clone(),
         },
     )?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     spinner.set("thinking…");
-    let ctx = Context::detect(&s.shell, cwd);
+    let ctx = Context::detect(s.shell, cwd);
     let opts = CommandOptions {
         max_tokens: s.max_tokens,
         sampling: Sampling {
@@ -111,7 +111,7 @@ fn via_daemon(
         client: protocol::crate_version().into(),
         buffer: request.to_owned(),
         cursor: request.chars().count(),
-        shell: s.shell.clone(),
+        shell: s.shell,
         cwd: cwd.display().to_string(),
         alternative: 0,
         temperature: Some(s.temperature),
@@ -161,15 +161,15 @@ fn print(o: &Outcome, args: &GenerateArgs, common: &CommonArgs, s: &Settings) {
             "total_ms": o.total_ms,
             "stats": st,
         });
-        println!("{out}");
+        crate::outln!("{out}");
         return;
     }
     if !std::io::stdout().is_terminal() {
-        println!("{}", o.command);
+        crate::outln!("{}", o.command);
         return;
     }
     let out = Style::for_stdout();
-    println!("{}", out.bold(&o.command));
+    crate::outln!("{}", out.bold(&o.command));
     let err = Style::for_stderr();
     match (o.verdict.level, &o.verdict.reason) {
         (Level::Dangerous, Some(r)) => eprintln!("{} {r}", err.red("⚠ dangerous:")),

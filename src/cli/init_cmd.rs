@@ -4,23 +4,33 @@ use clap::CommandFactory;
 
 use super::Cli;
 use crate::error::{CaroError, exit};
-use crate::shell::{self, ShellKind};
+use crate::settings::{self, Shell};
+use crate::shell;
 
-pub fn init(shell: ShellKind, key: Option<&str>, no_bind: bool) -> Result<i32, CaroError> {
+pub fn init(shell: Shell, key: Option<&str>, no_bind: bool) -> Result<i32, CaroError> {
     // The script calls this very binary, so a PATH change cannot swap it.
     let bin = std::env::current_exe().unwrap_or_else(|_| "caro".into());
-    let script = shell::init_script(shell, key, !no_bind, &bin)
+    let key = key.map(str::to_owned).or_else(settings::env::key);
+    let script = shell::init_script(shell, key.as_deref(), !no_bind, &bin)
         .map_err(|e| CaroError::Usage(e.to_string()))?;
-    print!("{script}");
+    crate::out!("{script}");
     Ok(exit::OK)
 }
 
-pub fn completions(shell: ShellKind) -> Result<i32, CaroError> {
+pub fn completions(shell: Shell) -> Result<i32, CaroError> {
     let target = match shell {
-        ShellKind::Zsh => clap_complete::Shell::Zsh,
-        ShellKind::Bash => clap_complete::Shell::Bash,
-        ShellKind::Fish => clap_complete::Shell::Fish,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Fish => clap_complete::Shell::Fish,
+        Shell::Sh => {
+            return Err(CaroError::Usage(
+                "there are no completions for sh; use zsh, bash or fish".into(),
+            ));
+        }
     };
-    clap_complete::generate(target, &mut Cli::command(), "caro", &mut std::io::stdout());
+    // Generated into memory: clap_complete panics when it cannot write.
+    let mut script = Vec::new();
+    clap_complete::generate(target, &mut Cli::command(), "caro", &mut script);
+    crate::out!("{}", String::from_utf8_lossy(&script));
     Ok(exit::OK)
 }

@@ -1,7 +1,6 @@
 //! The command line: argument definitions and dispatch to one module per subcommand.
 
 mod bench;
-mod bench_daemon;
 mod complete_line;
 mod config_cmd;
 mod daemon_cmd;
@@ -14,10 +13,10 @@ pub mod style;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::error::CaroError;
-use crate::settings::{Overrides, Settings};
+use crate::settings::{Overrides, Settings, Shell};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -48,47 +47,21 @@ pub struct Cli {
 /// Options shared by generation, the daemon and the benchmark.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// GGUF model file [env: CARO_MODEL] [default: ~/.cache/caro/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf]
-    #[arg(
-        long,
-        global = true,
-        env = "CARO_MODEL",
-        value_name = "PATH",
-        hide_env = true
-    )]
+    #[arg(long, global = true, value_name = "PATH", help = model_help())]
     pub model: Option<PathBuf>,
     /// CPU threads for inference [env: CARO_THREADS] [default: one per core]
-    #[arg(
-        long,
-        short = 't',
-        global = true,
-        env = "CARO_THREADS",
-        value_name = "N",
-        hide_env = true
-    )]
+    #[arg(long, short = 't', global = true, value_name = "N")]
     pub threads: Option<usize>,
     /// Print timings and details on stderr
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TargetShell {
-    Zsh,
-    Bash,
-    Fish,
-    Sh,
-}
-
-impl TargetShell {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Zsh => "zsh",
-            Self::Bash => "bash",
-            Self::Fish => "fish",
-            Self::Sh => "sh",
-        }
-    }
+fn model_help() -> String {
+    format!(
+        "GGUF model file [env: CARO_MODEL] [default: ~/.cache/caro/models/{}]",
+        crate::settings::default_model_file()
+    )
 }
 
 #[derive(Debug, Clone, Args)]
@@ -96,9 +69,9 @@ pub struct GenerateArgs {
     /// What you want to do, in plain words (quote it)
     #[arg(value_name = "REQUEST")]
     pub request: Vec<String>,
-    /// Shell to write the command for [default: from $SHELL]
+    /// Shell to write the command for [env: CARO_SHELL] [default: from $SHELL]
     #[arg(long, value_enum)]
-    pub shell: Option<TargetShell>,
+    pub shell: Option<Shell>,
     /// Most tokens the model may generate
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<usize>,
@@ -134,8 +107,9 @@ pub enum Command {
     },
     /// Print the shell integration: eval "$(caro init zsh)" (bash alike; fish: caro init fish | source)
     Init {
+        /// zsh, bash or fish
         #[arg(value_enum)]
-        shell: crate::shell::ShellKind,
+        shell: Shell,
         /// Key to bind, e.g. ctrl-g (default), alt-g, '^X' [env: CARO_KEY]
         #[arg(long, value_name = "KEYSPEC")]
         key: Option<String>,
@@ -145,8 +119,9 @@ pub enum Command {
     },
     /// Print shell completions for caro
     Completions {
+        /// zsh, bash or fish
         #[arg(value_enum)]
-        shell: crate::shell::ShellKind,
+        shell: Shell,
     },
     /// Rate a command: safe, caution or dangerous, with the reason
     Check {
@@ -197,10 +172,11 @@ impl Cli {
         Overrides {
             model: self.common.model.clone(),
             threads: self.common.threads,
-            shell: self.generate.shell.map(|s| s.as_str().to_owned()),
+            shell: self.generate.shell,
             max_tokens: self.generate.max_tokens,
             temperature: self.generate.temperature,
             seed: self.generate.seed,
+            idle_timeout_secs: None,
         }
     }
 }
@@ -255,7 +231,7 @@ fn check_cmd(command: &str, json: bool) -> i32 {
     use crate::safety::Level;
     let v = crate::safety::check(command);
     if json {
-        println!("{}", serde_json::to_string(&v).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string(&v).unwrap_or_default());
     } else {
         let st = style::Style::for_stdout();
         let level = match v.level {
@@ -264,8 +240,8 @@ fn check_cmd(command: &str, json: bool) -> i32 {
             Level::Dangerous => st.red("dangerous"),
         };
         match &v.reason {
-            Some(r) => println!("{level}: {r}"),
-            None => println!("{level}"),
+            Some(r) => crate::outln!("{level}: {r}"),
+            None => crate::outln!("{level}"),
         }
     }
     match v.level {

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use clap::Subcommand;
 
 use crate::error::{CaroError, exit};
-use crate::settings::Settings;
+use crate::settings::{DEFAULT_LOCATION, Settings};
 use crate::store::{Catalog, CtrlC, ModelStore, ProgressMode, PullOptions, Variant};
 
 #[derive(Debug, Clone, Subcommand)]
@@ -42,12 +42,12 @@ fn progress_mode() -> ProgressMode {
 
 pub fn run(action: &ModelAction, s: &Settings) -> Result<i32, CaroError> {
     let catalog = Catalog::builtin();
-    let store = ModelStore::from_env()?;
+    let store = ModelStore::from_env()?.with_models_dir(s.models_dir.clone());
     match action {
         ModelAction::Pull { variant: name } => {
             let v = variant(catalog, name.as_deref())?;
             let path = pull(&store, v)?;
-            println!("{}", path.display());
+            crate::outln!("{}", path.display());
         }
         ModelAction::List => {
             let active = s.model.file_name().and_then(|f| f.to_str()).and_then(|f| {
@@ -57,26 +57,33 @@ pub fn run(action: &ModelAction, s: &Settings) -> Result<i32, CaroError> {
                     .find(|v| v.file == f)
                     .map(|v| v.name.clone())
             });
-            for m in store.list(catalog, active.as_deref()) {
+            let models = store.list(catalog, active.as_deref());
+            for m in &models {
                 let size = m.size.map_or_else(
                     || "size unknown".into(),
                     |b| format!("{:.1} GB", b as f64 / 1e9),
                 );
-                let state = match (&m.path, m.partial) {
-                    (Some(p), _) => format!("present  {}", p.display()),
-                    (None, Some(done)) => format!("partial ({:.0} MB so far)", done as f64 / 1e6),
-                    (None, None) => "not downloaded".into(),
+                let state = match (&m.path, m.partial, &m.unverified) {
+                    (Some(p), _, _) => format!("present  {}", p.display()),
+                    (None, _, Some(p)) => format!(
+                        "not the catalogue's file: {} (`caro model verify` says why)",
+                        p.display()
+                    ),
+                    (None, Some(done), None) => {
+                        format!("partial ({:.0} MB so far)", done as f64 / 1e6)
+                    }
+                    (None, None, None) => "not downloaded".into(),
                 };
                 let mark = if m.active { "*" } else { " " };
-                println!("{mark} {:<8} {size:<13} {state}", m.name);
+                crate::outln!("{mark} {:<8} {size:<13} {state}", m.name);
             }
-            if !s.model.starts_with(store.config().cache_dir.as_path()) {
+            if !models.iter().any(|m| m.path.as_ref() == Some(&s.model)) {
                 let present = if s.model.is_file() {
                     "present"
                 } else {
                     "missing"
                 };
-                println!(
+                crate::outln!(
                     "active model: {} ({present}, {})",
                     s.model.display(),
                     s.model_source
@@ -90,20 +97,20 @@ pub fn run(action: &ModelAction, s: &Settings) -> Result<i32, CaroError> {
                 }
                 .into());
             }
-            println!("{}", s.model.display());
+            crate::outln!("{}", s.model.display());
         }
         ModelAction::Verify { variant: name } => {
             let v = variant(catalog, name.as_deref())?;
             let ok = store.verify(v, progress_mode())?;
-            println!("ok  {}  sha256 {}", ok.path.display(), ok.sha256);
+            crate::outln!("ok  {}  sha256 {}", ok.path.display(), ok.sha256);
         }
         ModelAction::Rm { variant: name } => {
             let v = catalog.get(name)?;
             let removed = store.remove(v)?;
             if removed.paths.is_empty() {
-                println!("{} is not downloaded", v.name);
+                crate::outln!("{} is not downloaded", v.name);
             } else {
-                println!(
+                crate::outln!(
                     "removed {} ({:.1} GB freed)",
                     v.name,
                     removed.freed as f64 / 1e9
@@ -127,7 +134,7 @@ fn pull(store: &ModelStore, v: &Variant) -> Result<std::path::PathBuf, CaroError
 /// On a terminal with the default model missing, offers to download it once. Returns
 /// the downloaded path, or `None` when it was declined or cannot be asked.
 pub fn offer_first_download(s: &Settings) -> Result<Option<std::path::PathBuf>, CaroError> {
-    if s.model.is_file() || s.model_source != "default location" {
+    if s.model.is_file() || s.model_source != DEFAULT_LOCATION {
         return Ok(None);
     }
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
@@ -155,6 +162,6 @@ pub fn offer_first_download(s: &Settings) -> Result<Option<std::path::PathBuf>, 
     ) {
         return Ok(None);
     }
-    let store = ModelStore::from_env()?;
+    let store = ModelStore::from_env()?.with_models_dir(s.models_dir.clone());
     pull(&store, v).map(Some)
 }

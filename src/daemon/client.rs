@@ -57,9 +57,7 @@ impl Default for Client {
 
 impl Client {
     pub fn new() -> Self {
-        let start_timeout = std::env::var("CARO_START_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse().ok())
+        let start_timeout = crate::settings::env::start_timeout_secs()
             .map_or(DEFAULT_START_TIMEOUT, Duration::from_secs);
         Self {
             rundir: RunDir::locate(),

@@ -6,6 +6,7 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::GenerationStats;
+use crate::settings::Shell;
 
 /// Bumped on any incompatible change. The crate version is exchanged too, so a client
 /// from another build restarts the daemon.
@@ -48,7 +49,7 @@ pub struct GenerateParams {
     /// Cursor position in `buffer`, in characters.
     #[serde(default)]
     pub cursor: usize,
-    pub shell: String,
+    pub shell: Shell,
     pub cwd: String,
     /// 0 for the first answer, 1, 2, … for "give me another one".
     #[serde(default)]
@@ -174,7 +175,7 @@ mod tests {
             client: "0.1.0".into(),
             buffer: "list files".into(),
             cursor: 10,
-            shell: "zsh".into(),
+            shell: Shell::Zsh,
             cwd: "/tmp".into(),
             alternative: 2,
             temperature: None,

@@ -79,7 +79,7 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
         &LoadOptions {
             sessions: settings.workers,
             context_cap: settings.context,
-            prefix_cache: crate::paths::prefix_cache_dir(),
+            prefix_cache: settings.prefix_cache.clone(),
         },
     )?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -394,7 +394,7 @@ fn generate(
         },
     )?;
     let request = crate::engine::request::prose(&p.buffer);
-    let ctx = Context::detect(&p.shell, Path::new(&p.cwd));
+    let ctx = Context::detect(p.shell, Path::new(&p.cwd));
     let s = &shared.settings;
     let base_temp = p.temperature.unwrap_or(s.temperature);
     let remembered = lock(&shared.answers)

@@ -22,10 +22,7 @@ use crate::model::{self, Session, TextStream, Tokenizer, Weights};
 /// resident) for no measurable prefill gain at our prompt sizes (see README,
 /// "Performance"). `CARO_PREFILL_CHUNK` overrides it for experiments.
 pub fn prefill_chunk() -> usize {
-    std::env::var("CARO_PREFILL_CHUNK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(31)
+    crate::settings::env::prefill_chunk().unwrap_or(31)
 }
 
 #[derive(Debug, Clone)]

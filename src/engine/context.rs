@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::settings::Shell;
+
 /// Most directory entries named to the model: enough to hint at the kind of project and
 /// the files a request may mean, few enough to keep the user turn (prefill) short.
 const MAX_LISTED: usize = 12;
@@ -18,7 +20,7 @@ pub struct Context {
     pub os: String,
     /// GNU coreutils on Linux, BSD userland on macOS and the BSDs.
     pub userland: &'static str,
-    pub shell: String,
+    pub shell: Shell,
     /// Only when the version reached this process's environment (e.g. `$BASH_VERSION`).
     pub shell_version: Option<String>,
     pub cwd: PathBuf,
@@ -35,12 +37,12 @@ pub struct Context {
 
 impl Context {
     /// Gathers the context for `shell` in `cwd`.
-    pub fn detect(shell: &str, cwd: &Path) -> Self {
+    pub fn detect(shell: Shell, cwd: &Path) -> Self {
         let (listing, unlisted) = list_dir(cwd);
         Self {
             os: os_name().to_owned(),
             userland: userland(std::env::consts::OS),
-            shell: shell.to_owned(),
+            shell,
             shell_version: shell_version(shell),
             cwd: cwd.to_owned(),
             home: std::env::home_dir(),
@@ -53,11 +55,11 @@ impl Context {
 
     /// Only the fixed facts (OS, userland, shell): for callers that must not depend on
     /// the directory they run in.
-    pub fn minimal(shell: &str, cwd: &Path) -> Self {
+    pub fn minimal(shell: Shell, cwd: &Path) -> Self {
         Self {
             os: os_name().to_owned(),
             userland: userland(std::env::consts::OS),
-            shell: shell.to_owned(),
+            shell,
             shell_version: None,
             cwd: cwd.to_owned(),
             home: std::env::home_dir(),
@@ -78,7 +80,7 @@ impl Context {
         Self {
             os: "Linux".into(),
             userland: "GNU",
-            shell: shell.into(),
+            shell: shell.parse().expect("a shell name"),
             shell_version: None,
             cwd: cwd.into(),
             home: None,
@@ -110,7 +112,7 @@ impl Context {
     pub fn describe(&self) -> String {
         let shell = match &self.shell_version {
             Some(v) => format!("{} {}", self.shell, redact(v)),
-            None => self.shell.clone(),
+            None => self.shell.to_string(),
         };
         let mut out = format!(
             "context: {}, {} tools, {shell}; cwd {}",
@@ -197,12 +199,12 @@ fn os_name() -> &'static str {
 
 /// The shell's version when its variable reached us; shells rarely export it, so this
 /// is usually `None` and nothing is run to find out.
-fn shell_version(shell: &str) -> Option<String> {
+fn shell_version(shell: Shell) -> Option<String> {
     let var = match shell {
-        "bash" => "BASH_VERSION",
-        "zsh" => "ZSH_VERSION",
-        "fish" => "FISH_VERSION",
-        _ => return None,
+        Shell::Bash => "BASH_VERSION",
+        Shell::Zsh => "ZSH_VERSION",
+        Shell::Fish => "FISH_VERSION",
+        Shell::Sh => return None,
     };
     let v = std::env::var(var).ok()?;
     // "5.2.15(1)-release" → "5.2.15"
@@ -313,19 +315,6 @@ fn looks_random(word: &str) -> bool {
         && word.chars().any(|c| c.is_ascii_lowercase())
 }
 
-/// The shell named by `$SHELL`, reduced to one caro knows; `sh` otherwise.
-pub fn shell_from_env() -> String {
-    let shell = std::env::var("SHELL").unwrap_or_default();
-    let name = Path::new(&shell)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("");
-    match name {
-        "zsh" | "bash" | "fish" => name.to_owned(),
-        _ => "sh".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,7 +340,7 @@ mod tests {
         }
         std::fs::write(dir.path().join(".env"), "").expect("write");
         std::fs::create_dir(dir.path().join("a-dir")).expect("mkdir");
-        let c = Context::detect("bash", dir.path());
+        let c = Context::detect(Shell::Bash, dir.path());
         assert_eq!(c.listing.len(), MAX_LISTED);
         assert_eq!(c.listing[0], "a-dir/");
         assert_eq!(c.unlisted, 21 - MAX_LISTED);
@@ -364,9 +353,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join(".git")).expect("mkdir");
         std::fs::create_dir_all(dir.path().join("src/deep")).expect("mkdir");
-        assert!(Context::detect("zsh", &dir.path().join("src/deep")).git);
+        assert!(Context::detect(Shell::Zsh, &dir.path().join("src/deep")).git);
         assert!(
-            Context::detect("zsh", &dir.path().join("src/deep"))
+            Context::detect(Shell::Zsh, &dir.path().join("src/deep"))
                 .describe()
                 .contains("git repo")
         );

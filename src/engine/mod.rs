@@ -102,12 +102,10 @@ impl Default for Sampling {
         Self {
             temperature: 0.0,
             top_p: 0.95,
-            seed: DEFAULT_SEED,
+            seed: crate::settings::DEFAULT_SEED,
         }
     }
 }
-
-pub const DEFAULT_SEED: u64 = 299_792_458;
 
 #[derive(Debug, Clone)]
 pub struct GenerateRequest {

@@ -1,14 +1,6 @@
 //! CPU thread settings. Candle reads them from the environment once, on first use, so
 //! they must be set before any tensor work and before other threads exist.
 
-/// Threads when nothing is configured: one per core, measured fastest on small machines
-/// (see README, "Performance").
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
 /// Candle's worker pool spins this many times before sleeping. The stock 25 000 makes
 /// workers burn the core that the OS needs for the other half of the job when the machine
 /// is busy, and two threads become slower than one; a short spin keeps the pool

@@ -18,7 +18,7 @@ use crate::engine::context::Context;
 use crate::engine::{Backend, CancelToken, Preamble, Sampling};
 use crate::error::{CaroError, exit};
 use crate::safety::Level;
-use crate::settings::Settings;
+use crate::settings::{Settings, Shell};
 
 use cases::Case;
 use report::{Exec, Report, Row, RunInfo};
@@ -26,7 +26,7 @@ use sandbox::{Outcome, Sandbox};
 use variants::{ContextMode, Variant};
 
 /// The shell the commands are written for and run with (the references are bash).
-const SHELL: &str = "bash";
+const SHELL: Shell = Shell::Bash;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
@@ -90,7 +90,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "T", default_value_t = 0.0)]
     pub temperature: f64,
     /// Seed for sampling
-    #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_SEED)]
+    #[arg(long, value_name = "N", default_value_t = crate::settings::DEFAULT_SEED)]
     pub seed: u64,
     /// Answer with each case's first reference instead of the model (checks the harness)
     #[arg(long)]

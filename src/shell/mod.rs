@@ -21,13 +21,7 @@ use std::path::Path;
 
 use key::Key;
 
-/// A shell `caro init` can integrate with.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShellKind {
-    Zsh,
-    Bash,
-    Fish,
-}
+use crate::settings::Shell;
 
 /// Why `caro init` could not produce a script.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +29,9 @@ pub enum InitError {
     /// `--key` / `$CARO_KEY` is not a key we can bind.
     #[error("invalid key {spec:?}: {reason}")]
     BadKey { spec: String, reason: String },
+    /// Plain `sh` has no line editor to bind a key in.
+    #[error("there is no shell integration for {0}; use zsh, bash or fish")]
+    NoIntegration(Shell),
 }
 
 const ZSH_SCRIPT: &str = include_str!("../../shell/caro.zsh");
@@ -46,28 +43,26 @@ const FISH_SCRIPT: &str = include_str!("../../shell/caro.fish");
 /// `caro` on `PATH` when that file is gone).
 ///
 /// `key` is a key spec such as `ctrl-g`, `^G`, `\C-g` or `alt-g`; when it is
-/// `None`, `$CARO_KEY` is used if set and non-empty, else Ctrl-G. With
-/// `bind == false` the script defines its widgets/functions but binds no key.
+/// `None` (or blank), Ctrl-G. With `bind == false` the script defines its
+/// widgets/functions but binds no key.
 pub fn init_script(
-    shell: ShellKind,
+    shell: Shell,
     key: Option<&str>,
     bind: bool,
     caro_bin: &Path,
 ) -> Result<String, InitError> {
-    let from_env = std::env::var("CARO_KEY").ok();
-    let spec = key.or(from_env.as_deref().filter(|s| !s.trim().is_empty()));
-    let key = match spec {
+    let key = match key.filter(|s| !s.trim().is_empty()) {
         Some(spec) => Key::parse(spec)?,
         None => key::DEFAULT_KEY,
     };
-    Ok(render(shell, key, bind, caro_bin))
+    render(shell, key, bind, caro_bin)
 }
 
-fn render(shell: ShellKind, key: Key, bind: bool, caro_bin: &Path) -> String {
+fn render(shell: Shell, key: Key, bind: bool, caro_bin: &Path) -> Result<String, InitError> {
     let bind = if bind { "1" } else { "0" };
     let undo = key.undo_key();
-    match shell {
-        ShellKind::Zsh => substitute(
+    Ok(match shell {
+        Shell::Zsh => substitute(
             ZSH_SCRIPT,
             &[
                 ("@CARO_BIN@", quote::posix_path(caro_bin)),
@@ -75,7 +70,7 @@ fn render(shell: ShellKind, key: Key, bind: bool, caro_bin: &Path) -> String {
                 ("@CARO_KEY@", quote::posix(&key.zsh())),
             ],
         ),
-        ShellKind::Bash => substitute(
+        Shell::Bash => substitute(
             BASH_SCRIPT,
             &[
                 ("@CARO_BIN@", quote::posix_path(caro_bin)),
@@ -88,7 +83,7 @@ fn render(shell: ShellKind, key: Key, bind: bool, caro_bin: &Path) -> String {
                 ("@CARO_KEY_NAME@", quote::posix(&key.name())),
             ],
         ),
-        ShellKind::Fish => substitute(
+        Shell::Fish => substitute(
             FISH_SCRIPT,
             &[
                 ("@CARO_BIN@", quote::fish_path(caro_bin)),
@@ -107,7 +102,8 @@ fn render(shell: ShellKind, key: Key, bind: bool, caro_bin: &Path) -> String {
                 ),
             ],
         ),
-    }
+        Shell::Sh => return Err(InitError::NoIntegration(shell)),
+    })
 }
 
 /// Replaces every placeholder in one pass, so a value that happens to

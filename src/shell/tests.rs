@@ -3,6 +3,7 @@ use std::process::Command;
 
 use super::key::{DEFAULT_KEY, Key};
 use super::*;
+use crate::settings::Shell;
 
 fn key(spec: &str) -> Key {
     Key::parse(spec).unwrap_or_else(|e| panic!("{spec:?} should parse: {e}"))
@@ -15,7 +16,7 @@ fn bad(spec: &str) -> String {
     }
 }
 
-const ALL: [ShellKind; 3] = [ShellKind::Zsh, ShellKind::Bash, ShellKind::Fish];
+const ALL: [Shell; 3] = [Shell::Zsh, Shell::Bash, Shell::Fish];
 
 #[test]
 fn ctrl_forms_agree() {
@@ -117,12 +118,12 @@ fn undo_key_is_alt_g_unless_taken() {
 
 #[test]
 fn bad_key_is_an_init_error() {
-    let err = init_script(ShellKind::Zsh, Some("ctrl-c"), true, Path::new("/bin/caro"))
+    let err = init_script(Shell::Zsh, Some("ctrl-c"), true, Path::new("/bin/caro"))
         .expect_err("ctrl-c must be refused");
     assert!(matches!(err, InitError::BadKey { .. }));
 }
 
-fn rendered(shell: ShellKind, spec: &str, bind: bool, bin: &Path) -> String {
+fn rendered(shell: Shell, spec: &str, bind: bool, bin: &Path) -> String {
     init_script(shell, Some(spec), bind, bin).expect("valid key")
 }
 
@@ -141,19 +142,19 @@ fn every_placeholder_is_replaced() {
 #[test]
 fn values_land_quoted_per_shell() {
     let bin = Path::new("/opt/caro/bin/caro");
-    let zsh = rendered(ShellKind::Zsh, "ctrl-g", true, bin);
+    let zsh = rendered(Shell::Zsh, "ctrl-g", true, bin);
     assert!(zsh.contains("typeset -g _caro_bin_path='/opt/caro/bin/caro'\n"));
     assert!(zsh.contains("typeset -g _caro_key='^G'\n"));
     assert!(zsh.contains("typeset -gi _caro_bind_keys=1\n"));
 
-    let bash = rendered(ShellKind::Bash, "ctrl-g", false, bin);
+    let bash = rendered(Shell::Bash, "ctrl-g", false, bin);
     assert!(bash.contains("_caro_bin_path='/opt/caro/bin/caro'\n"));
     assert!(bash.contains("_caro_key='\\C-g'\n"));
     assert!(bash.contains("_caro_undo_key='\\eg'\n"));
     assert!(bash.contains("_caro_bind_keys=0\n"));
     assert!(bash.contains("\"caro: \"'Ctrl-G'\" needs bash 4"));
 
-    let fish = rendered(ShellKind::Fish, "ctrl-g", true, bin);
+    let fish = rendered(Shell::Fish, "ctrl-g", true, bin);
     assert!(fish.contains("set -g _caro_bin_path '/opt/caro/bin/caro'\n"));
     assert!(fish.contains("set -g _caro_key \\cg\n"));
     assert!(fish.contains("set -g _caro_key 'ctrl-g'\n"));
@@ -161,18 +162,18 @@ fn values_land_quoted_per_shell() {
     assert!(fish.contains("set -g _caro_undo_key 'alt-g'\n"));
 
     // The undo key steps aside when the main key is Alt-G.
-    let bash = rendered(ShellKind::Bash, "alt-g", true, bin);
+    let bash = rendered(Shell::Bash, "alt-g", true, bin);
     assert!(bash.contains("_caro_undo_key=''\n"));
-    let fish = rendered(ShellKind::Fish, "alt-g", true, bin);
+    let fish = rendered(Shell::Fish, "alt-g", true, bin);
     assert!(fish.contains("set -g _caro_undo_key ''\n"));
 }
 
 #[test]
 fn awkward_paths_are_quoted() {
     let bin = Path::new("/home/o'neil/my apps/$HOME/@CARO_KEY@\\x/caro");
-    let zsh = rendered(ShellKind::Zsh, "ctrl-g", true, bin);
+    let zsh = rendered(Shell::Zsh, "ctrl-g", true, bin);
     assert!(zsh.contains(r"_caro_bin_path='/home/o'\''neil/my apps/$HOME/@CARO_KEY@\x/caro'"));
-    let fish = rendered(ShellKind::Fish, "ctrl-g", true, bin);
+    let fish = rendered(Shell::Fish, "ctrl-g", true, bin);
     assert!(fish.contains(r"_caro_bin_path '/home/o\'neil/my apps/$HOME/@CARO_KEY@\\x/caro'"));
 }
 
@@ -229,9 +230,9 @@ fn shells_read_back_the_exact_path() {
 #[test]
 fn rendered_scripts_parse() {
     for (shell, prog, flag) in [
-        (ShellKind::Zsh, "zsh", "-n"),
-        (ShellKind::Bash, "bash", "-n"),
-        (ShellKind::Fish, "fish", "--no-execute"),
+        (Shell::Zsh, "zsh", "-n"),
+        (Shell::Bash, "bash", "-n"),
+        (Shell::Fish, "fish", "--no-execute"),
     ] {
         if Command::new(prog).arg("-c").arg("true").output().is_err() {
             eprintln!("skipping {prog}: not installed");
@@ -262,17 +263,17 @@ fn rendered_scripts_parse() {
 fn non_interactive_shells_are_left_alone() {
     for (shell, prog, check) in [
         (
-            ShellKind::Zsh,
+            Shell::Zsh,
             "zsh",
             "print -r -- ${+functions[_caro_complete_line]}",
         ),
         (
-            ShellKind::Bash,
+            Shell::Bash,
             "bash",
             "declare -F _caro_complete_line >/dev/null && echo 1 || echo 0",
         ),
         (
-            ShellKind::Fish,
+            Shell::Fish,
             "fish",
             "functions -q _caro_complete_line; and echo 1; or echo 0",
         ),
@@ -299,4 +300,12 @@ fn non_interactive_shells_are_left_alone() {
         );
         assert_eq!(stdout.trim(), "0", "{prog}");
     }
+}
+
+#[test]
+fn sh_has_no_integration() {
+    let err = init_script(Shell::Sh, None, true, Path::new("/bin/caro"))
+        .expect_err("plain sh has no line editor");
+    assert_eq!(err, InitError::NoIntegration(Shell::Sh));
+    assert!(err.to_string().contains("zsh, bash or fish"));
 }

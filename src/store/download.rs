@@ -8,8 +8,8 @@ use indicatif::HumanBytes;
 use sha2::{Digest, Sha256};
 
 use super::catalog::{Variant, is_sha256_hex};
-use super::config::StoreConfig;
 use super::error::{StoreError, one_line};
+use super::hub::HubSettings;
 use super::local;
 use super::progress::{ProgressMode, Reporter};
 use super::remote::{Opened, Remote, RemoteFile};
@@ -47,14 +47,14 @@ pub struct Pulled {
 }
 
 pub(crate) fn pull(
-    config: &StoreConfig,
+    hub: &HubSettings,
     v: &Variant,
     options: &PullOptions<'_>,
 ) -> Result<Pulled, StoreError> {
     let mut reporter = Reporter::new(options.progress);
 
     // A verified copy needs no network at all.
-    if let Some(path) = local::find_cached(config, v)
+    if let Some(path) = local::find_cached(hub, v)
         && let Some(sha) = local::expected_sha(&path, v)
     {
         reporter.note(&format!("{} is already downloaded; verifying it", v.file));
@@ -68,22 +68,22 @@ pub(crate) fn pull(
                 });
             }
             Err(e @ (StoreError::ChecksumMismatch { .. } | StoreError::SizeMismatch { .. })) => {
-                local::remove(config, v)?;
+                local::remove(hub, v)?;
                 reporter.note(&format!("{e}; downloading it again"));
             }
             Err(e) => return Err(e),
         }
     }
-    if config.offline {
+    if hub.offline {
         return Err(StoreError::OfflineMode {
             file: v.file.clone(),
         });
     }
 
-    let remote = Remote::new(config);
+    let remote = Remote::new(hub);
     let meta = remote.metadata(v)?;
     let (sha, size) = expectations(v, &meta)?;
-    let cache = local::cache_repo(config, v);
+    let cache = local::cache_repo(hub, v);
     let blob = cache.blob_path(&meta.etag);
     let blobs_dir = parent(&blob);
     fs::create_dir_all(blobs_dir).map_err(|e| StoreError::io("create", blobs_dir, e))?;
@@ -94,7 +94,7 @@ pub(crate) fn pull(
     if blob.exists() {
         match check(&blob, v, Some(size), &sha, &mut reporter) {
             Ok(_) => {
-                let path = link(config, v, &meta)?;
+                let path = link(hub, v, &meta)?;
                 return Ok(Pulled {
                     path,
                     size,
@@ -138,7 +138,7 @@ pub(crate) fn pull(
     }
     fs::rename(&part, &blob).map_err(|e| StoreError::io("rename", &part, e))?;
     sync_dir(blobs_dir);
-    let path = link(config, v, &meta)?;
+    let path = link(hub, v, &meta)?;
     reporter.note(&format!("{} downloaded and verified", v.file));
     Ok(Pulled {
         path,
@@ -360,8 +360,8 @@ fn read_failure(e: &io::Error) -> String {
 
 /// Creates `snapshots/<commit>/<file>` -> `../../blobs/<etag>` and
 /// `refs/<revision>`, exactly as hf-hub does.
-fn link(config: &StoreConfig, v: &Variant, meta: &RemoteFile) -> Result<PathBuf, StoreError> {
-    let cache = local::cache_repo(config, v);
+fn link(hub: &HubSettings, v: &Variant, meta: &RemoteFile) -> Result<PathBuf, StoreError> {
+    let cache = local::cache_repo(hub, v);
     let pointer = cache.pointer_path(&meta.commit).join(&v.file);
     let snapshot = parent(&pointer);
     fs::create_dir_all(snapshot).map_err(|e| StoreError::io("create", snapshot, e))?;
@@ -379,7 +379,7 @@ fn link(config: &StoreConfig, v: &Variant, meta: &RemoteFile) -> Result<PathBuf,
         .map_err(|e| StoreError::io("link", &pointer, e))?;
     cache
         .create_ref(&meta.commit)
-        .map_err(|e| StoreError::io("write", &local::repo_dir(config, v).join("refs"), e))?;
+        .map_err(|e| StoreError::io("write", &local::repo_dir(hub, v).join("refs"), e))?;
     Ok(pointer)
 }
 

@@ -19,8 +19,8 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 use super::catalog::{Catalog, Variant, is_sha256_hex};
-use super::config::StoreConfig;
 use super::error::StoreError;
+use super::hub::HubSettings;
 
 /// One line of `caro model list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub struct ModelInfo {
     pub path: Option<PathBuf>,
     /// Bytes of an unfinished download waiting to be resumed, when known.
     pub partial: Option<u64>,
+    /// A file in caro's models directory that does not match the catalogue.
+    pub unverified: Option<PathBuf>,
     pub active: bool,
     pub default: bool,
 }
@@ -49,21 +51,21 @@ fn repo(v: &Variant) -> Repo {
     Repo::with_revision(v.repo.clone(), RepoType::Model, v.revision.clone())
 }
 
-pub(crate) fn cache_repo(config: &StoreConfig, v: &Variant) -> CacheRepo {
-    Cache::new(config.cache_dir.clone()).repo(repo(v))
+pub(crate) fn cache_repo(hub: &HubSettings, v: &Variant) -> CacheRepo {
+    Cache::new(hub.cache_dir.clone()).repo(repo(v))
 }
 
-pub(crate) fn repo_dir(config: &StoreConfig, v: &Variant) -> PathBuf {
-    config.cache_dir.join(repo(v).folder_name())
+pub(crate) fn repo_dir(hub: &HubSettings, v: &Variant) -> PathBuf {
+    hub.cache_dir.join(repo(v).folder_name())
 }
 
 /// Pointers to the file in every snapshot, the one `refs/<revision>` names first.
-fn candidates(config: &StoreConfig, v: &Variant) -> Vec<PathBuf> {
+fn candidates(hub: &HubSettings, v: &Variant) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    if let Some(p) = cache_repo(config, v).get(&v.file) {
+    if let Some(p) = cache_repo(hub, v).get(&v.file) {
         found.push(p);
     }
-    let mut others: Vec<PathBuf> = fs::read_dir(repo_dir(config, v).join("snapshots"))
+    let mut others: Vec<PathBuf> = fs::read_dir(repo_dir(hub, v).join("snapshots"))
         .into_iter()
         .flatten()
         .flatten()
@@ -100,15 +102,15 @@ fn blob_name(path: &Path) -> Option<String> {
     Some(target.file_name()?.to_str()?.to_string())
 }
 
-pub(crate) fn find_cached(config: &StoreConfig, v: &Variant) -> Option<PathBuf> {
-    candidates(config, v).into_iter().find(|p| is_usable(p, v))
+pub(crate) fn find_cached(hub: &HubSettings, v: &Variant) -> Option<PathBuf> {
+    candidates(hub, v).into_iter().find(|p| is_usable(p, v))
 }
 
 /// Like [`find_cached`], but also returns a present file that fails the cheap
 /// checks, so that `verify` can report and remove it.
-pub(crate) fn find_any(config: &StoreConfig, v: &Variant) -> Option<PathBuf> {
-    find_cached(config, v).or_else(|| {
-        candidates(config, v)
+pub(crate) fn find_any(hub: &HubSettings, v: &Variant) -> Option<PathBuf> {
+    find_cached(hub, v).or_else(|| {
+        candidates(hub, v)
             .into_iter()
             .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
     })
@@ -148,12 +150,12 @@ pub(crate) fn lock(blob: &Path, file: &str) -> Result<BlobLock, StoreError> {
 
 /// Removes every trace of the variant: snapshot pointers, the blobs they
 /// point to, and any unfinished download whose name is known.
-pub(crate) fn remove(config: &StoreConfig, v: &Variant) -> Result<Removed, StoreError> {
-    let dir = repo_dir(config, v);
+pub(crate) fn remove(hub: &HubSettings, v: &Variant) -> Result<Removed, StoreError> {
+    let dir = repo_dir(hub, v);
     let blobs = dir.join("blobs");
     let mut pointers = Vec::new();
     let mut names: Vec<String> = v.sha256.iter().cloned().collect();
-    for pointer in candidates(config, v) {
+    for pointer in candidates(hub, v) {
         match fs::read_link(&pointer) {
             Ok(target) => {
                 if let Some(name) = target.file_name().and_then(|n| n.to_str())
@@ -217,23 +219,19 @@ fn delete(path: &Path, removed: &mut Removed) -> Result<(), StoreError> {
     }
 }
 
-pub(crate) fn list(
-    config: &StoreConfig,
-    catalog: &Catalog,
-    active: Option<&str>,
-) -> Vec<ModelInfo> {
+pub(crate) fn list(hub: &HubSettings, catalog: &Catalog, active: Option<&str>) -> Vec<ModelInfo> {
     catalog
         .variants
         .iter()
         .map(|v| {
-            let path = find_cached(config, v);
+            let path = find_cached(hub, v);
             let on_disk = path
                 .as_ref()
                 .and_then(|p| fs::metadata(p).ok())
                 .map(|m| m.len());
             let partial = match (&path, &v.sha256) {
                 (None, Some(sha)) => fs::metadata(
-                    repo_dir(config, v)
+                    repo_dir(hub, v)
                         .join("blobs")
                         .join(sha)
                         .with_extension("part"),
@@ -249,6 +247,7 @@ pub(crate) fn list(
                 size: on_disk.or(v.size),
                 path,
                 partial,
+                unverified: None,
                 active: active.is_some_and(|a| a.eq_ignore_ascii_case(&v.name)),
                 default: v.name == catalog.default,
             }

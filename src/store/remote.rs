@@ -14,8 +14,8 @@ use ureq::typestate::WithoutBody;
 use ureq::{Agent, Body, BodyReader, RequestBuilder};
 
 use super::catalog::Variant;
-use super::config::StoreConfig;
 use super::error::{StoreError, host_of};
+use super::hub::HubSettings;
 
 /// What the hub says about a file before any of it is downloaded.
 #[derive(Debug, Clone)]
@@ -43,12 +43,12 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    pub(crate) fn new(config: &StoreConfig) -> Self {
+    pub(crate) fn new(hub: &HubSettings) -> Self {
         Self {
-            follow: agent(config, 10),
-            probe: agent(config, 0),
-            endpoint: config.endpoint.clone(),
-            token: config.token.clone(),
+            follow: agent(hub, 10),
+            probe: agent(hub, 0),
+            endpoint: hub.endpoint.clone(),
+            token: hub.token.clone(),
         }
     }
 
@@ -171,7 +171,7 @@ impl Remote {
     }
 }
 
-fn agent(config: &StoreConfig, max_redirects: u32) -> Agent {
+fn agent(hub: &HubSettings, max_redirects: u32) -> Agent {
     Agent::config_builder()
         // Statuses are mapped to StoreError by the callers, which know
         // whether a 416 or a 302 is expected.
@@ -180,10 +180,10 @@ fn agent(config: &StoreConfig, max_redirects: u32) -> Agent {
         // The hub's CDN URLs are pre-signed; the token must not leak there.
         .redirect_auth_headers(RedirectAuthHeaders::SameHost)
         .user_agent(format!("caro/{}", env!("CARGO_PKG_VERSION")))
-        .timeout_resolve(Some(config.connect_timeout))
-        .timeout_connect(Some(config.connect_timeout))
-        .timeout_recv_response(Some(config.read_timeout.max(Duration::from_secs(1))))
-        .timeout_per_read(Some(config.read_timeout))
+        .timeout_resolve(Some(hub.connect_timeout))
+        .timeout_connect(Some(hub.connect_timeout))
+        .timeout_recv_response(Some(hub.read_timeout.max(Duration::from_secs(1))))
+        .timeout_per_read(Some(hub.read_timeout))
         .build()
         .into()
 }

@@ -6,19 +6,17 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub const MODEL_FILE: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
-
 pub fn caro_bin() -> &'static str {
     env!("CARGO_BIN_EXE_caro")
 }
 
 /// The real model, or `None` (after printing why) when it is absent and not required.
 pub fn real_model() -> Option<PathBuf> {
+    let file = caro::settings::default_model_file();
     let candidates = [
         std::env::var_os("CARO_TEST_MODEL").map(PathBuf::from),
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(|d| PathBuf::from(d).join("caro/models").join(MODEL_FILE)),
-        std::env::home_dir().map(|h| h.join(".cache/caro/models").join(MODEL_FILE)),
+        std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("caro/models").join(file)),
+        std::env::home_dir().map(|h| h.join(".cache/caro/models").join(file)),
     ];
     if let Some(p) = candidates.into_iter().flatten().find(|p| p.is_file()) {
         return Some(p);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use super::bench::EVERYDAY_REQUESTS;
+use super::requests::EVERYDAY_REQUESTS;
 use crate::daemon::percentile;
 use crate::error::{CaroError, exit};
 use crate::settings::Settings;
@@ -70,7 +70,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
 }
 
 fn measure(b: &Bench) -> Result<i32, CaroError> {
-    println!(
+    crate::outln!(
         "caro bench --daemon · model {} · {} threads",
         b.model.display(),
         b.threads
@@ -87,7 +87,7 @@ fn measure(b: &Bench) -> Result<i32, CaroError> {
             String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         ));
     }
-    println!(
+    crate::outln!(
         "cold start      {cold:>8.0} ms (no daemon → first answer, includes load, warm-up, system prompt)"
     );
 
@@ -95,7 +95,7 @@ fn measure(b: &Bench) -> Result<i32, CaroError> {
     for _ in 0..PINGS {
         pings.push(b.timed(&["daemon", "ping"])?.0);
     }
-    println!(
+    crate::outln!(
         "client ping     {} (process start + connect + round trip, {PINGS} runs)",
         stats(&pings)
     );
@@ -104,7 +104,7 @@ fn measure(b: &Bench) -> Result<i32, CaroError> {
     for req in EVERYDAY_REQUESTS {
         let (ms, out) = b.timed(&["--json", "--shell", "bash", req])?;
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        println!(
+        crate::outln!(
             "  {ms:>6.0} ms  prefill {:>3} tok (cached {:>3})  {req:<58} → {}",
             v["stats"]["prefill_tokens"],
             v["stats"]["cached_tokens"],
@@ -112,14 +112,14 @@ fn measure(b: &Bench) -> Result<i32, CaroError> {
         );
         warm.push(ms);
     }
-    println!("warm, daemon    {}", stats(&warm));
+    crate::outln!("warm, daemon    {}", stats(&warm));
 
     let mut direct = Vec::new();
     for req in &EVERYDAY_REQUESTS[..NO_DAEMON_RUNS] {
         direct.push(b.timed(&["--no-daemon", "--shell", "bash", req])?.0);
     }
     let p50 = |v: &[f64]| percentile(v.to_vec(), 50.0).unwrap_or(0.0);
-    println!(
+    crate::outln!(
         "--no-daemon     {} (first {NO_DAEMON_RUNS} requests) → daemon is {:.1}× faster at p50",
         stats(&direct),
         p50(&direct) / p50(&warm).max(1e-9)

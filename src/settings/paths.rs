@@ -21,10 +21,7 @@ pub fn config_dir() -> PathBuf {
 
 /// The config file: `$CARO_CONFIG`, else `config.toml` in [`config_dir`].
 pub fn config_file() -> PathBuf {
-    match std::env::var_os("CARO_CONFIG") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => config_dir().join("config.toml"),
-    }
+    super::env::config_file().unwrap_or_else(|| config_dir().join("config.toml"))
 }
 
 /// `$XDG_CACHE_HOME/caro` (default `~/.cache/caro`).
@@ -35,14 +32,11 @@ pub fn cache_dir() -> PathBuf {
 /// Where the prompt prefix's keys and values are kept: `$CARO_PREFIX_CACHE` (`off` or
 /// empty: nowhere), else `prefix` in [`cache_dir`].
 pub fn prefix_cache_dir() -> Option<PathBuf> {
-    match std::env::var_os("CARO_PREFIX_CACHE") {
-        Some(v) if v.is_empty() || v == "off" => None,
-        Some(v) => Some(PathBuf::from(v)),
-        None => Some(cache_dir().join("prefix")),
-    }
+    super::env::prefix_cache().unwrap_or_else(|| Some(cache_dir().join("prefix")))
 }
 
-/// Where model files are looked for by default.
+/// caro's own models directory: a catalogue file here is used (and, once its SHA-256
+/// matches, counted as downloaded) before the hub cache is looked at.
 pub fn models_dir() -> PathBuf {
     cache_dir().join("models")
 }

@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::shell::Shell;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {
+pub struct ConfigFile {
     /// Path of a GGUF model file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<PathBuf>,
@@ -17,7 +19,7 @@ pub struct Config {
     pub threads: Option<usize>,
     /// Shell the commands are written for (`zsh`, `bash`, `fish`, `sh`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shell: Option<String>,
+    pub shell: Option<Shell>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -27,12 +29,12 @@ pub struct Config {
     /// Largest context a session may use, in tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<usize>,
-    pub daemon: DaemonConfig,
+    pub daemon: DaemonSection,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct DaemonConfig {
+pub struct DaemonSection {
     /// Seconds without requests before the daemon exits and frees its memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<u64>,
@@ -63,7 +65,7 @@ pub enum ConfigError {
     },
 }
 
-impl Config {
+impl ConfigFile {
     /// Reads `path`; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
@@ -97,37 +99,17 @@ impl Config {
     }
 }
 
-/// Reads a numeric environment override such as `CARO_THREADS`.
-pub fn env_number<T: std::str::FromStr>(key: &str) -> Result<Option<T>, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(key) {
-        Ok(v) if !v.trim().is_empty() => {
-            v.trim()
-                .parse()
-                .map(Some)
-                .map_err(|e: T::Err| ConfigError::Env {
-                    key: key.into(),
-                    value: v,
-                    message: e.to_string(),
-                })
-        }
-        _ => Ok(None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Config, ConfigError> {
-        Config::parse(s, Path::new("/x/config.toml"))
+    fn parse(s: &str) -> Result<ConfigFile, ConfigError> {
+        ConfigFile::parse(s, Path::new("/x/config.toml"))
     }
 
     #[test]
     fn empty_file_is_all_defaults() {
-        assert_eq!(parse("").ok(), Some(Config::default()));
+        assert_eq!(parse("").ok(), Some(ConfigFile::default()));
     }
 
     #[test]
@@ -139,6 +121,7 @@ mod tests {
         assert_eq!(c.threads, Some(2));
         assert_eq!(c.daemon.workers, Some(2));
         assert_eq!(c.model.as_deref(), Some(Path::new("/m.gguf")));
+        assert_eq!(c.shell, Some(Shell::Fish));
     }
 
     #[test]
@@ -153,6 +136,12 @@ mod tests {
     #[test]
     fn wrong_type_names_line() {
         let err = parse("shell = \"zsh\"\nthreads = \"many\"\n").expect_err("bad type");
+        assert!(err.to_string().starts_with("/x/config.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_shell_names_line() {
+        let err = parse("threads = 2\nshell = \"tcsh\"\n").expect_err("bad shell");
         assert!(err.to_string().starts_with("/x/config.toml:2:"), "{err}");
     }
 

@@ -1,12 +1,8 @@
-//! `caro bench`: prints load time, memory, prefill and decode speed and end-to-end
-//! latency for fixed everyday requests, once per thread count. Each thread count runs
-//! in a fresh child process because candle fixes its thread pool at first use.
+//! `caro bench --single`: one thread count measured in this process.
 
-use std::process::Command as Process;
 use std::time::Instant;
 
-use clap::Args;
-
+use super::requests::EVERYDAY_REQUESTS;
 use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::{CommandOptions, generate_command};
 use crate::engine::context::Context;
@@ -17,67 +13,11 @@ use crate::error::{CaroError, exit};
 use crate::model::Session;
 use crate::settings::Settings;
 
-/// The everyday requests every latency figure is measured on.
-pub const EVERYDAY_REQUESTS: [&str; 10] = [
-    "list all files including hidden ones",
-    "find files larger than 100MB in this directory",
-    "show disk usage of this folder in human readable units",
-    "count lines in main.rs",
-    "show the 5 most recently modified files",
-    "search for TODO in all rust files",
-    "show which process listens on port 8080",
-    "compress the logs directory into logs.tar.gz",
-    "show free memory",
-    "replace foo with bar in config.txt",
-];
-
-#[derive(Debug, Clone, Args)]
-pub struct BenchArgs {
-    /// Thread counts to compare, comma separated
-    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
-    pub thread_counts: Vec<usize>,
-    /// Run one measurement in this process (used by the parent run)
-    #[arg(long, hide = true)]
-    pub single: bool,
-    /// Measure the daemon instead: client overhead, cold start, warm latency
-    #[arg(long)]
-    pub daemon: bool,
-    /// Measure the safety checker's speed
-    #[arg(long)]
-    pub safety: bool,
-}
-
-pub fn run(args: &BenchArgs, s: &Settings) -> Result<i32, CaroError> {
-    if args.single {
-        return single(s);
-    }
-    if args.safety {
-        println!("{}", crate::safety::bench_report());
-        return Ok(exit::OK);
-    }
-    if args.daemon {
-        return super::bench_daemon::run(s);
-    }
-    let exe = std::env::current_exe().map_err(|e| CaroError::Other(e.to_string()))?;
-    println!("caro bench · model {}", s.model.display());
-    for t in &args.thread_counts {
-        let status = Process::new(&exe)
-            .args(["bench", "--single", "--threads", &t.to_string(), "--model"])
-            .arg(&s.model)
-            .status()
-            .map_err(|e| CaroError::Other(format!("cannot run the benchmark child: {e}")))?;
-        if !status.success() {
-            return Ok(status.code().unwrap_or(exit::FAILURE));
-        }
-    }
-    Ok(exit::OK)
-}
-
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn single(s: &Settings) -> Result<i32, CaroError> {
+pub fn run(s: &Settings) -> Result<i32, CaroError> {
     let t = Instant::now();
     let backend = CandleBackend::load(
         &s.model,
@@ -91,9 +31,9 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
     let warmup = ms(backend.warm_up()?);
     let rss_after_load = peak_rss_mb();
     tracing::debug!("rss after load+warm-up: {:.0} MB", crate::daemon::rss_mb());
-    println!("\n== {} thread(s) ==", backend.info().threads);
-    println!("load            {load:>8.0} ms");
-    println!("warm-up         {warmup:>8.0} ms");
+    crate::outln!("\n== {} thread(s) ==", backend.info().threads);
+    crate::outln!("load            {load:>8.0} ms");
+    crate::outln!("warm-up         {warmup:>8.0} ms");
 
     // Prefill of a 300-token prompt on a fresh session.
     let text = prompt::preamble().render().repeat(2);
@@ -112,7 +52,7 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
     }
     let prefill = t.elapsed().as_secs_f64();
     tracing::debug!("rss after prefill: {:.0} MB", crate::daemon::rss_mb());
-    println!(
+    crate::outln!(
         "prefill 300 tok {:>8.1} tok/s ({:.0} ms)",
         ids.len() as f64 / prefill,
         prefill * 1e3
@@ -121,7 +61,7 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
 
     // A typical request on top of the cached system prompt.
     backend.prepare(&prompt::preamble())?;
-    let ctx = Context::detect(&s.shell, std::path::Path::new("/home/user/project"));
+    let ctx = Context::detect(s.shell, std::path::Path::new("/home/user/project"));
     let opts = CommandOptions {
         max_tokens: s.max_tokens,
         sampling: Sampling::default(),
@@ -134,9 +74,11 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
     ] {
         let r = generate_command(&backend, request, &ctx, &opts, &mut |_| {}, &cancel)?;
         let st = &r.generation.stats;
-        println!(
+        crate::outln!(
             "request prefill {:>8.0} ms for {} new tokens ({} cached; {context} context)",
-            st.prefill_ms, st.prefill_tokens, st.cached_tokens
+            st.prefill_ms,
+            st.prefill_tokens,
+            st.cached_tokens
         );
     }
 
@@ -160,7 +102,7 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
         let g = backend.generate(&req, &mut |_| {}, &cancel)?;
         // The first sampled token comes from the prefill logits; 63 decode steps follow.
         let steps = g.stats.generated_tokens.saturating_sub(1).max(1);
-        println!(
+        crate::outln!(
             "decode 64 tok   {:>8.1} tok/s ({:.1} ms/tok after {} prompt tokens)",
             steps as f64 / (g.stats.decode_ms / 1e3),
             g.stats.decode_ms / steps as f64,
@@ -176,18 +118,20 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
         let r = generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel)?;
         let took = ms(t.elapsed());
         e2e.push(took);
-        println!(
+        crate::outln!(
             "  {took:>6.0} ms  prefill {:>3} tok  gen {:>2} tok  {req:<58} → {}",
-            r.generation.stats.prefill_tokens, r.generation.stats.generated_tokens, r.command
+            r.generation.stats.prefill_tokens,
+            r.generation.stats.generated_tokens,
+            r.command
         );
     }
     e2e.sort_by(f64::total_cmp);
     let median = (e2e[4] + e2e[5]) / 2.0;
-    println!(
+    crate::outln!(
         "end-to-end      median {median:.0} ms · max {:.0} ms (10 requests)",
         e2e[9]
     );
-    println!(
+    crate::outln!(
         "peak RSS        {:>8.0} MB after load+warm-up · {:.0} MB at end",
         rss_after_load,
         peak_rss_mb()
@@ -196,6 +140,6 @@ fn single(s: &Settings) -> Result<i32, CaroError> {
 }
 
 /// Peak resident memory of this process (VmHWM), in MB.
-pub fn peak_rss_mb() -> f64 {
+fn peak_rss_mb() -> f64 {
     crate::daemon::proc_status_kb("VmHWM:").map_or(0.0, |kb| kb / 1024.0)
 }

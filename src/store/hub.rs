@@ -1,3 +1,6 @@
+//! The Hugging Face hub settings: endpoint, cache directory, token, offline mode, read
+//! from the hub's own `HF_*` variables so that caro shares huggingface_hub's cache.
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -5,12 +8,12 @@ use super::error::StoreError;
 
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
-/// Where the store keeps files and which server it talks to.
+/// Where the hub cache is and which server the store talks to.
 ///
-/// Built from the environment by the CLI ([`StoreConfig::from_env`]); tests
+/// Built from the environment by the CLI ([`HubSettings::from_env`]); tests
 /// build it directly so that they never touch process-wide variables.
 #[derive(Debug, Clone)]
-pub struct StoreConfig {
+pub struct HubSettings {
     /// The hub cache root, the folder holding `models--Owner--Name/`.
     pub cache_dir: PathBuf,
     /// Hub base URL, without a trailing slash.
@@ -24,7 +27,7 @@ pub struct StoreConfig {
     pub read_timeout: Duration,
 }
 
-impl StoreConfig {
+impl HubSettings {
     pub fn new(cache_dir: PathBuf) -> Self {
         Self {
             cache_dir,
@@ -52,7 +55,7 @@ impl StoreConfig {
         Self::from_vars(|name| std::env::var(name).ok())
     }
 
-    /// [`StoreConfig::from_env`] with the variables supplied by `var`.
+    /// [`HubSettings::from_env`] with the variables supplied by `var`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, StoreError> {
         // Empty values count as unset, as in huggingface_hub.
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
@@ -88,12 +91,12 @@ impl StoreConfig {
             )
         });
 
-        let mut config = Self::new(cache_dir).with_token(token);
+        let mut hub = Self::new(cache_dir).with_token(token);
         if let Some(endpoint) = var("HF_ENDPOINT") {
-            config = config.with_endpoint(endpoint.trim());
+            hub = hub.with_endpoint(endpoint.trim());
         }
-        config.offline = offline;
-        Ok(config)
+        hub.offline = offline;
+        Ok(hub)
     }
 }
 
@@ -102,37 +105,37 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(vars: &[(&str, &str)]) -> Result<StoreConfig, StoreError> {
+    fn hub(vars: &[(&str, &str)]) -> Result<HubSettings, StoreError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        StoreConfig::from_vars(|k| map.get(k).cloned())
+        HubSettings::from_vars(|k| map.get(k).cloned())
     }
 
     #[test]
     fn cache_dir_precedence() -> Result<(), StoreError> {
-        let c = config(&[("HOME", "/home/u")])?;
+        let c = hub(&[("HOME", "/home/u")])?;
         assert_eq!(c.cache_dir, PathBuf::from("/home/u/.cache/huggingface/hub"));
-        let c = config(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/xdg")])?;
+        let c = hub(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/xdg")])?;
         assert_eq!(c.cache_dir, PathBuf::from("/xdg/huggingface/hub"));
-        let c = config(&[("HOME", "/home/u"), ("HF_HOME", "/hf")])?;
+        let c = hub(&[("HOME", "/home/u"), ("HF_HOME", "/hf")])?;
         assert_eq!(c.cache_dir, PathBuf::from("/hf/hub"));
-        let c = config(&[("HF_HOME", "/hf"), ("HF_HUB_CACHE", "/hub")])?;
+        let c = hub(&[("HF_HOME", "/hf"), ("HF_HUB_CACHE", "/hub")])?;
         assert_eq!(c.cache_dir, PathBuf::from("/hub"));
-        let c = config(&[("HF_HOME", "/hf"), ("HF_HUB_CACHE", "")])?;
+        let c = hub(&[("HF_HOME", "/hf"), ("HF_HUB_CACHE", "")])?;
         assert_eq!(c.cache_dir, PathBuf::from("/hf/hub"));
-        assert!(matches!(config(&[]), Err(StoreError::NoCacheDir)));
+        assert!(matches!(hub(&[]), Err(StoreError::NoCacheDir)));
         Ok(())
     }
 
     #[test]
     fn endpoint_token_offline() -> Result<(), StoreError> {
-        let c = config(&[("HOME", "/nonexistent-home")])?;
+        let c = hub(&[("HOME", "/nonexistent-home")])?;
         assert_eq!(c.endpoint, DEFAULT_ENDPOINT);
         assert_eq!(c.token, None);
         assert!(!c.offline);
-        let c = config(&[
+        let c = hub(&[
             ("HOME", "/h"),
             ("HF_ENDPOINT", "https://hf-mirror.example/"),
             ("HF_TOKEN", " hf_abc\n"),
@@ -149,9 +152,9 @@ mod tests {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("token"), "hf_from_file\n")?;
         let home = dir.path().to_string_lossy().into_owned();
-        let c = config(&[("HF_HOME", &home)])?;
+        let c = hub(&[("HF_HOME", &home)])?;
         assert_eq!(c.token.as_deref(), Some("hf_from_file"));
-        let c = config(&[("HF_HOME", &home), ("HF_TOKEN", "hf_env")])?;
+        let c = hub(&[("HF_HOME", &home), ("HF_TOKEN", "hf_env")])?;
         assert_eq!(c.token.as_deref(), Some("hf_env"));
         Ok(())
     }
