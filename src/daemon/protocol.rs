@@ -9,7 +9,7 @@ use crate::engine::GenerationStats;
 
 /// Bumped on any incompatible change. The crate version is exchanged too, so a client
 /// from another build restarts the daemon.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 pub const MAX_LINE: usize = 64 * 1024;
 
 pub fn crate_version() -> &'static str {
@@ -43,11 +43,8 @@ pub enum Request {
 pub struct GenerateParams {
     pub v: u32,
     pub client: String,
-    /// The whole line the user typed.
+    /// The whole line the user typed: the request wherever the cursor is.
     pub buffer: String,
-    /// Cursor position in `buffer`, in characters.
-    #[serde(default)]
-    pub cursor: usize,
     pub shell: String,
     pub cwd: String,
     /// 0 for the first answer, 1, 2, … for "give me another one".
@@ -170,10 +167,9 @@ mod tests {
     #[test]
     fn requests_round_trip() {
         let r = Request::Generate(GenerateParams {
-            v: 1,
+            v: PROTOCOL_VERSION,
             client: "0.1.0".into(),
             buffer: "list files".into(),
-            cursor: 10,
             shell: "zsh".into(),
             cwd: "/tmp".into(),
             alternative: 2,
