@@ -6,10 +6,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::TargetShell;
+use super::tty::Tty;
 use crate::daemon::DaemonError;
 use crate::daemon::client::{Client, Progress, Wait, Waiter};
 use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
-use super::tty::Tty;
 use crate::engine::request::prose;
 use crate::error::{CaroError, exit};
 use crate::safety::Level;

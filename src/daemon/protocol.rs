@@ -186,6 +186,9 @@ mod tests {
     fn unknown_fields_are_rejected() {
         let s = r#"{"op":"ping","v":1,"client":"x","future":true}"#;
         assert!(serde_json::from_str::<Request>(s).is_err());
+        // Also a field that older clients sent: the cursor (the whole line is the request).
+        let s = r#"{"op":"generate","v":2,"client":"x","buffer":"ls","cursor":2,"shell":"sh","cwd":"/"}"#;
+        assert!(serde_json::from_str::<Request>(s).is_err());
     }
 
     #[test]

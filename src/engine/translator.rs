@@ -110,9 +110,7 @@ impl<B: Backend> Translator<B> {
             return first.ok_or(EngineError::NoCommand);
         }
         let k = ask.alternative as usize;
-        let bound = k
-            .saturating_mul(DECODES_PER_ALTERNATIVE)
-            .saturating_add(1);
+        let bound = k.saturating_mul(DECODES_PER_ALTERNATIVE).saturating_add(1);
         let mut decodes = self.recall(&key);
         decodes.truncate(bound);
         while distinct(&decodes).len() <= k && decodes.len() < bound {
@@ -121,6 +119,11 @@ impl<B: Backend> Translator<B> {
             self.remember(&key, &decodes);
         }
         let answers = distinct(&decodes);
+        tracing::debug!(
+            "alternative {k}: {} distinct answers in {} decodes",
+            answers.len(),
+            decodes.len()
+        );
         if answers.is_empty() {
             return Err(EngineError::NoCommand);
         }
@@ -316,7 +319,11 @@ mod tests {
         assert_eq!(answer(&t, req, 2), first);
         // Each decode is at most a generation and its retry.
         let decodes = 1 + 2 * DECODES_PER_ALTERNATIVE;
-        assert!(t.backend().calls() <= 2 * decodes, "{}", t.backend().calls());
+        assert!(
+            t.backend().calls() <= 2 * decodes,
+            "{}",
+            t.backend().calls()
+        );
         assert!(t.backend().calls() >= decodes);
         // Asked again, nothing new is decoded.
         let made = t.backend().calls();
