@@ -15,7 +15,7 @@ use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::CommandOptions;
 use crate::engine::context::Context;
 use crate::engine::translator::{Ask, Translator};
-use crate::engine::{CancelToken, EngineError, GenerationStats, Sampling};
+use crate::engine::{CancelToken, EngineError, GenerationStats};
 use crate::error::{CaroError, exit};
 use crate::safety::{Level, Verdict};
 use crate::settings::Settings;
@@ -79,14 +79,7 @@ fn in_process(
     let ask = Ask {
         request,
         context: &ctx,
-        options: CommandOptions {
-            max_tokens: s.max_tokens,
-            sampling: Sampling {
-                temperature: s.temperature,
-                seed: s.seed,
-                ..Sampling::default()
-            },
-        },
+        options: CommandOptions::new(s.max_tokens, s.temperature, s.seed),
         alternative,
     };
     let mut on_token = |_: &str| spinner.tick();

@@ -25,7 +25,7 @@ use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::CommandOptions;
 use crate::engine::context::Context;
 use crate::engine::translator::{Ask, Translator};
-use crate::engine::{Backend, CancelToken, EngineError, Sampling, prompt};
+use crate::engine::{Backend, CancelToken, EngineError, prompt};
 use crate::settings::Settings;
 
 struct Shared {
@@ -392,14 +392,11 @@ fn generate(
     let ask = Ask {
         request: &p.buffer,
         context: &ctx,
-        options: CommandOptions {
-            max_tokens: p.max_tokens.unwrap_or(s.max_tokens),
-            sampling: Sampling {
-                temperature: p.temperature.unwrap_or(s.temperature),
-                seed: p.seed.unwrap_or(s.seed),
-                ..Sampling::default()
-            },
-        },
+        options: CommandOptions::new(
+            p.max_tokens.unwrap_or(s.max_tokens),
+            p.temperature.unwrap_or(s.temperature),
+            p.seed.unwrap_or(s.seed),
+        ),
         alternative: p.alternative,
     };
     let mut writer = stream.try_clone()?;

@@ -15,6 +15,20 @@ pub struct CommandOptions {
     pub sampling: Sampling,
 }
 
+impl CommandOptions {
+    /// A token limit and sampling at `temperature` (0: greedy) with `seed`.
+    pub fn new(max_tokens: usize, temperature: f64, seed: u64) -> Self {
+        Self {
+            max_tokens,
+            sampling: Sampling {
+                temperature,
+                seed,
+                ..Sampling::default()
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CommandResult {
     pub command: String,
