@@ -50,19 +50,14 @@ _caro_hop2='\C-x\C-]2'
 
 # Usage (from a key binding): _caro_complete_line [KEYMAP]
 _caro_complete_line() {
-  local km=${1-} line=$READLINE_LINE prose cursor alt=0
+  # The whole line is the request, wherever the cursor is.
+  local km=${1-} line=$READLINE_LINE prose alt=0
   if [[ -n ${_caro_last_result-} && $line == "$_caro_last_result" ]]; then
     prose=$_caro_last_prose
     alt=$((_caro_alt + 1))
-    cursor=${#prose}
   else
     prose=$line
-    _caro_char_cursor
-    cursor=$_caro_n
-    if [[ $prose == '# '* ]]; then
-      prose=${prose#'# '}
-      ((cursor = cursor > 2 ? cursor - 2 : 0))
-    fi
+    [[ $prose == '# '* ]] && prose=${prose#'# '}
   fi
 
   if [[ -n $km ]]; then
@@ -77,7 +72,7 @@ _caro_complete_line() {
 
   local bin=$_caro_bin_path
   [[ -x $bin ]] || bin=caro
-  local -a args=(complete-line --shell bash --cursor "$cursor")
+  local -a args=(complete-line --shell bash)
   ((alt > 0)) && args+=(--alternative "$alt")
   # bash blanks the prompt line while a bind -x command runs; the client
   # draws its own "thinking" note on the tty there and erases it.
@@ -147,17 +142,7 @@ _caro_complete_line() {
   return 0
 }
 
-# READLINE_POINT counts bytes, the client counts characters.
-_caro_char_cursor() {
-  local prefix
-  _caro_byte_prefix
-  prefix=$_caro_s
-  _caro_n=${#prefix}
-}
-_caro_byte_prefix() {
-  local LC_ALL=C
-  _caro_s=${READLINE_LINE:0:READLINE_POINT}
-}
+# READLINE_POINT counts bytes.
 _caro_byte_len() {
   local LC_ALL=C
   _caro_n=${#1}

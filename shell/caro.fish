@@ -32,21 +32,15 @@ if status is-interactive
     function _caro_complete_line --description 'caro: turn the words on the command line into a command'
         set -l line (commandline | string collect)
         set -q line[1]; or set line ''
-        set -l cursor (commandline -C)
+        # The whole line is the request, wherever the cursor is.
         set -l prose $line
         set -l alt 0
         if test -n "$_caro_last_result"; and test "$line" = "$_caro_last_result"
             set prose $_caro_last_prose
             set alt (math $_caro_alt + 1)
-            set cursor (string length -- $prose)
         else if string match -q '# *' -- $prose
             set prose (string sub -s 3 -- $prose | string collect)
             set -q prose[1]; or set prose ''
-            if test $cursor -gt 2
-                set cursor (math $cursor - 2)
-            else
-                set cursor 0
-            end
         end
 
         if not string match -qr '\S' -- $prose
@@ -56,7 +50,7 @@ if status is-interactive
 
         set -l bin $_caro_bin_path
         test -x "$bin"; or set bin caro
-        set -l args complete-line --shell fish --cursor $cursor
+        set -l args complete-line --shell fish
         test $alt -gt 0; and set -a args --alternative $alt
         # fish gives a binding no place to draw a note; the client draws its
         # own on the tty and erases it again, then we repaint.

@@ -43,15 +43,14 @@
     # resets the signal in command substitutions, hence the traps in there.
     trap '' INT
 
+    # The whole line is the request, wherever the cursor is.
     local prose=$BUFFER REPLY
-    local -i cursor=$CURSOR alt=0
+    local -i alt=0
     if [[ -n $_caro_last_result && $BUFFER == "$_caro_last_result" ]]; then
       prose=$_caro_last_prose
       alt=$(( _caro_alt + 1 ))
-      cursor=${#prose}
     elif [[ $prose == '# '* ]]; then
       prose=${prose#'# '}
-      (( cursor = cursor > 2 ? cursor - 2 : 0 ))
     fi
 
     if [[ -z ${prose//[[:space:]]/} ]]; then
@@ -63,7 +62,7 @@
     [[ -x $bin ]] || bin=caro
 
     local -a args
-    args=(complete-line --shell zsh --cursor $cursor)
+    args=(complete-line --shell zsh)
     (( alt > 0 )) && args+=(--alternative $alt)
 
     local dots='...'

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use caro::daemon::protocol::PROTOCOL_VERSION as V;
 use common::{Sandbox, stderr, stdout};
 
 fn pid_of(sb: &Sandbox) -> u32 {
@@ -189,7 +190,7 @@ fn malformed_oversized_and_binary_requests_get_errors_and_the_daemon_survives() 
     big.push(b'\n');
     assert_eq!(code(&raw_exchange(&sb, &big)).as_deref(), Some("too_large"));
     let newer = format!(
-        "{{\"op\":\"ping\",\"v\":1,\"client\":\"{}\",\"from_the_future\":1}}\n",
+        "{{\"op\":\"ping\",\"v\":{V},\"client\":\"{}\",\"from_the_future\":1}}\n",
         env!("CARGO_PKG_VERSION")
     );
     assert_eq!(
@@ -198,7 +199,7 @@ fn malformed_oversized_and_binary_requests_get_errors_and_the_daemon_survives() 
     );
     // Still serving.
     let ping = format!(
-        "{{\"op\":\"ping\",\"v\":1,\"client\":\"{}\"}}\n",
+        "{{\"op\":\"ping\",\"v\":{V},\"client\":\"{}\"}}\n",
         env!("CARGO_PKG_VERSION")
     );
     let ev = raw_exchange(&sb, ping.as_bytes());
@@ -225,7 +226,7 @@ fn other_users_are_refused() {
     let sock = sb.run_dir().join("daemon.sock");
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let script = format!(
-        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect('{}')\ntry:\n  s.sendall(b'{{\"op\":\"ping\",\"v\":1,\"client\":\"{}\"}}\\n')\nexcept OSError:\n  pass\nsys.stdout.write(s.recv(4096).decode())",
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect('{}')\ntry:\n  s.sendall(b'{{\"op\":\"ping\",\"v\":{V},\"client\":\"{}\"}}\\n')\nexcept OSError:\n  pass\nsys.stdout.write(s.recv(4096).decode())",
         sock.display(),
         env!("CARGO_PKG_VERSION")
     );
@@ -270,7 +271,7 @@ fn version_mismatch_restarts_the_daemon() {
     // A client of another version is told so.
     let ev = raw_exchange(
         &sb,
-        b"{\"op\":\"status\",\"v\":1,\"client\":\"0.0.0-other\"}\n",
+        format!("{{\"op\":\"status\",\"v\":{V},\"client\":\"0.0.0-other\"}}\n").as_bytes(),
     );
     assert_eq!(ev[0]["code"], "version_mismatch");
     assert!(sb.run(&["daemon", "stop"]).status.success());
@@ -365,6 +366,47 @@ fn real_model_answers_match_in_process_and_only_the_user_turn_is_prefilled() {
     );
 }
 
+/// The first answer and alternatives 1 and 2 depend only on the request, its context
+/// and the settings: the daemon (remembering earlier answers) and a fresh process
+/// (remembering nothing, asked for alternative 2 straight away) agree.
+#[test]
+fn real_model_answers_and_alternatives_match_with_and_without_the_daemon() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let sb = Sandbox::with_model(&model);
+    let command = |args: &[&str]| -> String {
+        let o = sb.run(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+        v["command"].as_str().expect("command").to_owned()
+    };
+    let answers = |req: &str, via: &[&str]| -> Vec<String> {
+        ["0", "1", "2"]
+            .iter()
+            .map(|n| {
+                let mut args = vec!["--json", "--shell", "bash", "--alternative", n];
+                args.extend_from_slice(via);
+                args.push(req);
+                command(&args)
+            })
+            .collect()
+    };
+    // A request with several good answers, and one the model is sure of.
+    for req in [
+        "show the 5 largest files in this directory",
+        "list all files including hidden ones",
+    ] {
+        let daemon = answers(req, &[]);
+        let direct = answers(req, &["--no-daemon"]);
+        assert_eq!(daemon, direct, "{req}");
+        if req.contains("largest") {
+            let (a, b, c) = (&daemon[0], &daemon[1], &daemon[2]);
+            assert!(a != b && b != c && a != c, "{daemon:?}");
+        }
+    }
+}
+
 #[test]
 fn real_model_cancel_mid_generation_frees_the_worker() {
     let Some(model) = common::real_model() else {
@@ -374,7 +416,7 @@ fn real_model_cancel_mid_generation_frees_the_worker() {
     assert!(sb.run(&["daemon", "start"]).status.success());
     let mut s = UnixStream::connect(sb.run_dir().join("daemon.sock")).expect("connect");
     let req = format!(
-        "{{\"op\":\"generate\",\"v\":1,\"client\":\"{}\",\"buffer\":\"write a long bash script with comments that backs up every config file in /etc\",\"shell\":\"bash\",\"cwd\":\"/tmp\",\"max_tokens\":400}}\n",
+        "{{\"op\":\"generate\",\"v\":{V},\"client\":\"{}\",\"buffer\":\"write a long bash script with comments that backs up every config file in /etc\",\"shell\":\"bash\",\"cwd\":\"/tmp\",\"max_tokens\":400}}\n",
         env!("CARGO_PKG_VERSION")
     );
     s.write_all(req.as_bytes()).expect("write");
@@ -389,7 +431,7 @@ fn real_model_cancel_mid_generation_frees_the_worker() {
         }
     }
     let t = Instant::now();
-    s.write_all(b"{\"op\":\"cancel\",\"v\":1}\n")
+    s.write_all(format!("{{\"op\":\"cancel\",\"v\":{V}}}\n").as_bytes())
         .expect("cancel");
     let mut last = String::new();
     for l in reader.lines() {
@@ -451,7 +493,7 @@ fn real_model_requests_beyond_workers_and_queue_get_busy_at_once() {
     // Occupy the only worker with a long generation.
     let mut s = UnixStream::connect(sb.run_dir().join("daemon.sock")).expect("connect");
     let req = format!(
-        "{{\"op\":\"generate\",\"v\":1,\"client\":\"{}\",\"buffer\":\"write a long bash script with comments that backs up every config file in /etc\",\"shell\":\"bash\",\"cwd\":\"/tmp\",\"max_tokens\":300}}\n",
+        "{{\"op\":\"generate\",\"v\":{V},\"client\":\"{}\",\"buffer\":\"write a long bash script with comments that backs up every config file in /etc\",\"shell\":\"bash\",\"cwd\":\"/tmp\",\"max_tokens\":300}}\n",
         env!("CARGO_PKG_VERSION")
     );
     s.write_all(req.as_bytes()).expect("write");

@@ -698,6 +698,40 @@ fn check_undo_and_alternative(sh: Sh) {
     t.assert_nothing_ran();
 }
 
+/// The whole line is the request wherever the cursor is: moved back into
+/// the middle (a typo fixed) or to the start, the key translates all of it.
+fn check_cursor_anywhere_takes_the_whole_line(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    }) else {
+        return;
+    };
+    t.type_prose(PROSE);
+    // Into "hidden": the words before the cursor alone would ask for less.
+    for _ in 0..8 {
+        t.press("Left");
+    }
+    let line = t.complete(PROSE);
+    assert!(
+        line.starts_with("ls") && lists_hidden(&line),
+        "{sh:?} (cursor mid-line): {line:?}"
+    );
+
+    t.press(sh.undo_key());
+    t.wait_for("the prose after undo", SHORT, |s| edit_line(s) == PROSE);
+    t.press("C-a");
+    let again = t.complete(PROSE);
+    assert_eq!(
+        again, line,
+        "{sh:?}: the cursor at the start changes nothing"
+    );
+    t.assert_nothing_ran();
+}
+
 /// Ctrl-G on an empty line does what it did before: no caro, shell fine.
 fn check_empty_line_keeps_old_meaning(sh: Sh) {
     let Some(t) = Term::start(Setup {
@@ -787,6 +821,7 @@ per_shell! {
     cancel_keeps_line => check_cancel_keeps_line;
     undo_and_alternative => check_undo_and_alternative;
     empty_line_keeps_old_meaning => check_empty_line_keeps_old_meaning;
+    cursor_anywhere_takes_the_whole_line => check_cursor_anywhere_takes_the_whole_line;
     vi_mode => check_vi_mode;
     comment_marker_is_prose => check_comment_marker_is_prose;
 }

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::tty::Tty;
 use crate::daemon::DaemonError;
 use crate::daemon::client::{Client, Progress, Wait, Waiter};
 use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
-use crate::daemon::tty::Tty;
 use crate::engine::request::prose;
 use crate::error::{CaroError, exit};
 use crate::safety::Level;
@@ -22,16 +22,13 @@ pub struct CompleteLineArgs {
     /// The shell the line comes from
     #[arg(long, value_enum)]
     pub shell: Option<Shell>,
-    /// Cursor position in the line, in characters
-    #[arg(long, default_value_t = 0)]
-    pub cursor: usize,
     /// 0 for the first answer; 1, 2, … for another answer to the same prose
     #[arg(long, default_value_t = 0)]
     pub alternative: u32,
     /// Draw a waiting indicator under the prompt on /dev/tty
     #[arg(long)]
     pub progress: bool,
-    /// The whole line
+    /// The whole line: the request wherever the cursor is
     #[arg(allow_hyphen_values = true, num_args = 0.., value_name = "BUFFER")]
     pub buffer: Vec<String>,
 }
@@ -52,7 +49,6 @@ pub fn run(args: &CompleteLineArgs) -> i32 {
         v: PROTOCOL_VERSION,
         client: protocol::crate_version().into(),
         buffer,
-        cursor: args.cursor,
         shell,
         cwd,
         alternative: args.alternative,

@@ -12,9 +12,10 @@ use super::{CommonArgs, GenerateArgs};
 use crate::daemon::client::{Client, Progress, Wait, Waiter};
 use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
 use crate::engine::candle::{CandleBackend, LoadOptions};
-use crate::engine::command::{CommandOptions, generate_command};
+use crate::engine::command::CommandOptions;
 use crate::engine::context::Context;
-use crate::engine::{CancelToken, EngineError, GenerationStats, Sampling};
+use crate::engine::translator::{Ask, Translator};
+use crate::engine::{CancelToken, EngineError, GenerationStats};
 use crate::error::{CaroError, exit};
 use crate::safety::{Level, Verdict};
 use crate::settings::Settings;
@@ -37,9 +38,9 @@ pub fn run(args: &GenerateArgs, common: &CommonArgs, s: &Settings) -> Result<i32
     let t0 = Instant::now();
     let spinner = Spinner::start("thinking…");
     let outcome = if args.no_daemon {
-        in_process(&request, &cwd, s, &spinner)
+        in_process(&request, args.alternative, &cwd, s, &spinner)
     } else {
-        via_daemon(&request, &cwd, s, &spinner)
+        via_daemon(&request, args.alternative, &cwd, s, &spinner)
     };
     spinner.finish();
     let mut outcome = outcome?;
@@ -57,40 +58,32 @@ pub fn run(args: &GenerateArgs, common: &CommonArgs, s: &Settings) -> Result<i32
 
 fn in_process(
     request: &str,
+    alternative: u32,
     cwd: &std::path::Path,
     s: &Settings,
     spinner: &Spinner,
 ) -> Result<Outcome, CaroError> {
     spinner.set("loading model…");
     let t = Instant::now();
-    let backend = CandleBackend::load(
+    let translator = Translator::new(CandleBackend::load(
         &s.model,
         &LoadOptions {
             sessions: 1,
             context_cap: s.context,
             prefix_cache: s.prefix_cache.clone(),
         },
-    )?;
+    )?);
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     spinner.set("thinking…");
     let ctx = Context::detect(s.shell, cwd);
-    let opts = CommandOptions {
-        max_tokens: s.max_tokens,
-        sampling: Sampling {
-            temperature: s.temperature,
-            seed: s.seed,
-            ..Sampling::default()
-        },
+    let ask = Ask {
+        request,
+        context: &ctx,
+        options: CommandOptions::new(s.max_tokens, s.temperature, s.seed),
+        alternative,
     };
     let mut on_token = |_: &str| spinner.tick();
-    let r = generate_command(
-        &backend,
-        request,
-        &ctx,
-        &opts,
-        &mut on_token,
-        &CancelToken::new(),
-    )?;
+    let r = translator.translate(&ask, &mut on_token, &CancelToken::new())?;
     Ok(Outcome {
         verdict: crate::safety::check(&r.command),
         command: r.command,
@@ -102,6 +95,7 @@ fn in_process(
 
 fn via_daemon(
     request: &str,
+    alternative: u32,
     cwd: &std::path::Path,
     s: &Settings,
     spinner: &Spinner,
@@ -110,10 +104,9 @@ fn via_daemon(
         v: PROTOCOL_VERSION,
         client: protocol::crate_version().into(),
         buffer: request.to_owned(),
-        cursor: request.chars().count(),
         shell: s.shell,
         cwd: cwd.display().to_string(),
-        alternative: 0,
+        alternative,
         temperature: Some(s.temperature),
         max_tokens: Some(s.max_tokens),
         seed: Some(s.seed),

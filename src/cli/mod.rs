@@ -10,6 +10,7 @@ mod init_cmd;
 mod model_cmd;
 pub mod output;
 pub mod style;
+mod tty;
 
 use std::path::PathBuf;
 
@@ -87,6 +88,9 @@ pub struct GenerateArgs {
     /// Generate in this process instead of asking the background daemon
     #[arg(long)]
     pub no_daemon: bool,
+    /// Another answer to the same request: 1, 2, … (0 is the first answer)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub alternative: u32,
 }
 
 #[derive(Debug, Subcommand)]

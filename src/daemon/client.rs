@@ -1,7 +1,7 @@
 //! The client side: find the daemon, start it when it is not there, and talk to it.
 //! Everything here is cheap: no model, no tokenizer, no config file.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -352,10 +352,4 @@ fn failure_from_log(path: &std::path::Path) -> String {
             |l| (*l).to_owned(),
         ),
     }
-}
-
-/// Flushes a line to a writer, ignoring a closed pipe (the reader went away).
-pub fn write_line<W: Write>(w: &mut W, s: &str) {
-    let _ = writeln!(w, "{s}");
-    let _ = w.flush();
 }

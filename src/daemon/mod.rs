@@ -7,7 +7,6 @@ pub mod protocol;
 pub mod rundir;
 pub mod server;
 mod stats;
-pub mod tty;
 
 pub use stats::{percentile, proc_status_kb, rss_mb};
 

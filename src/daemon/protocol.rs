@@ -10,7 +10,7 @@ use crate::settings::Shell;
 
 /// Bumped on any incompatible change. The crate version is exchanged too, so a client
 /// from another build restarts the daemon.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 pub const MAX_LINE: usize = 64 * 1024;
 
 pub fn crate_version() -> &'static str {
@@ -44,11 +44,8 @@ pub enum Request {
 pub struct GenerateParams {
     pub v: u32,
     pub client: String,
-    /// The whole line the user typed.
+    /// The whole line the user typed: the request wherever the cursor is.
     pub buffer: String,
-    /// Cursor position in `buffer`, in characters.
-    #[serde(default)]
-    pub cursor: usize,
     pub shell: Shell,
     pub cwd: String,
     /// 0 for the first answer, 1, 2, … for "give me another one".
@@ -171,10 +168,9 @@ mod tests {
     #[test]
     fn requests_round_trip() {
         let r = Request::Generate(GenerateParams {
-            v: 1,
+            v: PROTOCOL_VERSION,
             client: "0.1.0".into(),
             buffer: "list files".into(),
-            cursor: 10,
             shell: Shell::Zsh,
             cwd: "/tmp".into(),
             alternative: 2,
@@ -190,6 +186,9 @@ mod tests {
     #[test]
     fn unknown_fields_are_rejected() {
         let s = r#"{"op":"ping","v":1,"client":"x","future":true}"#;
+        assert!(serde_json::from_str::<Request>(s).is_err());
+        // Also a field that older clients sent: the cursor (the whole line is the request).
+        let s = r#"{"op":"generate","v":2,"client":"x","buffer":"ls","cursor":2,"shell":"sh","cwd":"/"}"#;
         assert!(serde_json::from_str::<Request>(s).is_err());
     }
 

@@ -1,6 +1,7 @@
 //! The daemon: loads the model once, keeps the system prompt cached in every worker
 //! session, and answers requests on a Unix socket until it is idle for too long or
-//! told to stop.
+//! told to stop. It is transport only (socket, queue, cancel, status): what a request
+//! is answered with is the engine's `Translator`'s business, as in `caro --no-daemon`.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
@@ -21,20 +22,14 @@ use super::rundir::RunDir;
 use super::stats::{Latencies, rss_mb};
 use super::{DaemonError, lockfile};
 use crate::engine::candle::{CandleBackend, LoadOptions};
-use crate::engine::command::{CommandOptions, generate_command};
+use crate::engine::command::CommandOptions;
 use crate::engine::context::Context;
-use crate::engine::{Backend, CancelToken, EngineError, Sampling, prompt};
+use crate::engine::translator::{Ask, Translator};
+use crate::engine::{Backend, CancelToken, EngineError, prompt};
 use crate::settings::Settings;
 
-/// Temperature for "another answer" when the user asked for greedy decoding.
-const ALTERNATIVE_TEMPERATURE: f64 = 0.8;
-/// Sampling attempts for an alternative before a repeat is accepted.
-const ALTERNATIVE_TRIES: u64 = 6;
-/// Answers remembered per request text, so alternatives do not repeat them.
-const REMEMBERED_REQUESTS: usize = 64;
-
 struct Shared {
-    backend: CandleBackend,
+    translator: Translator<CandleBackend>,
     settings: Settings,
     rundir: RunDir,
     started: Instant,
@@ -47,7 +42,6 @@ struct Shared {
     cancels: Mutex<HashMap<u64, CancelToken>>,
     next_id: AtomicU64,
     shutting_down: AtomicBool,
-    answers: Mutex<HashMap<String, Vec<String>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -100,7 +94,7 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
     let listener = bind(&rundir.socket())?;
     lockfile::write_pid(&pid_lock, std::process::id())?;
     let shared = Arc::new(Shared {
-        backend,
+        translator: Translator::new(backend),
         settings: settings.clone(),
         rundir,
         started: Instant::now(),
@@ -113,14 +107,13 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
         cancels: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(1),
         shutting_down: AtomicBool::new(false),
-        answers: Mutex::new(HashMap::new()),
     });
     eprintln!(
         "caro daemon: ready on {} (pid {}, {} worker(s), {} threads)",
         shared.rundir.socket().display(),
         std::process::id(),
         settings.workers,
-        shared.backend.info().threads
+        shared.translator.backend().info().threads
     );
 
     {
@@ -308,7 +301,8 @@ fn serve(shared: &Arc<Shared>, mut stream: UnixStream) -> std::io::Result<()> {
 }
 
 fn status(shared: &Shared) -> DaemonStatus {
-    let info = shared.backend.info();
+    let backend = shared.translator.backend();
+    let info = backend.info();
     DaemonStatus {
         pid: std::process::id(),
         version: protocol::crate_version().into(),
@@ -319,7 +313,7 @@ fn status(shared: &Shared) -> DaemonStatus {
         queue: shared.settings.queue,
         busy: shared.in_flight.load(Ordering::SeqCst),
         requests_served: shared.served.load(Ordering::SeqCst),
-        cached_prefix_tokens: shared.backend.cached_prefix_tokens(),
+        cached_prefix_tokens: backend.cached_prefix_tokens(),
         latency_p50_ms: shared.latencies.percentile(50.0),
         latency_p95_ms: shared.latencies.percentile(95.0),
         rss_mb: rss_mb(),
@@ -393,14 +387,18 @@ fn generate(
             stage: Stage::Queued,
         },
     )?;
-    let request = crate::engine::request::prose(&p.buffer);
     let ctx = Context::detect(p.shell, Path::new(&p.cwd));
     let s = &shared.settings;
-    let base_temp = p.temperature.unwrap_or(s.temperature);
-    let remembered = lock(&shared.answers)
-        .get(request)
-        .cloned()
-        .unwrap_or_default();
+    let ask = Ask {
+        request: &p.buffer,
+        context: &ctx,
+        options: CommandOptions::new(
+            p.max_tokens.unwrap_or(s.max_tokens),
+            p.temperature.unwrap_or(s.temperature),
+            p.seed.unwrap_or(s.seed),
+        ),
+        alternative: p.alternative,
+    };
     let mut writer = stream.try_clone()?;
     let mut on_token = |text: &str| {
         if send(
@@ -414,44 +412,9 @@ fn generate(
             cancel.cancel();
         }
     };
-    let mut result = Err(EngineError::NoCommand);
-    // An alternative samples; if it repeats an answer already given, try other seeds at
-    // rising temperature: a 1.5B model is confident enough on common requests that
-    // T=0.8 alone often gives the greedy answer again.
-    for attempt in 0..if p.alternative > 0 {
-        ALTERNATIVE_TRIES
-    } else {
-        1
-    } {
-        let sampling = Sampling {
-            temperature: if p.alternative > 0 {
-                base_temp.max(ALTERNATIVE_TEMPERATURE) + 0.15 * attempt as f64
-            } else {
-                base_temp
-            },
-            seed: p.seed.unwrap_or(s.seed) + u64::from(p.alternative) + 1000 * attempt,
-            ..Sampling::default()
-        };
-        let opts = CommandOptions {
-            max_tokens: p.max_tokens.unwrap_or(s.max_tokens),
-            sampling,
-        };
-        result = generate_command(
-            &shared.backend,
-            request,
-            &ctx,
-            &opts,
-            &mut on_token,
-            &cancel,
-        );
-        match &result {
-            Ok(r) if p.alternative > 0 && remembered.contains(&r.command) => continue,
-            _ => break,
-        }
-    }
+    let result = shared.translator.translate(&ask, &mut on_token, &cancel);
     match result {
         Ok(r) => {
-            remember(shared, request, &r.command);
             let elapsed_ms = received.elapsed().as_secs_f64() * 1e3;
             shared.latencies.record(elapsed_ms);
             shared.served.fetch_add(1, Ordering::SeqCst);
@@ -480,15 +443,4 @@ fn generate(
     let _ = stream.flush();
     let _ = stream.shutdown(std::net::Shutdown::Both);
     Ok(())
-}
-
-fn remember(shared: &Shared, request: &str, command: &str) {
-    let mut answers = lock(&shared.answers);
-    if answers.len() >= REMEMBERED_REQUESTS && !answers.contains_key(request) {
-        answers.clear();
-    }
-    let list = answers.entry(request.to_owned()).or_default();
-    if !list.iter().any(|c| c == command) {
-        list.push(command.to_owned());
-    }
 }

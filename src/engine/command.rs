@@ -1,7 +1,6 @@
 //! From a request in plain words to one command: prompt, generate, extract, validate.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use super::context::{self, Context};
 use super::extract::extract_command;
@@ -10,14 +9,24 @@ use super::{
     Backend, CancelToken, ChatPrompt, EngineError, GenerateRequest, Generation, Sampling, prompt,
 };
 
-/// A second try is only made while the first answer came back this fast, so a retry
-/// never more than roughly doubles an already slow request.
-const RETRY_BUDGET: Duration = Duration::from_millis(4000);
-
 #[derive(Debug, Clone)]
 pub struct CommandOptions {
     pub max_tokens: usize,
     pub sampling: Sampling,
+}
+
+impl CommandOptions {
+    /// A token limit and sampling at `temperature` (0: greedy) with `seed`.
+    pub fn new(max_tokens: usize, temperature: f64, seed: u64) -> Self {
+        Self {
+            max_tokens,
+            sampling: Sampling {
+                temperature,
+                seed,
+                ..Sampling::default()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +81,9 @@ pub fn generate_command(
 
 /// Generates from a ready prompt; an unusable first answer gets one retry with a note
 /// after the request (preamble and context stay as they are, so their cache is kept).
-/// Forms the local tools would reject are then repaired.
+/// Forms the local tools would reject are then repaired. The work is bounded by count,
+/// never by time: at most two decodes of at most `max_tokens` each, so a busy machine
+/// gives the same answer as an idle one, only later.
 pub fn generate_from_prompt(
     backend: &dyn Backend,
     chat: &ChatPrompt,
@@ -92,15 +103,11 @@ fn generate_validated(
     on_token: &mut dyn FnMut(&str),
     cancel: &CancelToken,
 ) -> Result<CommandResult, EngineError> {
-    let start = Instant::now();
     let first = attempt(backend, chat, opts, on_token, cancel)?;
     let rejection = match validate(first.command.as_deref()) {
         Ok(()) => return first.into_result(None),
         Err(r) => r,
     };
-    if start.elapsed() > RETRY_BUDGET {
-        return fallback(first, rejection);
-    }
     let nudged = ChatPrompt {
         request: format!("{}\n{}", chat.request, nudge(&rejection)),
         ..chat.clone()
@@ -164,13 +171,6 @@ fn attempt(
         command: extract_command(&generation.text),
         generation,
     })
-}
-
-fn fallback(first: Attempt, rejection: Rejection) -> Result<CommandResult, EngineError> {
-    match rejection {
-        Rejection::NotInstalled(_) => first.into_result(None),
-        _ => Err(EngineError::NoCommand),
-    }
 }
 
 fn nudge(r: &Rejection) -> String {

@@ -1,17 +1,13 @@
-//! Cheap facts about where the command will run. Nothing here runs a program: it reads
-//! the environment, one directory listing and a few file names, so it costs well under a
-//! millisecond per request. Everything that reaches the model passes through `redact`.
+//! Cheap facts about where the command will run. Nothing here runs a program or lists a
+//! directory: it reads the environment and looks up a few file names, so it costs well
+//! under a millisecond per request. Everything that reaches the model passes through
+//! `redact`.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::settings::Shell;
 
-/// Most directory entries named to the model: enough to hint at the kind of project and
-/// the files a request may mean, few enough to keep the user turn (prefill) short.
-const MAX_LISTED: usize = 12;
-/// Entries read from the directory at most, so a huge directory costs no more.
-const MAX_VISITED: usize = 256;
 /// Parent directories searched for `.git`.
 const MAX_GIT_DEPTH: usize = 12;
 
@@ -21,15 +17,9 @@ pub struct Context {
     /// GNU coreutils on Linux, BSD userland on macOS and the BSDs.
     pub userland: &'static str,
     pub shell: Shell,
-    /// Only when the version reached this process's environment (e.g. `$BASH_VERSION`).
-    pub shell_version: Option<String>,
     pub cwd: PathBuf,
     /// The user's home directory: a `cwd` equal to it is shown as `~`.
     pub home: Option<PathBuf>,
-    /// Up to `MAX_LISTED` visible entries of `cwd`, directories with a trailing `/`.
-    pub listing: Vec<String>,
-    /// Visible entries not listed (counted up to `MAX_VISITED`).
-    pub unlisted: usize,
     pub git: bool,
     /// Exit status of the user's previous command, when the caller knows it.
     pub last_status: Option<i32>,
@@ -38,34 +28,13 @@ pub struct Context {
 impl Context {
     /// Gathers the context for `shell` in `cwd`.
     pub fn detect(shell: Shell, cwd: &Path) -> Self {
-        let (listing, unlisted) = list_dir(cwd);
         Self {
             os: os_name().to_owned(),
             userland: userland(std::env::consts::OS),
             shell,
-            shell_version: shell_version(shell),
             cwd: cwd.to_owned(),
             home: std::env::home_dir(),
-            listing,
-            unlisted,
             git: in_git_repo(cwd),
-            last_status: None,
-        }
-    }
-
-    /// Only the fixed facts (OS, userland, shell): for callers that must not depend on
-    /// the directory they run in.
-    pub fn minimal(shell: Shell, cwd: &Path) -> Self {
-        Self {
-            os: os_name().to_owned(),
-            userland: userland(std::env::consts::OS),
-            shell,
-            shell_version: None,
-            cwd: cwd.to_owned(),
-            home: std::env::home_dir(),
-            listing: Vec::new(),
-            unlisted: 0,
-            git: false,
             last_status: None,
         }
     }
@@ -81,11 +50,8 @@ impl Context {
             os: "Linux".into(),
             userland: "GNU",
             shell: shell.parse().expect("a shell name"),
-            shell_version: None,
             cwd: cwd.into(),
             home: None,
-            listing: Vec::new(),
-            unlisted: 0,
             git: false,
             last_status: None,
         }
@@ -108,28 +74,17 @@ impl Context {
         out
     }
 
-    /// Everything known, including the directory listing: a few short lines.
+    /// Everything known, with the full working directory: a line or two.
     pub fn describe(&self) -> String {
-        let shell = match &self.shell_version {
-            Some(v) => format!("{} {}", self.shell, redact(v)),
-            None => self.shell.to_string(),
-        };
         let mut out = format!(
-            "context: {}, {} tools, {shell}; cwd {}",
+            "context: {}, {} tools, {}; cwd {}",
             self.os,
             self.userland,
+            self.shell,
             redact(&self.cwd.display().to_string())
         );
         if self.git {
             out.push_str(" (git repo)");
-        }
-        if !self.listing.is_empty() {
-            let names: Vec<String> = self.listing.iter().map(|n| redact(n)).collect();
-            out.push_str("\nfiles here: ");
-            out.push_str(&names.join(" "));
-            if self.unlisted > 0 {
-                out.push_str(&format!(" …+{}", self.unlisted));
-            }
         }
         if let Some(s) = self.last_status.filter(|s| *s != 0) {
             out.push_str(&format!("\nlast command failed: exit {s}"));
@@ -195,47 +150,6 @@ fn os_name() -> &'static str {
         "macos" => "macOS".into(),
         other => other.into(),
     })
-}
-
-/// The shell's version when its variable reached us; shells rarely export it, so this
-/// is usually `None` and nothing is run to find out.
-fn shell_version(shell: Shell) -> Option<String> {
-    let var = match shell {
-        Shell::Bash => "BASH_VERSION",
-        Shell::Zsh => "ZSH_VERSION",
-        Shell::Fish => "FISH_VERSION",
-        Shell::Sh => return None,
-    };
-    let v = std::env::var(var).ok()?;
-    // "5.2.15(1)-release" → "5.2.15"
-    let v: String = v
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    (!v.is_empty()).then_some(v)
-}
-
-/// Visible entries of `dir`, sorted, at most `MAX_LISTED`, and how many more there are.
-fn list_dir(dir: &Path) -> (Vec<String>, usize) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return (Vec::new(), 0);
-    };
-    let mut names: Vec<String> = rd
-        .take(MAX_VISITED)
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            if name.starts_with('.') || name.contains(char::is_control) {
-                return None;
-            }
-            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-            Some(if is_dir { format!("{name}/") } else { name })
-        })
-        .collect();
-    names.sort_unstable();
-    let unlisted = names.len().saturating_sub(MAX_LISTED);
-    names.truncate(MAX_LISTED);
-    (names, unlisted)
 }
 
 fn in_git_repo(dir: &Path) -> bool {
@@ -330,22 +244,6 @@ mod tests {
         let c = Context::for_tests("fish", "/srv/app");
         let d = c.describe();
         assert!(d.contains("fish") && d.contains("/srv/app") && d.contains("GNU"));
-    }
-
-    #[test]
-    fn listing_is_bounded_sorted_and_hides_dot_files() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for i in 0..20 {
-            std::fs::write(dir.path().join(format!("f{i:02}.txt")), "").expect("write");
-        }
-        std::fs::write(dir.path().join(".env"), "").expect("write");
-        std::fs::create_dir(dir.path().join("a-dir")).expect("mkdir");
-        let c = Context::detect(Shell::Bash, dir.path());
-        assert_eq!(c.listing.len(), MAX_LISTED);
-        assert_eq!(c.listing[0], "a-dir/");
-        assert_eq!(c.unlisted, 21 - MAX_LISTED);
-        assert!(!c.listing.iter().any(|n| n.starts_with('.')));
-        assert!(c.describe().contains("…+9"));
     }
 
     #[test]

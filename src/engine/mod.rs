@@ -1,5 +1,6 @@
 //! Generation of one shell command from a request: the backend abstraction, the
-//! prompt, the context it carries, and turning model text into a command.
+//! prompt, the context it carries, turning model text into a command, and the policy
+//! that picks the decodes behind a first answer and its alternatives (`translator`).
 
 pub mod candle;
 pub mod command;
@@ -11,6 +12,7 @@ pub mod prompt;
 pub mod repair;
 pub mod request;
 pub mod threads;
+pub mod translator;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

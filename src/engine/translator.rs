@@ -1,0 +1,368 @@
+//! The generation policy: which decodes answer a request, and in what order. Every
+//! caller (the daemon, `caro --no-daemon`) asks a [`Translator`], so the same request in
+//! the same context with the same settings gets the same answer wherever it is asked.
+//!
+//! The answers to a request form one fixed sequence of decodes: first the settings'
+//! own decode (greedy by default), then samples with seeds and temperatures that depend
+//! only on their place in the sequence. Each decode is one command as `command` makes
+//! it (with its one retry on a rejected answer). Alternative k is the k-th distinct
+//! command of that sequence, looked for in at most `1 + k × DECODES_PER_ALTERNATIVE`
+//! decodes: a bound on work, never on time. What a translator remembers is only the
+//! sequence decoded so far, so remembering saves time and changes no answer.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::command::{CommandOptions, CommandResult, generate_from_prompt};
+use super::context::Context;
+use super::{Backend, CancelToken, ChatPrompt, EngineError, Sampling, prompt};
+
+/// The first sample's temperature when the settings ask for less (greedy).
+const SAMPLE_TEMPERATURE: f64 = 0.8;
+/// Added for each later sample: a 1.5B model is confident enough on common requests
+/// that T=0.8 alone often gives the greedy answer again.
+const TEMPERATURE_STEP: f64 = 0.15;
+const MAX_TEMPERATURE: f64 = 1.55;
+/// Decodes spent per alternative asked for before answers are allowed to come round
+/// again.
+pub const DECODES_PER_ALTERNATIVE: usize = 6;
+/// Requests whose sequences are remembered; all are forgotten when one more arrives.
+const REMEMBERED: usize = 64;
+
+/// One request to translate.
+#[derive(Debug, Clone)]
+pub struct Ask<'a> {
+    /// The line as typed: the request in plain words, perhaps marked as a comment.
+    pub request: &'a str,
+    pub context: &'a Context,
+    /// Token limit and the first answer's sampling; later decodes derive theirs from it.
+    pub options: CommandOptions,
+    /// 0 for the first answer; 1, 2, … for another one.
+    pub alternative: u32,
+}
+
+/// Turns requests into commands with `B`, remembering each request's decodes so that
+/// asking for another answer costs only the decodes not made yet.
+pub struct Translator<B> {
+    backend: B,
+    sequences: Mutex<HashMap<Key, Vec<Decode>>>,
+}
+
+/// One decode of the sequence: a command, or `None` when the model gave none.
+type Decode = Option<CommandResult>;
+
+/// Everything a decode depends on besides its place in the sequence (the preamble is
+/// the same for every request).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    context: String,
+    request: String,
+    max_tokens: usize,
+    temperature: u64,
+    top_p: u64,
+    seed: u64,
+}
+
+impl Key {
+    fn new(chat: &ChatPrompt, opts: &CommandOptions) -> Self {
+        Self {
+            context: chat.context.clone(),
+            request: chat.request.clone(),
+            max_tokens: opts.max_tokens,
+            temperature: opts.sampling.temperature.to_bits(),
+            top_p: opts.sampling.top_p.to_bits(),
+            seed: opts.sampling.seed,
+        }
+    }
+}
+
+impl<B: Backend> Translator<B> {
+    pub fn new(backend: B) -> Self {
+        Self {
+            backend,
+            sequences: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The command for `ask`: its first answer, or its alternative. `on_token` sees the
+    /// text of every decode made for it.
+    pub fn translate(
+        &self,
+        ask: &Ask<'_>,
+        on_token: &mut dyn FnMut(&str),
+        cancel: &CancelToken,
+    ) -> Result<CommandResult, EngineError> {
+        let request = super::request::prose(ask.request);
+        if request.is_empty() {
+            return Err(EngineError::EmptyRequest);
+        }
+        let chat = prompt::build(request, ask.context);
+        let key = Key::new(&chat, &ask.options);
+        if ask.alternative == 0 {
+            // Always decoded afresh: the first answer also reflects what is installed
+            // now (a rejected program is retried), which a remembered one would not.
+            let first = self.decode(&chat, &ask.options, 0, on_token, cancel)?;
+            self.remember_first(key, &first);
+            return first.ok_or(EngineError::NoCommand);
+        }
+        let k = ask.alternative as usize;
+        let bound = k.saturating_mul(DECODES_PER_ALTERNATIVE).saturating_add(1);
+        let mut decodes = self.recall(&key);
+        decodes.truncate(bound);
+        while distinct(&decodes).len() <= k && decodes.len() < bound {
+            let next = self.decode(&chat, &ask.options, decodes.len(), on_token, cancel)?;
+            decodes.push(next);
+            self.remember(&key, &decodes);
+        }
+        let answers = distinct(&decodes);
+        tracing::debug!(
+            "alternative {k}: {} distinct answers in {} decodes",
+            answers.len(),
+            decodes.len()
+        );
+        if answers.is_empty() {
+            return Err(EngineError::NoCommand);
+        }
+        // Fewer distinct answers than asked for: they come round again in order.
+        Ok(answers[k % answers.len()].clone())
+    }
+
+    /// Decode `index` of the sequence; `None` when it gave no usable command.
+    fn decode(
+        &self,
+        chat: &ChatPrompt,
+        opts: &CommandOptions,
+        index: usize,
+        on_token: &mut dyn FnMut(&str),
+        cancel: &CancelToken,
+    ) -> Result<Decode, EngineError> {
+        let opts = CommandOptions {
+            max_tokens: opts.max_tokens,
+            sampling: sampling(&opts.sampling, index),
+        };
+        match generate_from_prompt(&self.backend, chat, &opts, on_token, cancel) {
+            Ok(r) => Ok(Some(r)),
+            Err(EngineError::NoCommand) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sequences(&self) -> MutexGuard<'_, HashMap<Key, Vec<Decode>>> {
+        self.sequences.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn recall(&self, key: &Key) -> Vec<Decode> {
+        self.sequences().get(key).cloned().unwrap_or_default()
+    }
+
+    /// Keeps the longer of `decodes` and what is remembered (a concurrent request for
+    /// the same key computes the same decodes, so the longer one holds the other).
+    fn remember(&self, key: &Key, decodes: &[Decode]) {
+        let mut all = self.sequences();
+        if all.len() >= REMEMBERED && !all.contains_key(key) {
+            all.clear();
+        }
+        let known = all.entry(key.clone()).or_default();
+        if decodes.len() > known.len() {
+            *known = decodes.to_vec();
+        }
+    }
+
+    /// A sequence that starts with another first answer (something was installed or
+    /// removed since) is outdated as a whole.
+    fn remember_first(&self, key: Key, first: &Decode) {
+        let command = |d: &Decode| d.as_ref().map(|r| r.command.clone());
+        let known = self.recall(&key);
+        if known.first().map(command) != Some(command(first)) {
+            self.sequences().remove(&key);
+            self.remember(&key, std::slice::from_ref(first));
+        }
+    }
+}
+
+/// The sampling of decode `index`: the settings' own for the first, then seeded samples
+/// at a temperature that climbs with the index up to a ceiling.
+fn sampling(first: &Sampling, index: usize) -> Sampling {
+    if index == 0 {
+        return *first;
+    }
+    let climb = TEMPERATURE_STEP * (index - 1) as f64;
+    Sampling {
+        temperature: (first.temperature.max(SAMPLE_TEMPERATURE) + climb).min(MAX_TEMPERATURE),
+        top_p: first.top_p,
+        seed: first.seed.wrapping_add(index as u64),
+    }
+}
+
+/// The different commands among `decodes`, in the order they first appear.
+fn distinct(decodes: &[Decode]) -> Vec<&CommandResult> {
+    let mut out: Vec<&CommandResult> = Vec::new();
+    for r in decodes.iter().flatten() {
+        if !out.iter().any(|o| o.command == r.command) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::engine::candle::{CandleBackend, LoadOptions};
+    use crate::engine::{BackendInfo, GenerateRequest, Generation, Preamble};
+    use crate::model::tiny;
+
+    /// The tiny random model, counting its generations; `greedy` makes every decode the
+    /// greedy one, as a model too sure of itself to vary would.
+    struct Counted {
+        inner: CandleBackend,
+        greedy: bool,
+        calls: AtomicUsize,
+    }
+
+    impl Backend for Counted {
+        fn generate(
+            &self,
+            req: &GenerateRequest,
+            on_token: &mut dyn FnMut(&str),
+            cancel: &CancelToken,
+        ) -> Result<Generation, EngineError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut req = req.clone();
+            if self.greedy {
+                req.sampling = Sampling::default();
+            }
+            self.inner.generate(&req, on_token, cancel)
+        }
+        fn prepare(&self, preamble: &Preamble) -> Result<(), EngineError> {
+            self.inner.prepare(preamble)
+        }
+        fn info(&self) -> BackendInfo {
+            self.inner.info()
+        }
+    }
+
+    impl Counted {
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    fn translator(dir: &tempfile::TempDir, greedy: bool) -> Translator<Counted> {
+        let path = dir.path().join("tiny.gguf");
+        if !path.exists() {
+            tiny::write(&path, 11).expect("write tiny model");
+        }
+        let inner = CandleBackend::load(&path, &LoadOptions::default()).expect("load tiny");
+        Translator::new(Counted {
+            inner,
+            greedy,
+            calls: AtomicUsize::new(0),
+        })
+    }
+
+    fn answer(t: &Translator<Counted>, request: &str, alternative: u32) -> String {
+        let ctx = Context::for_tests("bash", "/tmp");
+        let ask = Ask {
+            request,
+            context: &ctx,
+            options: CommandOptions {
+                max_tokens: 6,
+                sampling: Sampling::default(),
+            },
+            alternative,
+        };
+        t.translate(&ask, &mut |_| {}, &CancelToken::new())
+            .expect("a command")
+            .command
+    }
+
+    #[test]
+    fn alternatives_differ_and_do_not_depend_on_what_was_asked_before() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let req = "show disk usage";
+        // One client walks through the answers in order, as pressing the key again does.
+        let walked = translator(&dir, false);
+        let first = answer(&walked, req, 0);
+        let one = answer(&walked, req, 1);
+        let two = answer(&walked, req, 2);
+        assert_ne!(first, one);
+        assert_ne!(first, two);
+        assert_ne!(one, two);
+        // Another process asks for the second alternative straight away.
+        let direct = translator(&dir, false);
+        assert_eq!(answer(&direct, req, 2), two);
+        assert_eq!(answer(&direct, req, 1), one);
+        assert_eq!(answer(&direct, req, 0), first);
+        // Remembered decodes are not made again.
+        let made = walked.backend().calls();
+        assert_eq!(answer(&walked, req, 2), two);
+        assert_eq!(answer(&walked, req, 1), one);
+        assert_eq!(walked.backend().calls(), made);
+    }
+
+    #[test]
+    fn a_model_that_never_varies_costs_a_bounded_number_of_decodes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let t = translator(&dir, true);
+        let req = "list files";
+        let first = answer(&t, req, 0);
+        let after_first = t.backend().calls();
+        assert!((1..=2).contains(&after_first), "one decode, one retry");
+        // Only one distinct answer exists, so it comes round again.
+        assert_eq!(answer(&t, req, 2), first);
+        // Each decode is at most a generation and its retry.
+        let decodes = 1 + 2 * DECODES_PER_ALTERNATIVE;
+        assert!(
+            t.backend().calls() <= 2 * decodes,
+            "{}",
+            t.backend().calls()
+        );
+        assert!(t.backend().calls() >= decodes);
+        // Asked again, nothing new is decoded.
+        let made = t.backend().calls();
+        assert_eq!(answer(&t, req, 1), first);
+        assert_eq!(t.backend().calls(), made);
+    }
+
+    #[test]
+    fn the_sampling_ladder_depends_only_on_the_index() {
+        let base = Sampling::default();
+        assert_eq!(sampling(&base, 0), base);
+        let one = sampling(&base, 1);
+        assert_eq!(one.temperature, SAMPLE_TEMPERATURE);
+        assert_ne!(one.seed, base.seed);
+        assert!(sampling(&base, 2).temperature > one.temperature);
+        assert_eq!(sampling(&base, 100).temperature, MAX_TEMPERATURE);
+        let warm = Sampling {
+            temperature: 1.0,
+            ..base
+        };
+        assert_eq!(sampling(&warm, 1).temperature, 1.0);
+    }
+
+    #[test]
+    fn an_empty_request_is_refused_before_any_decode() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let t = translator(&dir, false);
+        let ctx = Context::for_tests("zsh", "/");
+        let ask = Ask {
+            request: "  ",
+            context: &ctx,
+            options: CommandOptions {
+                max_tokens: 4,
+                sampling: Sampling::default(),
+            },
+            alternative: 1,
+        };
+        let r = t.translate(&ask, &mut |_| {}, &CancelToken::new());
+        assert!(matches!(r, Err(EngineError::EmptyRequest)));
+        assert_eq!(t.backend().calls(), 0);
+    }
+}
