@@ -2,18 +2,19 @@
 //!
 //! Layout: [`model`] is the network and its weights, [`engine`] turns a request into a
 //! command on top of a backend, [`cli`] is the command line; configuration lives in
-//! [`config`]/[`settings`], user-facing errors in [`error`].
+//! [`config`]/[`settings`], user-facing errors in [`error`]; [`sandbox`] runs a command
+//! inside bubblewrap. The quality harness is a program of its own (`src/bin/caro-eval`).
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod error;
-pub mod eval;
 pub mod logging;
 pub mod model;
 pub mod paths;
 pub mod safety;
+pub mod sandbox;
 pub mod settings;
 pub mod shell;
 pub mod store;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-pub use crate::engine::command::first_program;
+pub use caro::engine::command::first_program;
 
 /// A shell word (quotes resolved) or an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
