@@ -57,11 +57,6 @@ impl Sandbox {
         }
     }
 
-    /// The time limit of one run.
-    pub fn limit(&self) -> Duration {
-        self.limit
-    }
-
     /// Runs `command` with bash, `workdir` mounted writable at [`WORKDIR`].
     pub fn run(&self, workdir: &Path, command: &str) -> Result<Run, SandboxError> {
         let secs = self.limit.as_secs().max(1).to_string();
