@@ -28,7 +28,8 @@ Options:
   --yes, -y        edit rc files without asking
   --no-build       do not run cargo; install the binary given with --bin
                    (or keep the one already in PREFIX/bin)
-  --bin PATH       the caro binary to install (implies --no-build)
+  --bin PATH       the caro binary to install, without its debug information
+                   when strip is available (implies --no-build)
   --features LIST  cargo features to build with (e.g. cuda, metal)
   --uninstall      remove PREFIX/bin/caro and the caro blocks from rc files
   -h, --help       show this help
@@ -299,10 +300,12 @@ if [ "$build" = 1 ]; then
 	[ -f "$src_dir/Cargo.toml" ] || die "run install.sh from the caro source tree (no Cargo.toml in $src_dir)"
 	command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust from https://rustup.rs and run this again"
 	say "Building caro (release; this takes a few minutes the first time)..."
+	# The dist profile is the release build without debug information, which is
+	# most of its size; caro-eval, the quality harness, is not installed.
 	if [ -n "$features" ]; then
-		cargo install --path "$src_dir" --locked --root "$prefix" --features "$features"
+		cargo install --path "$src_dir" --locked --root "$prefix" --profile dist --bin caro --features "$features"
 	else
-		cargo install --path "$src_dir" --locked --root "$prefix"
+		cargo install --path "$src_dir" --locked --root "$prefix" --profile dist --bin caro
 	fi
 	[ -x "$target" ] || die "cargo install finished but $target is missing"
 elif [ -n "$bin_src" ]; then
@@ -313,7 +316,11 @@ elif [ -n "$bin_src" ]; then
 		mkdir -p -- "$prefix/bin"
 		# Copy next to the target, then rename: a running caro keeps its file.
 		part=$prefix/bin/.caro.part.$$
-		cp -- "$bin_src" "$part" || die "could not copy $bin_src to $prefix/bin"
+		# Without debug information, as the dist build: a debug build carries
+		# hundreds of MB of it.
+		if ! { command -v strip >/dev/null 2>&1 && strip -S -o "$part" "$bin_src" 2>/dev/null; }; then
+			cp -- "$bin_src" "$part" || die "could not copy $bin_src to $prefix/bin"
+		fi
 		chmod 755 -- "$part"
 		mv -f -- "$part" "$target"
 	fi

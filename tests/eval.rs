@@ -1,12 +1,20 @@
-//! `caro eval` end to end: the harness itself with the references as answers (no model
+//! `caro-eval` end to end: the harness itself with the references as answers (no model
 //! needed), and a short run with the real model when it is present.
 
 mod common;
 
 use std::path::PathBuf;
+use std::process::Output;
 
 fn extra_cases() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/extra-cases.jsonl")
+}
+
+fn eval(sb: &common::Sandbox, args: &[&str]) -> Output {
+    sb.program(env!("CARGO_BIN_EXE_caro-eval"))
+        .args(args)
+        .output()
+        .expect("run caro-eval")
 }
 
 fn read_json(path: &std::path::Path) -> serde_json::Value {
@@ -19,17 +27,19 @@ fn oracle_run_writes_rows_and_compares() {
     let sb = common::Sandbox::with_model(std::path::Path::new("/nonexistent"));
     let a = sb.dir.path().join("a.json");
     let cases = extra_cases();
-    let o = sb.run(&[
-        "eval",
-        "--oracle",
-        "--quiet",
-        "--limit",
-        "4",
-        "--cases",
-        cases.to_str().expect("utf-8 path"),
-        "--out",
-        a.to_str().expect("utf-8 path"),
-    ]);
+    let o = eval(
+        &sb,
+        &[
+            "--oracle",
+            "--quiet",
+            "--limit",
+            "4",
+            "--cases",
+            cases.to_str().expect("utf-8 path"),
+            "--out",
+            a.to_str().expect("utf-8 path"),
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let r = read_json(&a);
     assert_eq!(r["rows"].as_array().map(Vec::len), Some(4));
@@ -45,12 +55,14 @@ fn oracle_run_writes_rows_and_compares() {
         assert!(exec["reason"].is_string(), "{exec}");
     }
 
-    let o = sb.run(&[
-        "eval",
-        "--compare",
-        a.to_str().expect("utf-8 path"),
-        a.to_str().expect("utf-8 path"),
-    ]);
+    let o = eval(
+        &sb,
+        &[
+            "--compare",
+            a.to_str().expect("utf-8 path"),
+            a.to_str().expect("utf-8 path"),
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let out = common::stdout(&o);
     assert!(
@@ -67,17 +79,19 @@ fn real_model_short_run() {
     let sb = common::Sandbox::with_model(&model);
     let out = sb.dir.path().join("r.json");
     let cases = extra_cases();
-    let o = sb.run(&[
-        "eval",
-        "--limit",
-        "3",
-        "--quiet",
-        "--json",
-        "--cases",
-        cases.to_str().expect("utf-8 path"),
-        "--out",
-        out.to_str().expect("utf-8 path"),
-    ]);
+    let o = eval(
+        &sb,
+        &[
+            "--limit",
+            "3",
+            "--quiet",
+            "--json",
+            "--cases",
+            cases.to_str().expect("utf-8 path"),
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let r = read_json(&out);
     let rows = r["rows"].as_array().expect("rows");

@@ -273,3 +273,52 @@ fn refuses_unknown_shell_and_broken_block() {
     assert!(!out.status.success());
     assert_eq!(sb.read_rc("zsh"), broken.as_bytes());
 }
+
+#[test]
+fn installs_the_binary_without_debug_information() {
+    let has_debug_info = |p: &Path| elf_sections(p).iter().any(|s| s == ".debug_info");
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("strip").is_file()));
+    if !on_path {
+        eprintln!("SKIPPED: strip is not installed, so install.sh copies the binary as it is");
+        return;
+    }
+    let source = Path::new(env!("CARGO_BIN_EXE_caro"));
+    assert!(has_debug_info(source), "the test build carries debug info");
+    let sb = Sandbox::new();
+    sb.install("/usr/bin/zsh", &["--no-rc"]);
+    let installed = sb.installed_bin();
+    assert!(!has_debug_info(&installed), "installed with debug info");
+    let size = |p: &Path| fs::metadata(p).expect("metadata").len();
+    assert!(size(&installed) < size(source));
+    let out = Command::new(&installed)
+        .arg("--version")
+        .output()
+        .expect("run installed caro");
+    assert_success(&out, "installed caro --version");
+}
+
+/// Section names of a 64-bit little-endian ELF file.
+fn elf_sections(path: &Path) -> Vec<String> {
+    let b = fs::read(path).expect("read binary");
+    assert_eq!(
+        &b[..6],
+        b"\x7fELF\x02\x01",
+        "{}: not ELF64 LE",
+        path.display()
+    );
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes")) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes")) as usize;
+    let (shoff, shentsize, shnum, shstrndx) =
+        (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let header = |i: usize| shoff + i * shentsize;
+    let names = u64_at(header(shstrndx) + 0x18);
+    (0..shnum)
+        .map(|i| {
+            let start = names + u32_at(header(i));
+            let end = start + b[start..].iter().position(|&c| c == 0).unwrap_or(0);
+            String::from_utf8_lossy(&b[start..end]).into_owned()
+        })
+        .collect()
+}

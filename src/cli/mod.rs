@@ -102,8 +102,6 @@ pub enum Command {
     },
     /// Measure load time, prefill and decode speed, and end-to-end latency
     Bench(bench::BenchArgs),
-    /// Measure command quality on a case file (string measures and sandboxed execution)
-    Eval(crate::eval::EvalArgs),
     /// Run the background daemon that keeps the model loaded (foreground without an action)
     Daemon {
         #[command(subcommand)]
@@ -217,7 +215,6 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
         }
         Some(Command::Config { action }) => config_cmd::run(*action, &settings),
         Some(Command::Bench(args)) => bench::run(args, &settings),
-        Some(Command::Eval(args)) => crate::eval::run(args, &settings),
         Some(Command::Daemon { action }) => daemon_cmd::run(*action, &settings),
         Some(Command::Model { action }) => model_cmd::run(action, &settings),
         Some(Command::Doctor) => doctor::run(&settings),

@@ -85,7 +85,7 @@ impl CandleBackend {
             store: opts
                 .prefix_cache
                 .as_deref()
-                .map(|dir| PrefixStore::new(dir, path)),
+                .map(|dir| PrefixStore::new(dir, path, prefill_chunk())),
             store_hits: Default::default(),
             load_time: start.elapsed(),
         })
@@ -459,7 +459,20 @@ mod tests {
         assert_eq!(run(&second, &req).text, want);
         assert_eq!(run(&second, &req).text, want);
 
-        // A damaged file is dropped and the prefix computed again.
+        // Values changed in a file that still parses: caught, computed again, the file
+        // replaced, the answer unchanged.
+        for e in std::fs::read_dir(&store).expect("store").flatten() {
+            crate::engine::prefix_store::tests::corrupt(&e.path());
+        }
+        let changed = CandleBackend::load(&model, &opts).expect("load");
+        assert_eq!(run(&changed, &req).text, want);
+        assert_eq!(changed.prefix_store_hits(), 0);
+        assert_eq!(files(), 1);
+        let next = CandleBackend::load(&model, &opts).expect("load");
+        assert_eq!(run(&next, &req).text, want);
+        assert_eq!(next.prefix_store_hits(), 1, "the replaced file is used");
+
+        // A file that is not safetensors at all is dropped the same way.
         for e in std::fs::read_dir(&store).expect("store").flatten() {
             std::fs::write(e.path(), b"not safetensors").expect("damage");
         }

@@ -7,7 +7,7 @@ pub mod command;
 pub mod context;
 pub mod extract;
 pub mod hints;
-pub mod prefix_store;
+mod prefix_store;
 pub mod prompt;
 pub mod repair;
 pub mod request;

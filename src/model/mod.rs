@@ -3,8 +3,7 @@
 mod attention;
 mod kv_cache;
 mod loader;
-pub mod qwen2;
-pub mod tiny;
+mod qwen2;
 mod tokenizer;
 
 pub use loader::{LoadedModel, load};
@@ -34,6 +33,12 @@ pub enum ModelError {
     #[error("model computation failed: {0}")]
     Compute(#[from] candle_core::Error),
 }
+
+/// The tiny random-weight model, for tests only; it lives with the integration tests'
+/// helpers, which write it too.
+#[cfg(test)]
+#[path = "../../tests/common/tiny.rs"]
+pub mod tiny;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
-use candle_core::{D, DType, Device, Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 
 use super::kv_cache::LayerCache;
 
@@ -365,9 +365,4 @@ fn causal_mask(seq: usize, pos: usize, n_rep: usize, device: &Device) -> Result<
         }
     }
     Tensor::from_vec(data, (n_rep * seq, kv), device)
-}
-
-/// Index of the largest logit.
-pub fn argmax(logits: &Tensor) -> Result<u32> {
-    logits.argmax(D::Minus1)?.to_scalar::<u32>()
 }

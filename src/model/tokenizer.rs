@@ -55,10 +55,6 @@ impl Tokenizer {
     pub fn is_stop(&self, id: u32) -> bool {
         self.stop.contains(&id)
     }
-
-    pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
-    }
 }
 
 /// Turns a growing list of generated ids into text pieces, holding back bytes

@@ -3,6 +3,8 @@
 //! required in CI through `CARO_REQUIRE_MODEL=1`).
 #![allow(dead_code)]
 
+pub mod tiny;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -64,7 +66,7 @@ impl Sandbox {
     pub fn tiny() -> Self {
         let mut s = Self::with_model(Path::new("/nonexistent"));
         s.model = s.dir.path().join("tiny.gguf");
-        caro::model::tiny::write(&s.model, 11).expect("write tiny model");
+        tiny::write(&s.model, 11).expect("write tiny model");
         s
     }
 
@@ -78,7 +80,12 @@ impl Sandbox {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(caro_bin());
+        self.program(caro_bin())
+    }
+
+    /// `bin` (caro or another program of the package) set up to run in this sandbox.
+    pub fn program(&self, bin: &str) -> Command {
+        let mut c = Command::new(bin);
         for (k, _) in std::env::vars() {
             if k.starts_with("CARO_") || k.starts_with("XDG_") || k == "NO_COLOR" {
                 c.env_remove(k);

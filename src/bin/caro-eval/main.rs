@@ -1,50 +1,66 @@
-//! `caro eval`: runs the real generation path over a case file and measures the
+//! `caro-eval`: runs caro's real generation path over a case file and measures the
 //! commands: exact match, first program, key flags, and whether they do the same as a
-//! reference when run on a fixture directory inside bubblewrap.
+//! reference when run on a fixture directory inside bubblewrap. A program of its own,
+//! so that the product binary carries no evaluation harness.
 
-pub mod cases;
-pub mod fixture;
-pub mod metrics;
-pub mod report;
-pub mod sandbox;
-pub mod variants;
+mod cases;
+mod equivalence;
+mod fixture;
+mod metrics;
+mod report;
+mod variants;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::candle::{CandleBackend, LoadOptions};
-use crate::engine::command::{CommandOptions, generate_from_prompt, generate_once};
-use crate::engine::context::Context;
-use crate::engine::{Backend, CancelToken, Preamble, Sampling};
-use crate::error::{CaroError, exit};
-use crate::safety::Level;
-use crate::settings::{Settings, Shell};
+use clap::Parser;
+
+use caro::cli::style::Style;
+use caro::engine::candle::{CandleBackend, LoadOptions};
+use caro::engine::command::{CommandOptions, generate_from_prompt, generate_once};
+use caro::engine::context::Context;
+use caro::engine::{Backend, CancelToken, Preamble, Sampling};
+use caro::error::{CaroError, exit};
+use caro::sandbox::{HOME, WORKDIR};
+use caro::settings::{Overrides, Settings, Shell};
+use caro::{out, outln};
 
 use cases::Case;
+use equivalence::{Bench, Outcome};
 use report::{Exec, Report, Row, RunInfo};
-use sandbox::{Outcome, Sandbox};
 use variants::{ContextMode, Variant};
 
 /// The shell the commands are written for and run with (the references are bash).
 const SHELL: Shell = Shell::Bash;
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct EvalArgs {
+/// Measure command quality on a case file (string measures and sandboxed execution)
+#[derive(Debug, Clone, Parser)]
+#[command(name = "caro-eval", version)]
+struct Args {
+    /// GGUF model file [env: CARO_MODEL] [default: caro's configured model]
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// CPU threads for inference [env: CARO_THREADS] [default: one per core]
+    #[arg(long, short = 't', value_name = "N")]
+    threads: Option<usize>,
+    /// Print diagnostics on stderr
+    #[arg(long, short = 'v')]
+    verbose: bool,
     /// JSONL case file(s): {"id", "nl", "gold": [..]} per line
     #[arg(long, value_name = "FILE", required_unless_present = "compare")]
-    pub cases: Vec<PathBuf>,
+    cases: Vec<PathBuf>,
     /// Evaluate only the first N cases
     #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
+    limit: Option<usize>,
     /// Skip the first N cases
     #[arg(long, value_name = "N", default_value_t = 0)]
-    pub skip: usize,
+    skip: usize,
     /// Print the summary as JSON instead of a table
     #[arg(long)]
-    pub json: bool,
+    json: bool,
     /// Write every row and the summary to this JSON file
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    out: Option<PathBuf>,
     /// Prompt to evaluate
     #[arg(
         long = "prompt",
@@ -52,49 +68,49 @@ pub struct EvalArgs {
         value_name = "VARIANT",
         default_value = "current"
     )]
-    pub variant: Variant,
+    variant: Variant,
     /// Take the --prompt variant's system turn and examples from this TOML file
     /// (`system = "…"`, `examples = [["request", "command"], …]`) to try a prompt
     /// without rebuilding
     #[arg(long, value_name = "FILE", conflicts_with = "oracle")]
-    pub prompt_file: Option<PathBuf>,
+    prompt_file: Option<PathBuf>,
     /// Context in the user turn [default: the variant's own]
     #[arg(long, value_enum, value_name = "MODE")]
-    pub context: Option<ContextMode>,
+    context: Option<ContextMode>,
     /// Do not run commands (string measures only)
     #[arg(long)]
-    pub no_exec: bool,
+    no_exec: bool,
     /// Time limit per command run, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 5)]
-    pub exec_timeout: u64,
+    exec_timeout: u64,
     /// Print two saved results side by side and exit
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"], conflicts_with = "cases")]
-    pub compare: Option<Vec<PathBuf>>,
+    compare: Option<Vec<PathBuf>>,
     /// No line per case on stderr
     #[arg(long, short)]
-    pub quiet: bool,
+    quiet: bool,
     /// One attempt per case, no validation and retry (always so for baseline and original)
     #[arg(long)]
-    pub no_retry: bool,
+    no_retry: bool,
     /// Evaluate a second prompt in the same run, case by case in alternating order, so
     /// that latencies are measured under the same machine load
     #[arg(long, value_enum, value_name = "VARIANT")]
-    pub vs: Option<Variant>,
+    vs: Option<Variant>,
     /// Context for the --vs prompt [default: its own]
     #[arg(long, value_enum, value_name = "MODE", requires = "vs")]
-    pub vs_context: Option<ContextMode>,
+    vs_context: Option<ContextMode>,
     /// Write the --vs prompt's results to this JSON file
     #[arg(long, value_name = "FILE", requires = "vs")]
-    pub vs_out: Option<PathBuf>,
+    vs_out: Option<PathBuf>,
     /// Sample at this temperature instead of greedy decoding (as alternatives are made)
     #[arg(long, value_name = "T", default_value_t = 0.0)]
-    pub temperature: f64,
+    temperature: f64,
     /// Seed for sampling
-    #[arg(long, value_name = "N", default_value_t = crate::settings::DEFAULT_SEED)]
-    pub seed: u64,
+    #[arg(long, value_name = "N", default_value_t = caro::settings::DEFAULT_SEED)]
+    seed: u64,
     /// Answer with each case's first reference instead of the model (checks the harness)
     #[arg(long)]
-    pub oracle: bool,
+    oracle: bool,
 }
 
 /// One prompt configuration under test, with its own backend (its own cached system turn).
@@ -114,7 +130,7 @@ impl Config {
         variant: Variant,
         mode: Option<ContextMode>,
         file: Option<&std::path::Path>,
-        args: &EvalArgs,
+        args: &Args,
         settings: &Settings,
     ) -> Result<Self, CaroError> {
         let (preamble, label) = match file {
@@ -163,7 +179,35 @@ impl Config {
     }
 }
 
-pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
+fn main() {
+    let args = Args::parse();
+    let code = match settings(&args).and_then(|s| run(&args, &s)) {
+        Ok(code) => code,
+        Err(e) => {
+            let s = Style::for_stderr();
+            eprintln!("{} {e}", s.red("caro-eval: error:"));
+            if let Some(hint) = e.hint() {
+                eprintln!("  {} {hint}", s.dim("hint:"));
+            }
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+/// caro's settings with this run's model and threads, applied before any tensor work.
+fn settings(args: &Args) -> Result<Settings, CaroError> {
+    let settings = Settings::resolve(&Overrides {
+        model: args.model.clone(),
+        threads: args.threads,
+        ..Overrides::default()
+    })?;
+    caro::engine::threads::configure(settings.threads);
+    caro::logging::init(args.verbose);
+    Ok(settings)
+}
+
+fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
     if let Some(files) = &args.compare {
         return compare(files);
     }
@@ -184,7 +228,7 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
     let sandbox = if args.no_exec {
         Err("turned off with --no-exec".to_owned())
     } else {
-        Sandbox::probe(
+        Bench::probe(
             Duration::from_secs(args.exec_timeout),
             fixture::Fixture::new(base),
         )
@@ -195,9 +239,9 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
     // The model sees the fixture as its working directory, listed like a real one.
     let ctx_dir = ContextDir::create(base).map_err(CaroError::Other)?;
     let mut ctx = Context::detect(SHELL, &ctx_dir.root);
-    ctx.cwd = PathBuf::from(sandbox::WORKDIR);
+    ctx.cwd = PathBuf::from(WORKDIR);
     // The sandbox's home, so the context reads as it would for a user there.
-    ctx.home = Some(PathBuf::from(sandbox::HOME));
+    ctx.home = Some(PathBuf::from(HOME));
 
     let mut configs = vec![Config::new(
         args.variant,
@@ -221,7 +265,7 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
     let pristine = sandbox.as_ref().ok().map(|s| s.run("true"));
     for (i, case) in selected.iter().enumerate() {
         let refs = match (&sandbox, &pristine) {
-            (Ok(sb), Some(Ok(p))) => references(sb, p, case),
+            (Ok(sb), Some(Ok(p))) => sb.references(p, case),
             _ => Err(Exec::NotRun),
         };
         // Alternate which configuration goes first, so that neither is always measured
@@ -265,7 +309,7 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
                     variant: c.name(args.oracle),
                     context: c.mode.name().into(),
                     model: model.clone(),
-                    threads: crate::engine::threads::current(),
+                    threads: caro::engine::threads::current(),
                     exec_available: sandbox.is_ok(),
                     exec_reason: sandbox.as_ref().err().cloned(),
                 },
@@ -279,13 +323,13 @@ pub fn run(args: &EvalArgs, settings: &Settings) -> Result<i32, CaroError> {
         .collect();
     let summaries: Vec<&report::Summary> = reports.iter().map(|r| &r.summary).collect();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summaries)
                 .map_err(|e| CaroError::Other(e.to_string()))?
         );
     } else {
-        print!("{}", report::render(&summaries));
+        out!("{}", report::render(&summaries));
     }
     for (report, out) in reports.iter().zip([&args.out, &args.vs_out]) {
         if let Some(out) = out {
@@ -300,7 +344,7 @@ fn evaluate(
     config: &Config,
     ctx: &Context,
     opts: &CommandOptions,
-    sandbox: Option<&Sandbox>,
+    sandbox: Option<&Bench>,
     refs: &Result<Vec<Outcome>, Exec>,
 ) -> Row {
     let chat = config
@@ -332,9 +376,9 @@ fn evaluate(
         Some(Err(e)) => (None, Some(e.to_string()), None, 0, 0),
     };
     let cmd = command.as_deref().unwrap_or_default();
-    let safety = command.as_deref().map(|c| crate::safety::check(c).level);
+    let safety = command.as_deref().map(|c| caro::safety::check(c).level);
     let exec = match (sandbox, refs) {
-        (Some(sb), Ok(refs)) => judge(sb, refs, command.as_deref(), safety),
+        (Some(sb), Ok(refs)) => sb.judge(refs, command.as_deref(), safety),
         (_, Err(e)) => *e,
         (None, Ok(_)) => Exec::NotRun,
     };
@@ -360,51 +404,6 @@ fn evaluate(
     }
 }
 
-/// Runs the references (dangerous ones never) and decides whether the case can be
-/// compared at all: some reference must have a visible effect, the same on a rerun.
-fn references(sb: &Sandbox, pristine: &Outcome, case: &Case) -> Result<Vec<Outcome>, Exec> {
-    let runnable: Vec<&String> = case
-        .gold
-        .iter()
-        .filter(|g| crate::safety::check(g).level != Level::Dangerous)
-        .collect();
-    let mut refs = Vec::new();
-    let mut first_visible = None;
-    for g in runnable {
-        let Ok(o) = sb.run(g) else { continue };
-        if first_visible.is_none() && (!o.stdout.is_empty() || o.tree != pristine.tree) {
-            first_visible = Some((g, o.clone()));
-        }
-        refs.push(o);
-    }
-    let Some((g, first)) = first_visible else {
-        return Err(Exec::Uninformative);
-    };
-    // Time, process lists and the like differ between two runs: nothing to compare.
-    match sb.run(g) {
-        Ok(again) if same(&again, &first) => Ok(refs),
-        _ => Err(Exec::Unstable),
-    }
-}
-
-/// Runs the generated command (unless dangerous) and compares it with the references.
-fn judge(sb: &Sandbox, refs: &[Outcome], command: Option<&str>, safety: Option<Level>) -> Exec {
-    let Some(cmd) = command else {
-        return Exec::NoCommand;
-    };
-    if safety == Some(Level::Dangerous) {
-        return Exec::Dangerous;
-    }
-    match sb.run(cmd) {
-        Ok(out) if refs.iter().any(|r| same(&out, r)) => Exec::Equivalent,
-        _ => Exec::Different,
-    }
-}
-
-fn same(a: &Outcome, b: &Outcome) -> bool {
-    a.stdout == b.stdout && a.tree == b.tree
-}
-
 fn compare(files: &[PathBuf]) -> Result<i32, CaroError> {
     let reports = files
         .iter()
@@ -412,10 +411,10 @@ fn compare(files: &[PathBuf]) -> Result<i32, CaroError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(CaroError::Usage)?;
     for (f, r) in files.iter().zip(&reports) {
-        println!("{}: {} cases", f.display(), r.rows.len());
+        outln!("{}: {} cases", f.display(), r.rows.len());
     }
     let summaries: Vec<&report::Summary> = reports.iter().map(|r| &r.summary).collect();
-    print!("{}", report::render(&summaries));
+    out!("{}", report::render(&summaries));
     if let [a, b] = reports.as_slice() {
         print_changes(a, b);
     }
@@ -440,7 +439,7 @@ fn print_changes(a: &Report, b: &Report) {
             }
         }
     }
-    println!("execution: {gained} cases became equivalent, {lost} stopped being equivalent");
+    outln!("execution: {gained} cases became equivalent, {lost} stopped being equivalent");
 }
 
 /// A fixture copy the context is read from (its listing), removed afterwards.

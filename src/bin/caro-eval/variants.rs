@@ -1,12 +1,12 @@
-//! The prompts compared by `caro eval --prompt`: the one-line baseline, the prompt caro
+//! The prompts compared by `caro-eval --prompt`: the one-line baseline, the prompt caro
 //! shipped before the evaluation existed, and the current one (`engine::prompt`).
 //! Every variant keeps its preamble constant; only the user turn varies.
 
 use clap::ValueEnum;
 
-use crate::engine::context::Context;
-use crate::engine::prompt;
-use crate::engine::{ChatPrompt, Preamble};
+use caro::engine::context::Context;
+use caro::engine::prompt;
+use caro::engine::{ChatPrompt, Preamble};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Variant {
@@ -117,7 +117,7 @@ pub fn load_preamble(path: &std::path::Path) -> Result<Preamble, String> {
         examples: f
             .examples
             .into_iter()
-            .map(|(u, a)| (crate::engine::hints::annotate(&u), a))
+            .map(|(u, a)| (caro::engine::hints::annotate(&u), a))
             .collect(),
     })
 }
@@ -155,11 +155,12 @@ find . -name '*.log' -mtime -1";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use caro::settings::Shell;
 
     #[test]
     fn system_turn_is_constant_per_variant() {
-        let a = Context::for_tests("bash", "/a");
-        let b = Context::for_tests("zsh", "/b");
+        let a = Context::detect(Shell::Bash, std::path::Path::new("/a"));
+        let b = Context::detect(Shell::Zsh, std::path::Path::new("/b"));
         for v in [Variant::Baseline, Variant::Original, Variant::Current] {
             for m in [
                 ContextMode::None,
@@ -188,7 +189,7 @@ mod tests {
         )
         .expect("write prompt file");
         let p = load_preamble(&path).expect("valid prompt file");
-        let want = crate::engine::hints::annotate("files under src changed in the last 2 hours");
+        let want = caro::engine::hints::annotate("files under src changed in the last 2 hours");
         assert!(want.contains('('), "the request should get a note: {want}");
         assert_eq!(p.examples, vec![(want, "find src -mmin -120".to_owned())]);
         assert!(load_preamble(&dir.path().join("missing.toml")).is_err());

@@ -47,7 +47,7 @@ pub struct Row {
     pub first_program: bool,
     pub flag_overlap: f64,
     pub exec: Exec,
-    pub safety: Option<crate::safety::Level>,
+    pub safety: Option<caro::safety::Level>,
     pub latency_ms: f64,
     pub user_tokens: usize,
     pub generated_tokens: usize,
@@ -171,7 +171,7 @@ pub fn summarise(info: RunInfo, rows: &[Row]) -> Summary {
         mean_generated_tokens: mean(&|r| r.generated_tokens as f64),
         retries: count(&|r| r.retried.is_some()),
         no_command: count(&|r| r.command.is_none()),
-        dangerous_generated: count(&|r| r.safety == Some(crate::safety::Level::Dangerous)),
+        dangerous_generated: count(&|r| r.safety == Some(caro::safety::Level::Dangerous)),
     }
 }
 

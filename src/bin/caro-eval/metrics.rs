@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::syntax;
+use caro::syntax;
 
-pub use crate::syntax::{first_program, working_program};
+use caro::syntax::working_program;
 
 /// A shell word (quotes resolved) or an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +186,7 @@ pub fn best_flag_overlap(cmd: &str, golds: &[String]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use caro::syntax::first_program;
 
     #[test]
     fn normalisation_resolves_quoting_and_spacing() {
