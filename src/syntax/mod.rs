@@ -16,7 +16,7 @@ mod walk;
 pub mod wrappers;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use ast::{
     Assign, Command, HereDoc, Part, Pipeline, Redir, RedirOp, Script, Simple, Span, Word,

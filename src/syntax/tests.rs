@@ -85,7 +85,9 @@ const WORDS: &[&str] = &[
     "\"multi\nline\"",
 ];
 
-const PIECES: &[&str] = &[
+/// Fragments that stress the lexer and parser where they are most intricate (the
+/// safety checker's fuzzing adds its own risky ones to these).
+pub(crate) const PIECES: &[&str] = &[
     "$(",
     ")",
     "`",
