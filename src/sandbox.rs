@@ -1,16 +1,27 @@
-//! Runs a command inside bubblewrap: no network, the system read-only, no capabilities,
-//! a private /tmp and home, one given directory the only writable place, and a time
-//! limit. Nothing is ever run outside the sandbox.
+//! Runs a command inside bubblewrap: no network, no capabilities, a time limit, and a
+//! file system the caller lays out ([`Layout`]): the host's read-only underneath with one
+//! writable work directory ([`Sandbox::run`]), or only the host's system directories,
+//! read-only, with host directories of the caller's choosing bound at given paths
+//! ([`Sandbox::run_in`]). Nothing is ever run outside the sandbox.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The sandbox's home directory.
+/// The sandbox's home directory in [`Layout::workdir`].
 pub const HOME: &str = "/home/user";
-/// Where the writable directory appears inside the sandbox; also the working directory.
+/// Where the writable directory appears in [`Layout::workdir`]; also the working directory.
 pub const WORKDIR: &str = "/home/user/work";
+/// The host directories a [`Base::System`] layout shows read-only, where they exist.
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+];
+/// What a [`Base::System`] layout mounts after the binds: [`SYSTEM_DIRS`] and these. A
+/// bind at `/` gets an (empty) mount point for each of them.
+pub const MOUNTED: &[&str] = &["/dev", "/proc", "/tmp"];
+/// The `PATH` inside, unless the layout's environment sets one.
+pub const PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 /// Stdout kept per run; the rest is read and dropped so the command is not blocked.
 const STDOUT_CAP: usize = 1 << 20;
 
@@ -28,12 +39,112 @@ pub enum SandboxError {
     Wait(std::io::Error),
 }
 
-/// What a command printed, and whether it was stopped at the time limit.
+/// What a command printed, how it ended, and whether it was stopped at the time limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
     /// Raw stdout, at most 1 MiB of it.
     pub stdout: Vec<u8>,
+    /// The shell's exit status (`None` when killed by a signal).
+    pub status: Option<i32>,
     pub timed_out: bool,
+}
+
+/// What the sandbox's file system is built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// The whole host file system read-only, with empty `/tmp`, `/home` and `/root`.
+    Host,
+    /// An empty root with only [`SYSTEM_DIRS`] read-only, fresh `/dev` and `/proc`
+    /// and an empty `/tmp`, mounted after the binds (so that a bind may be at `/`).
+    System,
+}
+
+/// A host path shown inside the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub host: PathBuf,
+    /// Where it appears inside (absolute).
+    pub path: PathBuf,
+    pub writable: bool,
+}
+
+/// The file system, working directory and environment of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub base: Base,
+    /// Mounted in order, so a later one may lie inside an earlier one.
+    pub binds: Vec<Bind>,
+    pub cwd: PathBuf,
+    /// The whole environment besides `PATH`, `LANG=C.UTF-8` and `TZ=UTC` (which these
+    /// override when they name them); nothing is inherited.
+    pub env: Vec<(String, String)>,
+}
+
+impl Layout {
+    /// The host read-only, `workdir` writable at [`WORKDIR`] and the working directory,
+    /// `HOME` [`HOME`] and `USER` user: what [`Sandbox::run`] uses.
+    pub fn workdir(workdir: &Path) -> Self {
+        Self {
+            base: Base::Host,
+            binds: vec![Bind {
+                host: workdir.to_owned(),
+                path: PathBuf::from(WORKDIR),
+                writable: true,
+            }],
+            cwd: PathBuf::from(WORKDIR),
+            env: vec![("HOME".into(), HOME.into()), ("USER".into(), "user".into())],
+        }
+    }
+
+    /// bwrap's arguments for this layout (before the command).
+    fn args(&self) -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = Vec::new();
+        let mut push = |xs: &[&std::ffi::OsStr]| a.extend(xs.iter().map(|x| x.to_os_string()));
+        let s = |x: &'static str| std::ffi::OsStr::new(x);
+        let binds = |push: &mut dyn FnMut(&[&std::ffi::OsStr])| {
+            for b in &self.binds {
+                let flag = if b.writable { "--bind" } else { "--ro-bind" };
+                push(&[s(flag), b.host.as_os_str(), b.path.as_os_str()]);
+            }
+        };
+        match self.base {
+            Base::Host => {
+                push(&[s("--ro-bind"), s("/"), s("/")]);
+                push(&[s("--dev"), s("/dev"), s("--proc"), s("/proc")]);
+                push(&[s("--tmpfs"), s("/tmp"), s("--tmpfs"), s("/home")]);
+                push(&[s("--tmpfs"), s("/root"), s("--dir"), s(HOME)]);
+                binds(&mut push);
+            }
+            Base::System => {
+                binds(&mut push);
+                for d in SYSTEM_DIRS {
+                    let p = Path::new(d);
+                    match std::fs::read_link(p) {
+                        Ok(target) => push(&[s("--symlink"), target.as_os_str(), s(d)]),
+                        Err(_) if p.is_dir() => push(&[s("--ro-bind"), s(d), s(d)]),
+                        Err(_) => {}
+                    }
+                }
+                push(&[s("--dev"), s("/dev"), s("--proc"), s("/proc")]);
+                push(&[s("--tmpfs"), s("/tmp")]);
+            }
+        }
+        push(&[s("--chdir"), self.cwd.as_os_str()]);
+        push(&[s("--clearenv")]);
+        let mut env: Vec<(&str, &str)> = vec![("PATH", PATH), ("LANG", "C.UTF-8"), ("TZ", "UTC")];
+        for (k, v) in &self.env {
+            env.retain(|(name, _)| name != k);
+            env.push((k, v));
+        }
+        for (k, v) in env {
+            push(&[
+                s("--setenv"),
+                std::ffi::OsStr::new(k),
+                std::ffi::OsStr::new(v),
+            ]);
+        }
+        a
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,15 +168,17 @@ impl Sandbox {
         }
     }
 
-    /// Runs `command` with bash, `workdir` mounted writable at [`WORKDIR`].
+    /// Runs `command` with bash, `workdir` mounted writable at [`WORKDIR`]
+    /// ([`Layout::workdir`]).
     pub fn run(&self, workdir: &Path, command: &str) -> Result<Run, SandboxError> {
+        self.run_in(&Layout::workdir(workdir), command)
+    }
+
+    /// Runs `command` with bash in `layout`.
+    pub fn run_in(&self, layout: &Layout, command: &str) -> Result<Run, SandboxError> {
         let secs = self.limit.as_secs().max(1).to_string();
         let mut child = Command::new(&self.bwrap)
-            .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
-            .args(["--tmpfs", "/tmp", "--tmpfs", "/home", "--tmpfs", "/root"])
-            .args(["--dir", HOME, "--bind"])
-            .arg(workdir)
-            .args([WORKDIR, "--chdir", WORKDIR])
+            .args(layout.args())
             .args([
                 "--unshare-net",
                 "--unshare-pid",
@@ -73,21 +186,6 @@ impl Sandbox {
                 "--unshare-uts",
             ])
             .args(["--new-session", "--die-with-parent", "--cap-drop", "ALL"])
-            .args([
-                "--clearenv",
-                "--setenv",
-                "HOME",
-                HOME,
-                "--setenv",
-                "USER",
-                "user",
-            ])
-            .args([
-                "--setenv",
-                "PATH",
-                "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-            ])
-            .args(["--setenv", "LANG", "C.UTF-8", "--setenv", "TZ", "UTC"])
             .args(["timeout", "-k", "1", &secs, "bash", "-c", command])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -111,7 +209,11 @@ impl Sandbox {
         // bwrap itself failing (not the command) shows as 1 with no time spent; the
         // command's 124 means it hit the limit.
         let timed_out = status.code() == Some(124) || start.elapsed() > self.limit;
-        Ok(Run { stdout, timed_out })
+        Ok(Run {
+            stdout,
+            status: status.code(),
+            timed_out,
+        })
     }
 }
 
@@ -161,6 +263,37 @@ mod tests {
         assert!(!r.timed_out);
         assert!(work.join("inside").is_file());
         assert!(!outside.join("escaped").exists());
+    }
+
+    #[test]
+    fn a_system_layout_shows_binds_at_their_paths_with_cwd_and_env() {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).expect("temp dir");
+        let Some(sb) = sandbox(Duration::from_secs(5), dir.path()) else {
+            return;
+        };
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("testbed")).expect("mkdir");
+        std::fs::write(root.join("testbed/a.txt"), "hello\n").expect("write");
+        let layout = Layout {
+            base: Base::System,
+            binds: vec![Bind {
+                host: root.clone(),
+                path: PathBuf::from("/"),
+                writable: true,
+            }],
+            cwd: PathBuf::from("/testbed"),
+            env: vec![("HOME".into(), "/testbed".into()), ("X".into(), "1".into())],
+        };
+        let script = "cat a.txt; echo \"$PWD $HOME $X\"; touch /new; \
+                      touch /usr/x 2>/dev/null || echo ro; exit 3";
+        let r = sb.run_in(&layout, script).expect("run");
+        assert_eq!(
+            String::from_utf8_lossy(&r.stdout),
+            "hello\n/testbed /testbed 1\nro\n"
+        );
+        assert_eq!(r.status, Some(3));
+        assert!(root.join("new").is_file());
+        assert!(!Path::new("/usr/x").exists());
     }
 
     #[test]
