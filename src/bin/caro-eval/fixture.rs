@@ -233,13 +233,13 @@ fn text(path: &str, lines: usize) -> String {
 }
 
 /// A tiny deterministic generator seeded from the path.
-struct Lcg(u64);
+pub struct Lcg(u64);
 
 impl Lcg {
-    fn new(seed: &str) -> Self {
+    pub fn new(seed: &str) -> Self {
         Self(fnv1a(seed.as_bytes()))
     }
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -305,7 +305,9 @@ pub struct State {
 pub type Tree = BTreeMap<String, State>;
 
 /// Entries of `root` by relative path; a bounded walk (commands may create many files).
-pub fn snapshot(root: &Path, touched_after: SystemTime) -> Tree {
+/// Files newer than `touched_after` are marked touched; names in `skip_top` directly
+/// under `root` are left out (mount points the sandbox made).
+pub fn snapshot(root: &Path, touched_after: Option<SystemTime>, skip_top: &[&str]) -> Tree {
     let mut tree = Tree::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
@@ -324,6 +326,9 @@ pub fn snapshot(root: &Path, touched_after: SystemTime) -> Tree {
                 .strip_prefix(root)
                 .map(|r| r.display().to_string())
                 .unwrap_or_default();
+            if dir == root && skip_top.contains(&rel.as_str()) {
+                continue;
+            }
             let ft = m.file_type();
             let (kind, digest) = if ft.is_dir() {
                 stack.push(p.clone());
@@ -341,7 +346,8 @@ pub fn snapshot(root: &Path, touched_after: SystemTime) -> Tree {
             } else {
                 ('?', 0)
             };
-            let touched = ft.is_file() && m.modified().is_ok_and(|t| t > touched_after);
+            let touched = ft.is_file()
+                && touched_after.is_some_and(|after| m.modified().is_ok_and(|t| t > after));
             tree.insert(
                 rel,
                 State {
@@ -368,8 +374,8 @@ mod tests {
         let fx = Fixture::new(base);
         fx.build(&dir.path().join("a")).expect("build a");
         fx.build(&dir.path().join("b")).expect("build b");
-        let a = snapshot(&dir.path().join("a"), fx.touched_after());
-        let b = snapshot(&dir.path().join("b"), fx.touched_after());
+        let a = snapshot(&dir.path().join("a"), Some(fx.touched_after()), &[]);
+        let b = snapshot(&dir.path().join("b"), Some(fx.touched_after()), &[]);
         assert_eq!(a, b);
         assert_eq!(a.len(), ENTRIES.len());
         assert!(a.values().all(|s| !s.touched));

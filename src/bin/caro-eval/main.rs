@@ -4,13 +4,17 @@
 //! so that the product binary carries no evaluation harness.
 
 mod cases;
+mod category;
 mod equivalence;
 mod fixture;
+mod fixture_file;
 mod metrics;
 mod report;
 mod variants;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
@@ -26,7 +30,7 @@ use caro::settings::{Overrides, Settings, Shell};
 use caro::{out, outln};
 
 use cases::Case;
-use equivalence::{Bench, Outcome};
+use equivalence::{Bench, NotScorable, References, Setup};
 use report::{Exec, Report, Row, RunInfo};
 use variants::{ContextMode, Variant};
 
@@ -46,9 +50,14 @@ struct Args {
     /// Print diagnostics on stderr
     #[arg(long, short = 'v')]
     verbose: bool,
-    /// JSONL case file(s): {"id", "nl", "gold": [..]} per line
+    /// JSONL case file(s): {"id", "nl", "gold": [..], "fixture"?} per line; a case with
+    /// "fixture": "NAME" runs on the tree of fixtures/NAME.json beside its file
     #[arg(long, value_name = "FILE", required_unless_present = "compare")]
     cases: Vec<PathBuf>,
+    /// Evaluate only the cases whose ids this file lists, one a line (e.g.
+    /// docs/eval/splits/alfa-tune.ids); repeat to take the union
+    #[arg(long, value_name = "FILE")]
+    ids: Vec<PathBuf>,
     /// Evaluate only the first N cases
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
@@ -215,6 +224,21 @@ fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
     for path in &args.cases {
         all.extend(cases::load(path).map_err(CaroError::Usage)?);
     }
+    if !args.ids.is_empty() {
+        let mut ids = std::collections::BTreeSet::new();
+        for f in &args.ids {
+            ids.extend(cases::load_ids(f).map_err(CaroError::Usage)?);
+        }
+        let (kept, missing) = cases::select(all, &ids);
+        if !missing.is_empty() {
+            eprintln!(
+                "caro-eval: {} of the --ids are in no case file (first: {})",
+                missing.len(),
+                missing[0]
+            );
+        }
+        all = kept;
+    }
     let selected: Vec<Case> = all
         .into_iter()
         .skip(args.skip)
@@ -228,11 +252,23 @@ fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
     let sandbox = if args.no_exec {
         Err("turned off with --no-exec".to_owned())
     } else {
-        Bench::probe(
-            Duration::from_secs(args.exec_timeout),
-            fixture::Fixture::new(base),
-        )
+        Bench::probe(Duration::from_secs(args.exec_timeout), base)
     };
+    // Each fixture file once, shared by its cases.
+    let mut specs: HashMap<PathBuf, Arc<fixture_file::Spec>> = HashMap::new();
+    let mut setups = Vec::with_capacity(selected.len());
+    for case in &selected {
+        setups.push(match &case.fixture_file {
+            None => Setup::Builtin,
+            Some(path) => {
+                if !specs.contains_key(path) {
+                    let spec = fixture_file::Spec::load(path).map_err(CaroError::Usage)?;
+                    specs.insert(path.clone(), Arc::new(spec));
+                }
+                Setup::File(specs[path].clone())
+            }
+        });
+    }
     if let Err(reason) = &sandbox {
         eprintln!("execution equivalence unavailable: {reason}");
     }
@@ -262,18 +298,34 @@ fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
         },
     };
 
-    let pristine = sandbox.as_ref().ok().map(|s| s.run("true"));
-    for (i, case) in selected.iter().enumerate() {
-        let refs = match (&sandbox, &pristine) {
-            (Ok(sb), Some(Ok(p))) => sb.references(p, case),
-            _ => Err(Exec::NotRun),
+    for (i, (case, setup)) in selected.iter().zip(&setups).enumerate() {
+        let refs = match &sandbox {
+            Ok(sb) => sb.references(setup, case),
+            Err(_) => Err(NotScorable {
+                exec: Exec::NotRun,
+                note: "execution unavailable".into(),
+            }),
         };
+        // The model is told the working directory and home the commands will run in.
+        let mut case_ctx = ctx.clone();
+        if let Setup::File(spec) = setup {
+            case_ctx.cwd = PathBuf::from(&spec.cwd);
+            case_ctx.home = Some(PathBuf::from(&spec.home));
+            case_ctx.git = false;
+        }
         // Alternate which configuration goes first, so that neither is always measured
         // right after the other (caches, machine load).
         let n = configs.len();
         for k in 0..n {
             let c = &mut configs[(i + k) % n];
-            let row = evaluate(case, c, &ctx, &opts, sandbox.as_ref().ok(), &refs);
+            let row = evaluate(
+                case,
+                c,
+                &case_ctx,
+                &opts,
+                sandbox.as_ref().ok().map(|sb| (sb, setup)),
+                &refs,
+            );
             if !args.quiet {
                 eprintln!(
                     "[{:>3}/{}] {:<10} {:<8} {:>6.0} ms  prog {}  flags {:.2}  {:<13} {}",
@@ -344,8 +396,8 @@ fn evaluate(
     config: &Config,
     ctx: &Context,
     opts: &CommandOptions,
-    sandbox: Option<&Bench>,
-    refs: &Result<Vec<Outcome>, Exec>,
+    sandbox: Option<(&Bench, &Setup)>,
+    refs: &Result<References, NotScorable>,
 ) -> Row {
     let chat = config
         .variant
@@ -377,10 +429,13 @@ fn evaluate(
     };
     let cmd = command.as_deref().unwrap_or_default();
     let safety = command.as_deref().map(|c| caro::safety::check(c).level);
-    let exec = match (sandbox, refs) {
-        (Some(sb), Ok(refs)) => sb.judge(refs, command.as_deref(), safety),
-        (_, Err(e)) => *e,
-        (None, Ok(_)) => Exec::NotRun,
+    let (exec, exec_note) = match (sandbox, refs) {
+        (Some((sb, setup)), Ok(refs)) => (
+            sb.judge(setup, &refs.outcomes, command.as_deref(), safety),
+            refs.note.clone(),
+        ),
+        (_, Err(e)) => (e.exec, Some(e.note.clone())),
+        (None, Ok(_)) => (Exec::NotRun, None),
     };
     Row {
         id: case.id.clone(),
@@ -397,6 +452,8 @@ fn evaluate(
         error,
         retried,
         exec,
+        exec_note,
+        category: category::of(case.gold.first().map_or("", String::as_str)).into(),
         safety,
         latency_ms,
         user_tokens,

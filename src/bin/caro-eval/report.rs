@@ -20,6 +20,11 @@ pub enum Exec {
     Uninformative,
     /// A reference gave different results on two runs (time, processes…).
     Unstable,
+    /// The first reference failed (time limit, missing program, an error and no
+    /// effect) or was rated dangerous.
+    Failed,
+    /// The first reference reads the host's state (time, users, hardware, /etc…).
+    HostState,
     /// Execution was off or unavailable.
     NotRun,
 }
@@ -47,6 +52,12 @@ pub struct Row {
     pub first_program: bool,
     pub flag_overlap: f64,
     pub exec: Exec,
+    /// Why the case is not scorable, or which references were dropped.
+    #[serde(default)]
+    pub exec_note: Option<String>,
+    /// The case's area ([`crate::category`]).
+    #[serde(default)]
+    pub category: String,
     pub safety: Option<caro::safety::Level>,
     pub latency_ms: f64,
     pub user_tokens: usize,
@@ -66,6 +77,24 @@ pub struct ExecSummary {
     pub dangerous: usize,
     pub uninformative: usize,
     pub unstable: usize,
+    #[serde(default)]
+    pub failed: usize,
+    #[serde(default)]
+    pub host_state: usize,
+}
+
+/// The figures of one area ([`crate::category`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CategorySummary {
+    pub category: String,
+    pub cases: usize,
+    /// Percent of cases.
+    pub first_program: f64,
+    /// Cases scorable by execution.
+    pub scored: usize,
+    pub equivalent: usize,
+    /// Percent of `scored`.
+    pub rate: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +123,9 @@ pub struct Summary {
     pub retries: usize,
     pub no_command: usize,
     pub dangerous_generated: usize,
+    /// Per area, in [`crate::category::NAMES`] order; areas without cases left out.
+    #[serde(default)]
+    pub categories: Vec<CategorySummary>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,6 +193,8 @@ pub fn summarise(info: RunInfo, rows: &[Row]) -> Summary {
             dangerous: count(&|r| r.exec == Exec::Dangerous),
             uninformative: count(&|r| r.exec == Exec::Uninformative),
             unstable: count(&|r| r.exec == Exec::Unstable),
+            failed: count(&|r| r.exec == Exec::Failed),
+            host_state: count(&|r| r.exec == Exec::HostState),
         },
         latency: Latency {
             median_ms: quantile(&latencies, 0.5),
@@ -172,7 +206,76 @@ pub fn summarise(info: RunInfo, rows: &[Row]) -> Summary {
         retries: count(&|r| r.retried.is_some()),
         no_command: count(&|r| r.command.is_none()),
         dangerous_generated: count(&|r| r.safety == Some(caro::safety::Level::Dangerous)),
+        categories: categories(rows),
     }
+}
+
+fn categories(rows: &[Row]) -> Vec<CategorySummary> {
+    crate::category::NAMES
+        .iter()
+        .filter_map(|name| {
+            let rows: Vec<&Row> = rows.iter().filter(|r| r.category == *name).collect();
+            if rows.is_empty() {
+                return None;
+            }
+            let scored = rows.iter().filter(|r| r.exec.scored()).count();
+            let equivalent = rows.iter().filter(|r| r.exec == Exec::Equivalent).count();
+            let first = rows.iter().filter(|r| r.first_program).count();
+            Some(CategorySummary {
+                category: (*name).into(),
+                cases: rows.len(),
+                first_program: pct(first, rows.len()),
+                scored,
+                equivalent,
+                rate: pct(equivalent, scored),
+            })
+        })
+        .collect()
+}
+
+/// Per area: cases, first program %, and execution equivalent (of scorable), one
+/// column per summary.
+fn render_categories(summaries: &[&Summary]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for s in summaries {
+        for c in &s.categories {
+            if !names.contains(&c.category.as_str()) {
+                names.push(&c.category);
+            }
+        }
+    }
+    if names.is_empty() {
+        return String::new();
+    }
+    let label_w = names.iter().map(|n| n.len()).max().unwrap_or(0).max(8);
+    let mut out = format!("{:<label_w$}", "category");
+    for s in summaries {
+        out.push_str(&format!(
+            "  {:>5}  {:>6}  {:>16}",
+            "cases", "prog %", s.variant
+        ));
+    }
+    out.push('\n');
+    for name in names {
+        out.push_str(&format!("{name:<label_w$}"));
+        for s in summaries {
+            match s.categories.iter().find(|c| c.category == name) {
+                Some(c) => out.push_str(&format!(
+                    "  {:>5}  {:>6.1}  {:>16}",
+                    c.cases,
+                    c.first_program,
+                    if s.exec.available {
+                        format!("{:.1} ({}/{})", c.rate, c.equivalent, c.scored)
+                    } else {
+                        "n/a".into()
+                    }
+                )),
+                None => out.push_str(&format!("  {:>5}  {:>6}  {:>16}", 0, "-", "-")),
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The lines of the side-by-side table: label, then one value per summary.
@@ -202,8 +305,8 @@ fn table(summaries: &[&Summary]) -> Vec<(String, Vec<String>)> {
         }),
         row("  not comparable", &|s| {
             format!(
-                "{} uninf. + {} unstable",
-                s.exec.uninformative, s.exec.unstable
+                "{} uninf. + {} unstable + {} failed + {} host",
+                s.exec.uninformative, s.exec.unstable, s.exec.failed, s.exec.host_state
             )
         }),
         row("dangerous (not run)", &|s| {
@@ -246,6 +349,11 @@ pub fn render(summaries: &[&Summary]) -> String {
     if let Some(reason) = summaries.iter().find_map(|s| s.exec.reason.as_deref()) {
         out.push_str(&format!("execution: {reason}\n"));
     }
+    let categories = render_categories(summaries);
+    if !categories.is_empty() {
+        out.push('\n');
+        out.push_str(&categories);
+    }
     out
 }
 
@@ -277,6 +385,8 @@ mod tests {
             first_program,
             flag_overlap: 0.5,
             exec,
+            exec_note: None,
+            category: if first_program { "files/find" } else { "other" }.into(),
             safety: None,
             latency_ms,
             user_tokens: 10,
@@ -306,7 +416,19 @@ mod tests {
         assert_eq!(s.first_program, 50.0);
         assert_eq!(s.latency.median_ms, 200.0);
         assert_eq!(s.latency.p90_ms, 400.0);
-        assert!(render(&[&s, &s]).contains("first program %"));
+        let table = render(&[&s, &s]);
+        assert!(table.contains("first program %"));
+        // Per area: two "files/find" rows (one equivalent of two scored), two "other".
+        let files = &s.categories[0];
+        assert_eq!(files.category, "files/find");
+        assert_eq!((files.cases, files.scored, files.equivalent), (2, 2, 1));
+        assert_eq!(files.rate, 50.0);
+        let other = &s.categories[1];
+        assert_eq!((other.category.as_str(), other.scored), ("other", 1));
+        assert!(
+            table.contains("files/find") && table.contains("50.0 (1/2)"),
+            "{table}"
+        );
     }
 
     #[test]
