@@ -104,3 +104,72 @@ fn real_model_short_run() {
     // The first case is already a command: it must come back unchanged.
     assert_eq!(rows[0]["exact"], true, "{}", rows[0]);
 }
+
+/// alfa-dev, the execution-checked set with its own fixture trees, where the shared
+/// data directory is present (it is not part of the repository).
+fn alfa_dev() -> Option<PathBuf> {
+    let cases =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/alfa-dev/cases.jsonl");
+    if cases.is_file() {
+        Some(cases)
+    } else {
+        eprintln!("SKIPPED: {} is not here", cases.display());
+        None
+    }
+}
+
+#[test]
+fn oracle_on_alfa_fixture_trees() {
+    let Some(cases) = alfa_dev() else {
+        return;
+    };
+    let sb = common::Sandbox::with_model(std::path::Path::new("/nonexistent"));
+    // One case per fixture tree (reads, a deletion, a new file, the generic tree), one
+
+    let ids = sb.dir.path().join("few.ids");
+    let chosen = [
+        "alfa-fs1-017",
+        "alfa-fs1-029",
+        "alfa-fs2-029",
+        "alfa-fs3-007",
+        "alfa-fs4-011",
+        "alfa-fs5-002",
+    ];
+    std::fs::write(&ids, chosen.join("\n") + "\n").expect("ids file");
+    let out = sb.dir.path().join("alfa.json");
+    let o = eval(
+        &sb,
+        &[
+            "--oracle",
+            "--quiet",
+            "--json",
+            "--cases",
+            cases.to_str().expect("utf-8 path"),
+            "--ids",
+            ids.to_str().expect("utf-8 path"),
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let r = read_json(&out);
+    let rows = r["rows"].as_array().expect("rows");
+    let got: Vec<&str> = rows.iter().filter_map(|row| row["id"].as_str()).collect();
+    assert_eq!(got, chosen);
+    let exec = &r["summary"]["exec"];
+    if exec["available"] != true {
+        eprintln!("SKIPPED: execution unavailable: {}", exec["reason"]);
+        return;
+    }
+    let by_id = |id: &str| &rows[chosen.iter().position(|c| *c == id).expect("chosen")];
+    assert_eq!(by_id("alfa-fs1-029")["exec"], "host_state", "{exec}");
+    assert_eq!(exec["scored"], 5, "{rows:?}");
+    assert_eq!(exec["equivalent"], exec["scored"], "{rows:?}");
+    let categories = r["summary"]["categories"].as_array().expect("categories");
+    assert!(
+        categories
+            .iter()
+            .any(|c| c["category"] == "files/find" && c["scored"] == 2),
+        "{categories:?}"
+    );
+}
