@@ -1,6 +1,8 @@
 //! Whether a command does the same as a reference: each runs on a fresh copy of the
 //! case's fixture inside caro's bubblewrap sandbox, and the two are compared by what they
-//! printed and the tree they left (paths, types, modes, contents).
+//! printed and the tree they left (paths, types, modes, contents): a command is
+//! equivalent to a reference when it leaves the same tree and, where the reference
+//! changes nothing, prints the same output ([`equivalent`]).
 //!
 //! The references run first, each twice. The first reference decides whether the case
 //! can be scored at all; it cannot when that reference is rated dangerous, fails (runs
@@ -53,6 +55,8 @@ pub struct NotScorable {
 #[derive(Debug, Clone)]
 pub struct References {
     pub outcomes: Vec<Outcome>,
+    /// The tree as built, before any command.
+    pub pristine: Tree,
     pub note: Option<String>,
 }
 
@@ -158,6 +162,7 @@ impl Bench {
         }
         Ok(References {
             outcomes,
+            pristine: pristine.tree,
             note: (!dropped.is_empty()).then(|| dropped.join("; ")),
         })
     }
@@ -214,7 +219,7 @@ impl Bench {
     pub fn judge(
         &self,
         setup: &Setup,
-        refs: &[Outcome],
+        refs: &References,
         command: Option<&str>,
         safety: Option<Level>,
     ) -> Exec {
@@ -225,7 +230,14 @@ impl Bench {
             return Exec::Dangerous;
         }
         match self.run(setup, cmd) {
-            Ok(out) if refs.iter().any(|r| same(&out, r)) => Exec::Equivalent,
+            Ok(out)
+                if refs
+                    .outcomes
+                    .iter()
+                    .any(|r| equivalent(&out, r, &refs.pristine)) =>
+            {
+                Exec::Equivalent
+            }
             _ => Exec::Different,
         }
     }
@@ -241,9 +253,17 @@ impl Drop for Bench {
     }
 }
 
-/// Same output and same resulting tree; the exit status does not count.
+/// Same output and same resulting tree; the exit status does not count. What two runs
+/// of one reference must give.
 fn same(a: &Outcome, b: &Outcome) -> bool {
     a.stdout == b.stdout && a.tree == b.tree
+}
+
+/// Whether `out` does what `reference` did: the same resulting tree and, where the
+/// reference left the tree as it was, the same output (a reference that deletes files
+/// and lists them is matched by one that only deletes them).
+fn equivalent(out: &Outcome, reference: &Outcome, pristine: &Tree) -> bool {
+    out.tree == reference.tree && (reference.tree != *pristine || out.stdout == reference.stdout)
 }
 
 /// Programs whose output describes the machine (time, users, hardware, installed
@@ -387,6 +407,50 @@ fn normalise_output(bytes: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outcome(stdout: &[&str], files: &[&str]) -> Outcome {
+        let state = crate::fixture::State {
+            kind: 'f',
+            mode: 0o644,
+            size: 0,
+            digest: 0,
+            touched: false,
+        };
+        Outcome {
+            stdout: stdout.iter().map(|s| s.to_string()).collect(),
+            tree: files
+                .iter()
+                .map(|f| (f.to_string(), state.clone()))
+                .collect(),
+            status: Some(0),
+            timed_out: false,
+        }
+    }
+
+    #[test]
+    fn output_counts_only_where_the_reference_changes_nothing() {
+        let pristine = outcome(&[], &["a", "b"]).tree;
+        // The reference deletes b and lists it: deleting alone is equivalent.
+        let deletes_and_lists = outcome(&["b"], &["a"]);
+        assert!(equivalent(
+            &outcome(&[], &["a"]),
+            &deletes_and_lists,
+            &pristine
+        ));
+        assert!(!equivalent(
+            &outcome(&["b"], &["a", "b"]),
+            &deletes_and_lists,
+            &pristine
+        ));
+        // The reference only lists: the output must match.
+        let lists = outcome(&["a"], &["a", "b"]);
+        assert!(equivalent(&outcome(&["a"], &["a", "b"]), &lists, &pristine));
+        assert!(!equivalent(
+            &outcome(&["b"], &["a", "b"]),
+            &lists,
+            &pristine
+        ));
+    }
 
     #[test]
     fn fixture_file_output_is_collapsed_and_sorted() {

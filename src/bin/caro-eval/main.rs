@@ -431,7 +431,7 @@ fn evaluate(
     let safety = command.as_deref().map(|c| caro::safety::check(c).level);
     let (exec, exec_note) = match (sandbox, refs) {
         (Some((sb, setup)), Ok(refs)) => (
-            sb.judge(setup, &refs.outcomes, command.as_deref(), safety),
+            sb.judge(setup, refs, command.as_deref(), safety),
             refs.note.clone(),
         ),
         (_, Err(e)) => (e.exec, Some(e.note.clone())),
