@@ -4,6 +4,7 @@
 //! read-only, with host directories of the caller's choosing bound at given paths
 //! ([`Sandbox::run_in`]). Nothing is ever run outside the sandbox.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -52,7 +53,9 @@ pub struct Run {
 /// What the sandbox's file system is built on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Base {
-    /// The whole host file system read-only, with empty `/tmp`, `/home` and `/root`.
+    /// The whole host file system read-only, with empty `/tmp`, `/home` and `/root`
+    /// and a [`HOME`] directory; binds come after (their mount points must lie in
+    /// those empty directories or exist on the host).
     Host,
     /// An empty root with only [`SYSTEM_DIRS`] read-only, fresh `/dev` and `/proc`
     /// and an empty `/tmp`, mounted after the binds (so that a bind may be at `/`).
@@ -97,11 +100,11 @@ impl Layout {
     }
 
     /// bwrap's arguments for this layout (before the command).
-    fn args(&self) -> Vec<std::ffi::OsString> {
-        let mut a: Vec<std::ffi::OsString> = Vec::new();
-        let mut push = |xs: &[&std::ffi::OsStr]| a.extend(xs.iter().map(|x| x.to_os_string()));
-        let s = |x: &'static str| std::ffi::OsStr::new(x);
-        let binds = |push: &mut dyn FnMut(&[&std::ffi::OsStr])| {
+    fn args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        let mut push = |xs: &[&OsStr]| a.extend(xs.iter().map(|x| x.to_os_string()));
+        let s = |x: &'static str| OsStr::new(x);
+        let binds = |push: &mut dyn FnMut(&[&OsStr])| {
             for b in &self.binds {
                 let flag = if b.writable { "--bind" } else { "--ro-bind" };
                 push(&[s(flag), b.host.as_os_str(), b.path.as_os_str()]);
@@ -137,11 +140,7 @@ impl Layout {
             env.push((k, v));
         }
         for (k, v) in env {
-            push(&[
-                s("--setenv"),
-                std::ffi::OsStr::new(k),
-                std::ffi::OsStr::new(v),
-            ]);
+            push(&[s("--setenv"), OsStr::new(k), OsStr::new(v)]);
         }
         a
     }
