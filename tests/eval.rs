@@ -53,6 +53,7 @@ fn oracle_run_writes_rows_and_compares() {
         assert!(exec["scored"].as_u64().unwrap_or(0) > 0, "{exec}");
     } else {
         assert!(exec["reason"].is_string(), "{exec}");
+        require_sandbox(exec);
     }
 
     let o = eval(
@@ -158,6 +159,7 @@ fn oracle_on_alfa_fixture_trees() {
     assert_eq!(got, chosen);
     let exec = &r["summary"]["exec"];
     if exec["available"] != true {
+        require_sandbox(exec);
         eprintln!("SKIPPED: execution unavailable: {}", exec["reason"]);
         return;
     }
@@ -171,5 +173,15 @@ fn oracle_on_alfa_fixture_trees() {
             .iter()
             .any(|c| c["category"] == "files/find" && c["scored"] == 2),
         "{categories:?}"
+    );
+}
+
+/// CI installs bubblewrap and sets `CARO_REQUIRE_SANDBOX=1`: there, execution that is
+/// unavailable is a failure, not a skip.
+fn require_sandbox(exec: &serde_json::Value) {
+    assert!(
+        std::env::var_os("CARO_REQUIRE_SANDBOX").is_none(),
+        "CARO_REQUIRE_SANDBOX is set but execution is unavailable: {}",
+        exec["reason"]
     );
 }
