@@ -99,6 +99,21 @@ impl Layout {
         }
     }
 
+    /// Only the system directories read-only, and `root` writable as `/` itself: a
+    /// whole file tree (e.g. a fixture with `/testbed`, `/workspace`) at its own paths.
+    pub fn tree(root: &Path, cwd: PathBuf, env: Vec<(String, String)>) -> Self {
+        Self {
+            base: Base::System,
+            binds: vec![Bind {
+                host: root.to_owned(),
+                path: PathBuf::from("/"),
+                writable: true,
+            }],
+            cwd,
+            env,
+        }
+    }
+
     /// bwrap's arguments for this layout (before the command).
     fn args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
@@ -273,16 +288,11 @@ mod tests {
         let root = dir.path().join("root");
         std::fs::create_dir_all(root.join("testbed")).expect("mkdir");
         std::fs::write(root.join("testbed/a.txt"), "hello\n").expect("write");
-        let layout = Layout {
-            base: Base::System,
-            binds: vec![Bind {
-                host: root.clone(),
-                path: PathBuf::from("/"),
-                writable: true,
-            }],
-            cwd: PathBuf::from("/testbed"),
-            env: vec![("HOME".into(), "/testbed".into()), ("X".into(), "1".into())],
-        };
+        let layout = Layout::tree(
+            &root,
+            PathBuf::from("/testbed"),
+            vec![("HOME".into(), "/testbed".into()), ("X".into(), "1".into())],
+        );
         let script = "cat a.txt; echo \"$PWD $HOME $X\"; touch /new; \
                       touch /usr/x 2>/dev/null || echo ro; exit 3";
         let r = sb.run_in(&layout, script).expect("run");

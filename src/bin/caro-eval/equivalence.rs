@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use caro::safety::Level;
-use caro::sandbox::{Base, Bind, Layout, MOUNTED, SYSTEM_DIRS, Sandbox, WORKDIR};
+use caro::sandbox::{Layout, MOUNTED, SYSTEM_DIRS, Sandbox, WORKDIR};
 
 use crate::cases::Case;
 use crate::fixture::{Fixture, Tree, snapshot};
@@ -109,16 +109,7 @@ impl Bench {
             }
             Setup::File(spec) => {
                 let built = spec.build(&root, self.base);
-                let layout = Layout {
-                    base: Base::System,
-                    binds: vec![Bind {
-                        host: root.clone(),
-                        path: PathBuf::from("/"),
-                        writable: true,
-                    }],
-                    cwd: PathBuf::from(&spec.cwd),
-                    env: spec.env(),
-                };
+                let layout = Layout::tree(&root, PathBuf::from(&spec.cwd), spec.env());
                 let result = built
                     .map_err(|e| format!("cannot build fixture {}: {e}", spec.name))
                     .and_then(|()| {
