@@ -6,6 +6,7 @@
 //! [`syntax`] is the one shell parser, [`sandbox`] runs a command inside bubblewrap. The
 //! quality harness is a program of its own (`src/bin/caro-eval`).
 
+pub mod check;
 pub mod cli;
 pub mod daemon;
 pub mod engine;
