@@ -14,14 +14,17 @@ fn re(pattern: &str) -> Regex {
 }
 
 static SIZE: LazyLock<Regex> = LazyLock::new(|| re(r"^[+-]?\d+[cwbkMG]?$"));
-static TIME: LazyLock<Regex> = LazyLock::new(|| re(r"^[+-]?\d+$"));
+// GNU find takes fractions of days and minutes (`-mtime -0.5`).
+static TIME: LazyLock<Regex> = LazyLock::new(|| re(r"^[+-]?(\d+(\.\d*)?|\.\d+)$"));
 static DIGITS: LazyLock<Regex> = LazyLock::new(|| re(r"^\d+$"));
 static TYPE: LazyLock<Regex> = LazyLock::new(|| re(r"^[bcdpflsD](,[bcdpflsD])*$"));
 static PERM: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^[-/]?([0-7]{1,4}|[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*)$")
+    re(
+        r"^[-/]?(0*[0-7]{1,4}|[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*)$",
+    )
 });
 static MODE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^([0-7]{1,4}|[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*)$")
+    re(r"^(0*[0-7]{1,4}|[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*)$")
 });
 static KEY: LazyLock<Regex> =
     LazyLock::new(|| re(r"^\d+(\.\d+)?[bdfgiMhnRrV]*(,\d+(\.\d+)?[bdfgiMhnRrV]*)?$"));

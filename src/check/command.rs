@@ -118,6 +118,49 @@ const STOP_AT_OPERAND: &[&str] = &[
     "flock",
     "taskset",
     "chrt",
+    // Operands after the subcommand are an image or a pod, then its own command.
+    "docker",
+    "podman",
+    "kubectl",
+];
+
+/// Programs whose options are open-ended (codec and digest names, compiler `-W…`/`-f…`
+/// families, plugin options): their documentation cannot say which are wrong.
+const OPEN_OPTIONS: &[&str] = &[
+    "openssl",
+    "ffmpeg",
+    "ffprobe",
+    "ffplay",
+    "gcc",
+    "g++",
+    "cc",
+    "c++",
+    "clang",
+    "clang++",
+    "ld",
+    "java",
+    "javac",
+    "iptables",
+    "ip6tables",
+    "iptables-save",
+    "convert",
+    "magick",
+    "mogrify",
+    "identify",
+    "qemu-system-x86_64",
+    "qemu-img",
+    "mplayer",
+    "mpv",
+    "vlc",
+    "sox",
+    "gs",
+    "tmux",
+    "screen",
+    "rustc",
+    "go",
+    "xdotool",
+    "ansible",
+    "ansible-playbook",
 ];
 
 /// Programs whose first operand is a subcommand with options of its own: those are
@@ -126,7 +169,6 @@ const SUBCOMMANDS: &[&str] = &[
     "git",
     "docker",
     "podman",
-    "systemctl",
     "apt",
     "apt-get",
     "apt-cache",
@@ -147,7 +189,6 @@ const SUBCOMMANDS: &[&str] = &[
     "flatpak",
     "nmcli",
     "gh",
-    "openssl",
     "aws",
     "gcloud",
     "az",
@@ -159,13 +200,6 @@ const SUBCOMMANDS: &[&str] = &[
     "btrfs",
     "svn",
     "hg",
-    "loginctl",
-    "timedatectl",
-    "hostnamectl",
-    "journalctl",
-    "busctl",
-    "networkctl",
-    "resolvectl",
     "update-alternatives",
     "dpkg-query",
     "debconf",
@@ -177,9 +211,6 @@ const SUBCOMMANDS: &[&str] = &[
     "virsh",
     "ufw",
     "firewall-cmd",
-    "tmux",
-    "screen",
-    "ffmpeg",
 ];
 
 pub struct Context<'a> {
@@ -256,7 +287,7 @@ impl Context<'_> {
     /// Checks each option word of `args` (the words after the program) against what
     /// the documentation of `name` mentions.
     fn options(&self, name: &str, resolved: &std::path::Path, args: &[W], out: &mut Vec<Finding>) {
-        if crate::syntax::wrappers::is_wrapper(name) {
+        if crate::syntax::wrappers::is_wrapper(name) || OPEN_OPTIONS.contains(&name) {
             return;
         }
         let Some(mut table) = self.table(name, resolved, None) else {

@@ -106,6 +106,15 @@ fn unescape(src: &str) -> String {
         .replace("\\c", "")
         .replace("\\e", "\\")
         .replace("\\ ", " ")
+        .replace("\\~", " ")
+        .replace("\\0", " ")
+        // Zero-width and hair spaces (`\-\^\-include`), hyphenation marks.
+        .replace("\\^", "")
+        .replace("\\|", "")
+        .replace("\\%", "")
+        .replace("\\:", "")
+        .replace("\\,", "")
+        .replace("\\/", "")
 }
 
 #[cfg(test)]
@@ -117,9 +126,20 @@ mod tests {
         let src = ".TP\n\\fB\\-a\\fR, \\fB\\-\\-all\\fR\ndo not ignore\n\
                    \\fB\\-\\-color\\fR[=\\fIWHEN\\fR]\n.B \\-x\n\
                    \\fB\\-w\\fR, \\fB\\-\\-width\\fR=\\fICOLS\\fR\n\
-                   .BI \\-l library\n\\fB\\-e\\fR \\fIPATTERNS\\fR\n";
+                   .BI \\-l library\n\\fB\\-e\\fR \\fIPATTERNS\\fR\n\
+                   .BI \\-\\^\\-include= GLOB\n";
         let m = man(src);
-        for name in ["-a", "--all", "--color", "-x", "-w", "--width", "-l", "-e"] {
+        for name in [
+            "-a",
+            "--all",
+            "--color",
+            "-x",
+            "-w",
+            "--width",
+            "-l",
+            "-e",
+            "--include",
+        ] {
             assert!(m.names.contains(name), "{name} in {:?}", m.names);
         }
         assert!(m.valued.contains("--width"));

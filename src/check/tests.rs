@@ -111,6 +111,15 @@ fn correct_commands_pass() {
         "cut -d- -f1 f",
         "kill -9 123",
         "./build.sh --anything",
+        "grep -r --include '*.txt' --exclude-dir=.git x .",
+        "find . -mtime -0.5 -perm 02775",
+        "chmod 02775 dir",
+        "systemctl --user restart foo --no-block",
+        "git -C repo commit -am msg",
+        "openssl dgst -sha512 f",
+        "python3 -m http.server --bind 127.0.0.1",
+        "date -d '-1 day' +%F",
+        "ls -1",
     ] {
         assert_clean(command);
     }
@@ -172,6 +181,7 @@ fn bad_arguments() {
     assert_finds("head -n ten f", Kind::BadArgument, "`ten`");
     assert_finds("chmod 7777x f", Kind::BadArgument, "7777x");
     assert_finds("du --max-depth=one", Kind::BadArgument, "`one`");
+    assert_finds("find / -perm +4000", Kind::BadArgument, "+4000");
     assert_clean("find . -size \"$N\" -type f,d -perm -u+w -maxdepth 2");
 }
 
@@ -279,5 +289,22 @@ fn timings() {
         }
         let warm = start.elapsed() / rounds;
         println!("{command:?}: cold {cold:?}, warm {warm:?}");
+    }
+}
+
+/// Prints the findings for each line of the file named by `CHECK_CORPUS`; a tool for
+/// looking at false positives on real commands.
+#[test]
+#[ignore]
+fn corpus() {
+    let Some(file) = std::env::var_os("CHECK_CORPUS") else {
+        return;
+    };
+    let text = std::fs::read_to_string(file).expect("corpus file");
+    let checker = Checker::new();
+    for line in text.lines() {
+        for f in checker.check(line, Shell::Bash) {
+            println!("{:<9} {line}\n          {}", f.kind.name(), f.message);
+        }
     }
 }
