@@ -106,6 +106,15 @@ impl Checker {
         }
     }
 
+    /// A checker that never reads man pages, so option tables come from `--help`.
+    #[cfg(test)]
+    fn without_man(self) -> Self {
+        Self {
+            tables: options::Tables::without_man(),
+            ..self
+        }
+    }
+
     /// Every problem found in `command` as written for `shell`. Empty = passed.
     pub fn check(&self, command: &str, shell: Shell) -> Vec<Finding> {
         let mut findings = Vec::new();

@@ -215,9 +215,20 @@ type Key = (PathBuf, u64, i128, Option<String>);
 
 /// Cache of tables, keyed by the resolved program, its size and modification time
 /// (so an upgraded program gets a fresh table) and the subcommand.
-#[derive(Default)]
 pub struct Tables {
     cache: Mutex<HashMap<Key, Option<Arc<Table>>>>,
+    /// Off in tests of the `--help` path, which is otherwise reached only by programs
+    /// without a man page.
+    man: bool,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Self {
+            cache: Mutex::default(),
+            man: true,
+        }
+    }
 }
 
 impl Tables {
@@ -242,8 +253,9 @@ impl Tables {
         }
         // Built without holding the lock: a slow `man` must not stall other threads.
         let table = match sub {
-            None => load(name, path),
-            Some(sub) => load_sub(name, sub, path),
+            None => self.load(name, path),
+            Some(sub) if self.man => load_sub(name, sub, path),
+            Some(_) => None,
         }
         .map(Arc::new);
         if let Ok(mut cache) = self.cache.lock() {
@@ -251,13 +263,23 @@ impl Tables {
         }
         table
     }
-}
 
-fn load(name: &str, path: &Path) -> Option<Table> {
-    if let Some(page) = man_page(name, path) {
-        return Some(Table::new(roff::man(&page)));
+    #[cfg(test)]
+    pub fn without_man() -> Self {
+        Self {
+            man: false,
+            ..Self::default()
+        }
     }
-    help(name, path).map(|text| Table::new(roff::help(&text)))
+
+    fn load(&self, name: &str, path: &Path) -> Option<Table> {
+        if self.man
+            && let Some(page) = man_page(name, path)
+        {
+            return Some(Table::new(roff::man(&page)));
+        }
+        help(name, path).map(|text| Table::new(roff::help(&text)))
+    }
 }
 
 fn load_sub(name: &str, sub: &str, path: &Path) -> Option<Table> {
