@@ -10,8 +10,8 @@ use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSamplin
 
 use super::prefix_store::PrefixStore;
 use super::{
-    Backend, BackendInfo, CancelToken, EngineError, GenerateRequest, Generation, GenerationStats,
-    Preamble, StopReason,
+    Backend, BackendInfo, BatchRequest, Branch, CancelToken, Candidate, ChatPrompt, EngineError,
+    GenerateRequest, Generation, GenerationStats, Preamble, Sampling, StopReason,
 };
 use crate::model::{self, Session, TextStream, Tokenizer, Weights};
 
@@ -237,20 +237,10 @@ impl CandleBackend {
         let prompt_len = preamble.len() + context.len() + request.len();
         let prefill = start.elapsed();
 
-        let mut sampler = match req.sampling.temperature {
-            t if t <= 0.0 => {
-                LogitsProcessor::from_sampling(req.sampling.seed, CandleSampling::ArgMax)
-            }
-            t => LogitsProcessor::from_sampling(
-                req.sampling.seed,
-                CandleSampling::TopP {
-                    p: req.sampling.top_p,
-                    temperature: t,
-                },
-            ),
-        };
+        let mut sampler = sampler(&req.sampling);
         let mut stream = TextStream::default();
         let mut stop = StopReason::MaxTokens;
+        let mut logprob = 0.0;
         while stream.len() < req.max_tokens {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
@@ -260,6 +250,7 @@ impl CandleBackend {
                 stop = StopReason::EndOfTurn;
                 break;
             }
+            logprob += log_prob(&logits.to_vec1::<f32>()?, next);
             if let Some(piece) = stream.push(&self.tokenizer, next)? {
                 on_token(&piece);
             }
@@ -280,6 +271,206 @@ impl CandleBackend {
                 decode_ms: (total - prefill).as_secs_f64() * 1e3,
                 total_ms: total.as_secs_f64() * 1e3,
             },
+            logprob,
+        })
+    }
+
+    /// The prompt's three segments, tokenized, with `reply_prefix`'s tokens appended to
+    /// the request's; refused when they and `max_tokens` more would not fit.
+    fn encode_prompt(
+        &self,
+        prompt: &ChatPrompt,
+        reply_prefix: &str,
+        max_tokens: usize,
+    ) -> Result<[Vec<u32>; 3], EngineError> {
+        if prompt.request.trim().is_empty() {
+            return Err(EngineError::EmptyRequest);
+        }
+        let preamble = self.preamble_tokens(&prompt.preamble)?;
+        let context = self.tokenizer.encode(&prompt.context_segment())?;
+        let mut request = self.tokenizer.encode(&prompt.request_segment())?;
+        if !reply_prefix.is_empty() {
+            request.extend(self.tokenizer.encode(reply_prefix)?);
+        }
+        let limit = self.weights.config().max_context;
+        let needed = preamble.len() + context.len() + request.len() + max_tokens;
+        if needed > limit {
+            return Err(EngineError::RequestTooLong {
+                tokens: needed,
+                limit,
+            });
+        }
+        Ok([preamble, context, request])
+    }
+
+    /// Decodes every branch of `req` from the session once it holds the prompt and the
+    /// reply prefix (`forced`, after `preamble` and `context`).
+    fn run_batch(
+        &self,
+        session: &mut Session,
+        req: &BatchRequest,
+        [preamble, context, forced]: &[Vec<u32>; 3],
+        cancel: &CancelToken,
+    ) -> Result<Vec<Candidate>, EngineError> {
+        self.ensure_prefix(session, preamble, context, cancel)?;
+        let Some(first) = Self::prefill(session, forced, cancel)? else {
+            return Err(EngineError::EmptyRequest);
+        };
+        let mut decodings: Vec<Decoding> = req.branches.iter().map(Decoding::new).collect();
+        let mut feed = Vec::new();
+        if req.max_tokens > 0 {
+            let values = first.to_vec1::<f32>()?;
+            for (i, d) in decodings.iter_mut().enumerate() {
+                let token = d.pick_first(&first, &values)?;
+                if let Some(t) = d.accept(&self.tokenizer, token, &values, req.max_tokens)? {
+                    feed.push((i, t));
+                }
+            }
+        }
+        let mut batch = session.fork(decodings.len());
+        while !feed.is_empty() {
+            if cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            let logits = batch.step(&feed)?;
+            let mut next = Vec::with_capacity(feed.len());
+            for (row, &(i, _)) in feed.iter().enumerate() {
+                let logits = logits.get(row)?;
+                let values = logits.to_vec1::<f32>()?;
+                let d = &mut decodings[i];
+                let token = d.pick_next(&logits, &values)?;
+                if let Some(t) = d.accept(&self.tokenizer, token, &values, req.max_tokens)? {
+                    next.push((i, t));
+                }
+            }
+            feed = next;
+        }
+        decodings
+            .into_iter()
+            .map(|d| d.finish(&self.tokenizer, &req.reply_prefix))
+            .collect()
+    }
+}
+
+/// candle's sampler for `s`: greedy at temperature 0, else top-p.
+fn sampler(s: &Sampling) -> LogitsProcessor {
+    if s.temperature <= 0.0 {
+        return LogitsProcessor::from_sampling(s.seed, CandleSampling::ArgMax);
+    }
+    LogitsProcessor::from_sampling(
+        s.seed,
+        CandleSampling::TopP {
+            p: s.top_p,
+            temperature: s.temperature,
+        },
+    )
+}
+
+/// Natural-log probability of `token` under the untempered softmax of `logits`,
+/// computed in f64 so that summing a reply's tokens loses nothing to rounding.
+fn log_prob(logits: &[f32], token: u32) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&x| (x as f64 - max).exp()).sum();
+    match logits.get(token as usize) {
+        Some(&x) => x as f64 - max - sum.ln(),
+        None => f64::NEG_INFINITY,
+    }
+}
+
+/// The `k`-th most likely token (0 = the argmax). Ties go to the lower id, as in
+/// candle's argmax, so rank 0 is the greedy token.
+fn nth_best(logits: &[f32], k: usize) -> Result<u32, EngineError> {
+    if k >= logits.len() {
+        return Err(candle_core::Error::Msg(format!(
+            "rank {k} asked of a vocabulary of {}",
+            logits.len()
+        ))
+        .into());
+    }
+    let mut ids: Vec<u32> = (0..logits.len() as u32).collect();
+    let order = |a: &u32, b: &u32| {
+        logits[*b as usize]
+            .total_cmp(&logits[*a as usize])
+            .then(a.cmp(b))
+    };
+    if k == 0 {
+        return Ok(ids.into_iter().min_by(order).unwrap_or(0));
+    }
+    ids.select_nth_unstable_by(k, order);
+    Ok(ids[k])
+}
+
+/// One candidate of a batch being decoded.
+struct Decoding {
+    branch: Branch,
+    /// Set for sampled branches only; ranked ones pick from the logits directly.
+    sampler: Option<LogitsProcessor>,
+    stream: TextStream,
+    logprob: f64,
+    stop: StopReason,
+}
+
+impl Decoding {
+    fn new(branch: &Branch) -> Self {
+        Self {
+            branch: *branch,
+            sampler: match branch {
+                Branch::Sample(s) => Some(sampler(s)),
+                Branch::Rank(_) => None,
+            },
+            stream: TextStream::default(),
+            logprob: 0.0,
+            stop: StopReason::MaxTokens,
+        }
+    }
+
+    fn pick_first(
+        &mut self,
+        logits: &candle_core::Tensor,
+        values: &[f32],
+    ) -> Result<u32, EngineError> {
+        match (&mut self.sampler, self.branch) {
+            (Some(s), _) => Ok(s.sample(logits)?),
+            (None, Branch::Rank(k)) => nth_best(values, k),
+            (None, Branch::Sample(_)) => nth_best(values, 0),
+        }
+    }
+
+    fn pick_next(
+        &mut self,
+        logits: &candle_core::Tensor,
+        values: &[f32],
+    ) -> Result<u32, EngineError> {
+        match &mut self.sampler {
+            Some(s) => Ok(s.sample(logits)?),
+            None => nth_best(values, 0),
+        }
+    }
+
+    /// Takes `token` into the reply; returns it when the branch goes on (it is then fed
+    /// to the next step), `None` when the branch is done.
+    fn accept(
+        &mut self,
+        tokenizer: &Tokenizer,
+        token: u32,
+        logits: &[f32],
+        max_tokens: usize,
+    ) -> Result<Option<u32>, EngineError> {
+        if tokenizer.is_stop(token) {
+            self.stop = StopReason::EndOfTurn;
+            return Ok(None);
+        }
+        self.logprob += log_prob(logits, token);
+        self.stream.push(tokenizer, token)?;
+        Ok((self.stream.len() < max_tokens).then_some(token))
+    }
+
+    fn finish(self, tokenizer: &Tokenizer, reply_prefix: &str) -> Result<Candidate, EngineError> {
+        Ok(Candidate {
+            text: format!("{reply_prefix}{}", self.stream.text(tokenizer)?),
+            logprob: self.logprob,
+            tokens: self.stream.len(),
+            stop: self.stop,
         })
     }
 }
@@ -291,20 +482,7 @@ impl Backend for CandleBackend {
         on_token: &mut dyn FnMut(&str),
         cancel: &CancelToken,
     ) -> Result<Generation, EngineError> {
-        if req.prompt.request.trim().is_empty() {
-            return Err(EngineError::EmptyRequest);
-        }
-        let preamble = self.preamble_tokens(&req.prompt.preamble)?;
-        let context = self.tokenizer.encode(&req.prompt.context_segment())?;
-        let request = self.tokenizer.encode(&req.prompt.request_segment())?;
-        let limit = self.weights.config().max_context;
-        let needed = preamble.len() + context.len() + request.len() + req.max_tokens;
-        if needed > limit {
-            return Err(EngineError::RequestTooLong {
-                tokens: needed,
-                limit,
-            });
-        }
+        let [preamble, context, request] = self.encode_prompt(&req.prompt, "", req.max_tokens)?;
         let mut session = self.take_session();
         let result = self.run(
             &mut session,
@@ -318,6 +496,23 @@ impl Backend for CandleBackend {
         // Back to preamble + context, the likely start of the next request; a prefix
         // that was not completed is shorter, and the next request rebuilds it.
         session.truncate(preamble.len() + context.len());
+        self.give_back(session);
+        result
+    }
+
+    fn generate_batch(
+        &self,
+        req: &BatchRequest,
+        cancel: &CancelToken,
+    ) -> Result<Vec<Candidate>, EngineError> {
+        let segments = self.encode_prompt(&req.prompt, &req.reply_prefix, req.max_tokens)?;
+        if req.branches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut session = self.take_session();
+        let result = self.run_batch(&mut session, req, &segments, cancel);
+        // As after `generate`: the session goes back holding preamble + context.
+        session.truncate(segments[0].len() + segments[1].len());
         self.give_back(session);
         result
     }
@@ -366,7 +561,6 @@ impl Backend for CandleBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{ChatPrompt, Sampling};
     use crate::model::tiny;
 
     fn tiny_backend() -> (tempfile::TempDir, CandleBackend) {
@@ -492,5 +686,136 @@ mod tests {
         let r = b.generate(&prompt("context: other", "x"), &mut |_| {}, &cancel);
         assert!(matches!(r, Err(EngineError::Cancelled)));
         assert_eq!(run(&b, &a).text, expected);
+    }
+
+    mod batch {
+        use super::*;
+
+        /// `prompt`, decoded as a batch of `branches`.
+        fn batch_of(
+            req: &GenerateRequest,
+            reply_prefix: &str,
+            branches: &[Branch],
+        ) -> BatchRequest {
+            BatchRequest {
+                prompt: req.prompt.clone(),
+                reply_prefix: reply_prefix.into(),
+                max_tokens: req.max_tokens,
+                branches: branches.to_vec(),
+            }
+        }
+
+        fn greedy(max_tokens: usize) -> GenerateRequest {
+            GenerateRequest {
+                max_tokens,
+                ignore_stop: false,
+                ..prompt("context: zsh on Linux", "find big files")
+            }
+        }
+
+        fn decode(b: &CandleBackend, req: &BatchRequest) -> Vec<Candidate> {
+            b.generate_batch(req, &CancelToken::new())
+                .expect("generate_batch")
+        }
+
+        /// One row per step takes the very kernels of `generate`, so the log-probabilities
+        /// agree to f64 rounding of the same sums.
+        #[test]
+        fn rank_zero_is_the_greedy_generation() {
+            let (_dir, b) = tiny_backend();
+            let req = greedy(8);
+            let want = run(&b, &req);
+            let got = decode(&b, &batch_of(&req, "", &[Branch::Rank(0)]));
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].text, want.text);
+            assert_eq!(got[0].stop, want.stop);
+            assert_eq!(got[0].tokens, want.stats.generated_tokens);
+            assert!(want.logprob < 0.0);
+            let delta = (got[0].logprob - want.logprob).abs();
+            assert!(
+                delta < 1e-9,
+                "logprob {} vs {}",
+                got[0].logprob,
+                want.logprob
+            );
+        }
+
+        #[test]
+        fn ranks_start_with_different_tokens_in_order_of_likelihood() {
+            let (_dir, b) = tiny_backend();
+            let ranks = [Branch::Rank(0), Branch::Rank(1), Branch::Rank(2)];
+            let first = decode(&b, &batch_of(&greedy(1), "", &ranks));
+            let lp: Vec<f64> = first.iter().map(|c| c.logprob).collect();
+            // Strictly falling log-probabilities: three different first tokens.
+            assert!(lp[0] > lp[1] && lp[1] > lp[2], "{lp:?}");
+
+            // Longer, with sampled branches beside them; the rank-0 row now shares its
+            // steps with four others and still gives the greedy reply.
+            let hot = Sampling {
+                temperature: 0.8,
+                ..Sampling::default()
+            };
+            let mut branches = ranks.to_vec();
+            branches.push(Branch::Sample(hot));
+            branches.push(Branch::Sample(Sampling::default()));
+            let req = greedy(8);
+            let all = decode(&b, &batch_of(&req, "", &branches));
+            assert_eq!(all.len(), 5);
+            assert!(all.iter().all(|c| c.tokens <= 8 && c.logprob <= 0.0));
+            let want = run(&b, &req);
+            assert_eq!(all[0].text, want.text);
+            assert_eq!(all[4].text, want.text, "temperature 0 samples greedily");
+            // The same seed gives the same sample.
+            let again = decode(&b, &batch_of(&req, "", &branches));
+            assert_eq!(again, all);
+        }
+
+        #[test]
+        fn candidates_start_with_the_reply_prefix() {
+            let (_dir, b) = tiny_backend();
+            let req = batch_of(&greedy(4), "ls -", &[Branch::Rank(0), Branch::Rank(1)]);
+            for c in decode(&b, &req) {
+                assert!(c.text.starts_with("ls -"), "{:?}", c.text);
+                assert!(c.tokens <= 4);
+            }
+        }
+
+        #[test]
+        fn cancel_stops_the_batch_and_the_pool_stays_usable() {
+            let (_dir, b) = tiny_backend();
+            let req = greedy(8);
+            let want = run(&b, &req);
+            let warm = run(&b, &req);
+            let cancel = CancelToken::new();
+            cancel.cancel();
+            let r = b.generate_batch(&batch_of(&req, "", &[Branch::Rank(0)]), &cancel);
+            assert!(matches!(r, Err(EngineError::Cancelled)));
+            assert_eq!(run(&b, &req).text, want.text);
+
+            // A batch leaves the session holding preamble + context, as `generate` does.
+            decode(
+                &b,
+                &batch_of(&req, "ls", &[Branch::Rank(0), Branch::Rank(3)]),
+            );
+            let after = run(&b, &req);
+            assert_eq!(after.text, want.text);
+            assert_eq!(after.stats.cached_tokens, warm.stats.cached_tokens);
+            assert!(after.stats.cached_tokens > b.cached_prefix_tokens());
+        }
+
+        #[test]
+        fn a_batch_past_the_context_is_refused() {
+            let (_dir, b) = tiny_backend();
+            let mut req = batch_of(&greedy(8), "", &[Branch::Rank(0)]);
+            req.max_tokens = 1 << 20;
+            assert!(matches!(
+                b.generate_batch(&req, &CancelToken::new()),
+                Err(EngineError::RequestTooLong { .. })
+            ));
+            req.max_tokens = 0;
+            let empty = decode(&b, &req);
+            assert_eq!(empty[0].text, "");
+            assert_eq!(empty[0].stop, StopReason::MaxTokens);
+        }
     }
 }

@@ -146,6 +146,44 @@ pub struct Generation {
     pub text: String,
     pub stop: StopReason,
     pub stats: GenerationStats,
+    /// Sum of the natural-log probabilities (untempered softmax of the logits) of the
+    /// generated tokens; the stop token that ended the reply is not counted.
+    pub logprob: f64,
+}
+
+/// How one candidate of a batch picks its tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Branch {
+    /// The `k`-th most likely first token (0 = the most likely), then greedy.
+    Rank(usize),
+    /// Sampled throughout with this sampling.
+    Sample(Sampling),
+}
+
+/// Several candidate replies to one prompt, decoded together (see
+/// [`Backend::generate_batch`]).
+#[derive(Debug, Clone)]
+pub struct BatchRequest {
+    pub prompt: ChatPrompt,
+    /// Text every candidate's reply starts with, forced rather than generated (may be
+    /// empty).
+    pub reply_prefix: String,
+    /// Generated tokens per candidate, after the reply prefix.
+    pub max_tokens: usize,
+    pub branches: Vec<Branch>,
+}
+
+/// One reply of a batch, in the order of the request's branches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The whole reply: reply_prefix followed by the generated text.
+    pub text: String,
+    /// Sum of the natural-log probabilities (untempered softmax of the logits) of the
+    /// generated tokens; the stop token that ended the reply is not counted.
+    pub logprob: f64,
+    /// Generated tokens (the reply prefix's not counted).
+    pub tokens: usize,
+    pub stop: StopReason,
 }
 
 /// Shared flag that asks a running generation to stop at its next token step.
@@ -204,6 +242,19 @@ pub trait Backend: Send + Sync {
         on_token: &mut dyn FnMut(&str),
         cancel: &CancelToken,
     ) -> Result<Generation, EngineError>;
+
+    /// Decodes one candidate per branch of `req`, all continuing the same prompt and
+    /// reply prefix; candidates may coincide (callers deduplicate). An empty result
+    /// means this backend cannot batch: ask [`Backend::generate`] instead.
+    /// Returns `EngineError::Cancelled` soon after `cancel` fires (within one step).
+    fn generate_batch(
+        &self,
+        req: &BatchRequest,
+        cancel: &CancelToken,
+    ) -> Result<Vec<Candidate>, EngineError> {
+        let _ = (req, cancel);
+        Ok(Vec::new())
+    }
 
     /// Prepares for requests that start with `preamble` (KV-caches it).
     fn prepare(&self, preamble: &Preamble) -> Result<(), EngineError>;

@@ -13,17 +13,42 @@ pub struct LayerCache {
     v: Option<Tensor>,
     len: usize,
     capacity: usize,
+    /// Rows allocated on the first append.
+    initial: usize,
 }
 
 const INITIAL_CAPACITY: usize = 512;
 
 impl LayerCache {
     pub fn new() -> Self {
+        Self::with_initial_capacity(INITIAL_CAPACITY)
+    }
+
+    /// A cache whose first allocation holds `rows` positions: a batch branch's suffix
+    /// grows by a few tokens, and one 512-row cache per layer per branch would cost
+    /// more than the shared prefix it extends.
+    pub fn with_initial_capacity(rows: usize) -> Self {
         Self {
             k: None,
             v: None,
             len: 0,
             capacity: 0,
+            initial: rows.max(1),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Views (not copies) of the cached keys and values, `(1, n_kv_head, len, head_dim)`
+    /// each; `None` while empty.
+    pub fn view(&self) -> Result<Option<(Tensor, Tensor)>> {
+        match (&self.k, &self.v) {
+            (Some(k), Some(v)) if self.len > 0 => {
+                Ok(Some((k.narrow(2, 0, self.len)?, v.narrow(2, 0, self.len)?)))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -39,7 +64,7 @@ impl LayerCache {
         let (b, n_kv, seq, hd) = k.dims4()?;
         let needed = self.len + seq;
         if needed > self.capacity || self.k.is_none() {
-            let mut capacity = self.capacity.max(INITIAL_CAPACITY);
+            let mut capacity = self.capacity.max(self.initial);
             while capacity < needed {
                 capacity *= 2;
             }

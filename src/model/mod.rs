@@ -1,11 +1,13 @@
 //! The language model: GGUF loading, the Qwen2 network, its tokenizer and KV cache.
 
 mod attention;
+mod batch;
 mod kv_cache;
 mod loader;
 mod qwen2;
 mod tokenizer;
 
+pub use batch::Batch;
 pub use loader::{LoadedModel, load};
 pub use qwen2::{Qwen2Config, Session, SessionState, Weights};
 pub use tokenizer::{TextStream, Tokenizer};

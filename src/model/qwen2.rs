@@ -71,31 +71,31 @@ impl Qwen2Config {
     }
 }
 
-struct Layer {
-    attn_norm: Tensor,
-    wq: Arc<QTensor>,
-    wk: Arc<QTensor>,
-    wv: Arc<QTensor>,
-    bq: Tensor,
-    bk: Tensor,
-    bv: Tensor,
-    wo: QMatMul,
-    ffn_norm: Tensor,
-    w_gate: Arc<QTensor>,
-    w_up: Arc<QTensor>,
-    w_down: QMatMul,
+pub(super) struct Layer {
+    pub(super) attn_norm: Tensor,
+    pub(super) wq: Arc<QTensor>,
+    pub(super) wk: Arc<QTensor>,
+    pub(super) wv: Arc<QTensor>,
+    pub(super) bq: Tensor,
+    pub(super) bk: Tensor,
+    pub(super) bv: Tensor,
+    pub(super) wo: QMatMul,
+    pub(super) ffn_norm: Tensor,
+    pub(super) w_gate: Arc<QTensor>,
+    pub(super) w_up: Arc<QTensor>,
+    pub(super) w_down: QMatMul,
 }
 
 /// The immutable part of the model, loaded once and shared by every session.
 pub struct Weights {
-    cfg: Qwen2Config,
-    embed: Arc<QTensor>,
-    layers: Vec<Layer>,
-    norm: Tensor,
-    output: QMatMul,
-    cos: Tensor,
-    sin: Tensor,
-    device: Device,
+    pub(super) cfg: Qwen2Config,
+    pub(super) embed: Arc<QTensor>,
+    pub(super) layers: Vec<Layer>,
+    pub(super) norm: Tensor,
+    pub(super) output: QMatMul,
+    pub(super) cos: Tensor,
+    pub(super) sin: Tensor,
+    pub(super) device: Device,
 }
 
 impl Weights {
@@ -169,7 +169,7 @@ fn rope_tables(cfg: &Qwen2Config, device: &Device) -> Result<(Tensor, Tensor)> {
 
 /// Runs `x` through several weight matrices that share it as input. For a single
 /// token (decode) candle can fuse them into one pass over the activations.
-fn project_shared(ws: &[&Arc<QTensor>], x: &Tensor) -> Result<Vec<Tensor>> {
+pub(super) fn project_shared(ws: &[&Arc<QTensor>], x: &Tensor) -> Result<Vec<Tensor>> {
     let (_, seq, _) = x.dims3()?;
     if seq == 1 {
         let refs: Vec<&QTensor> = ws.iter().map(|w| w.as_ref()).collect();
@@ -185,9 +185,9 @@ pub type SessionState = (Vec<u32>, Vec<(Tensor, Tensor)>);
 
 /// One conversation's state: a KV cache per layer and the tokens it holds.
 pub struct Session {
-    weights: Arc<Weights>,
-    caches: Vec<LayerCache>,
-    tokens: Vec<u32>,
+    pub(super) weights: Arc<Weights>,
+    pub(super) caches: Vec<LayerCache>,
+    pub(super) tokens: Vec<u32>,
 }
 
 impl Session {
