@@ -25,6 +25,8 @@ pub const MOUNTED: &[&str] = &["/dev", "/proc", "/tmp"];
 pub const PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 /// Stdout kept per run; the rest is read and dropped so the command is not blocked.
 const STDOUT_CAP: usize = 1 << 20;
+/// Stderr kept per run: enough for the messages, never a flood.
+const STDERR_CAP: usize = 1 << 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -45,6 +47,8 @@ pub enum SandboxError {
 pub struct Run {
     /// Raw stdout, at most 1 MiB of it.
     pub stdout: Vec<u8>,
+    /// Raw stderr, at most 64 KiB of it.
+    pub stderr: Vec<u8>,
     /// The shell's exit status (`None` when killed by a signal).
     pub status: Option<i32>,
     pub timed_out: bool,
@@ -190,7 +194,8 @@ impl Sandbox {
 
     /// Runs `command` with bash in `layout`.
     pub fn run_in(&self, layout: &Layout, command: &str) -> Result<Run, SandboxError> {
-        let secs = self.limit.as_secs().max(1).to_string();
+        // `timeout` takes fractions of a second.
+        let secs = format!("{:.3}", self.limit.as_secs_f64().max(0.001));
         let mut child = Command::new(&self.bwrap)
             .args(layout.args())
             .args([
@@ -203,32 +208,47 @@ impl Sandbox {
             .args(["timeout", "-k", "1", &secs, "bash", "-c", command])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(SandboxError::Spawn)?;
         let start = Instant::now();
-        let mut stdout = Vec::new();
-        if let Some(mut pipe) = child.stdout.take() {
-            let mut buf = [0u8; 65_536];
-            // `timeout` inside ends the command; the pipe closes when it exits.
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let room = STDOUT_CAP.saturating_sub(stdout.len());
-                stdout.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
+        // Read on its own thread, so a command that fills one pipe never blocks on it
+        // while the other is being read.
+        let stderr = child
+            .stderr
+            .take()
+            .map(|pipe| std::thread::spawn(move || read_capped(pipe, STDERR_CAP)));
+        // `timeout` inside ends the command; the pipes close when it exits.
+        let stdout = child
+            .stdout
+            .take()
+            .map_or_else(Vec::new, |pipe| read_capped(pipe, STDOUT_CAP));
+        let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
         let status = child.wait().map_err(SandboxError::Wait)?;
         // bwrap itself failing (not the command) shows as 1 with no time spent; the
         // command's 124 means it hit the limit.
         let timed_out = status.code() == Some(124) || start.elapsed() > self.limit;
         Ok(Run {
             stdout,
+            stderr,
             status: status.code(),
             timed_out,
         })
     }
+}
+
+/// Everything `pipe` gives until it closes, keeping the first `cap` bytes.
+fn read_capped(mut pipe: impl Read, cap: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 65_536];
+    while let Ok(n) = pipe.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let room = cap.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    kept
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {

@@ -91,6 +91,7 @@ fn everyday_requests_give_the_right_program_and_flag() {
     let opts = CommandOptions {
         max_tokens: 96,
         sampling: Sampling::default(),
+        policy: Default::default(),
     };
     let cancel = CancelToken::new();
     let mut failures = Vec::new();
@@ -129,6 +130,7 @@ fn greedy_generation_is_deterministic_and_cache_independent() {
     let opts = CommandOptions {
         max_tokens: 64,
         sampling: Sampling::default(),
+        policy: Default::default(),
     };
     let cancel = CancelToken::new();
     let req = "find files larger than 100MB in this directory";
@@ -165,6 +167,7 @@ fn cancel_stops_generation_and_keeps_the_prefix() {
     let opts = CommandOptions {
         max_tokens: 64,
         sampling: Sampling::default(),
+        policy: Default::default(),
     };
     let cancel = CancelToken::new();
     let mut n = 0;

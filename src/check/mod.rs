@@ -40,6 +40,8 @@ pub enum Kind {
     BadArgument,
     /// `fish --no-execute` rejects the text.
     Fish,
+    /// Tried in a sandbox (`trial = "sandbox"`), it stopped with a usage error.
+    Trial,
 }
 
 impl Kind {
@@ -50,6 +52,7 @@ impl Kind {
             Self::UnknownOption => "option",
             Self::BadArgument => "argument",
             Self::Fish => "fish",
+            Self::Trial => "trial",
         }
     }
 }

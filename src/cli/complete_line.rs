@@ -72,6 +72,9 @@ pub fn run(args: &CompleteLineArgs) -> i32 {
                 (Level::Caution, Some(r)) => eprintln!("caro: caution: {r}"),
                 _ => {}
             }
+            if let Some(w) = &done.unverified {
+                eprintln!("caro: {w}");
+            }
             exit::OK
         }
         Err(DaemonError::Cancelled) => {

@@ -17,6 +17,7 @@ pub fn run(action: ConfigAction, s: &Settings) -> Result<i32, CaroError> {
                 temperature: Some(s.temperature),
                 seed: Some(s.seed),
                 context: Some(s.context),
+                trial: Some(s.trial),
                 daemon: DaemonSection {
                     idle_timeout: Some(s.idle_timeout_secs),
                     workers: Some(s.workers),

@@ -23,6 +23,8 @@ use crate::settings::Settings;
 struct Outcome {
     command: String,
     verdict: Verdict,
+    /// What a check found wrong, when no answer passed them all.
+    unverified: Option<String>,
     stats: GenerationStats,
     /// Model load time when generating in-process.
     load_ms: Option<f64>,
@@ -72,7 +74,8 @@ fn in_process(
             context_cap: s.context,
             prefix_cache: s.prefix_cache.clone(),
         },
-    )?);
+    )?)
+    .with_trial_setting(s.trial);
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     spinner.set("thinking…");
     let ctx = Context::detect(s.shell, cwd);
@@ -86,6 +89,7 @@ fn in_process(
     let r = translator.translate(&ask, &mut on_token, &CancelToken::new())?;
     Ok(Outcome {
         verdict: crate::safety::check(&r.command),
+        unverified: r.verification.warning(),
         command: r.command,
         stats: r.generation.stats,
         load_ms: Some(load_ms),
@@ -122,6 +126,7 @@ fn via_daemon(
     Ok(Outcome {
         command: done.command,
         verdict: done.verdict,
+        unverified: done.unverified,
         stats: done.stats,
         load_ms: None,
         total_ms: 0.0,
@@ -147,6 +152,7 @@ fn print(o: &Outcome, args: &GenerateArgs, common: &CommonArgs, s: &Settings) {
         let out = json!({
             "command": o.command,
             "verdict": o.verdict,
+            "unverified": o.unverified,
             "shell": s.shell,
             "model": s.model,
             "via": if o.load_ms.is_some() { "in-process" } else { "daemon" },
@@ -168,6 +174,9 @@ fn print(o: &Outcome, args: &GenerateArgs, common: &CommonArgs, s: &Settings) {
         (Level::Dangerous, Some(r)) => eprintln!("{} {r}", err.red("⚠ dangerous:")),
         (Level::Caution, Some(r)) => eprintln!("{} {r}", err.yellow("caution:")),
         _ => {}
+    }
+    if let Some(w) = &o.unverified {
+        eprintln!("{}", err.yellow(w));
     }
 }
 

@@ -82,6 +82,9 @@ pub enum Stage {
 pub struct Done {
     pub command: String,
     pub verdict: crate::safety::Verdict,
+    /// What a check found wrong in the command, when no answer passed them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
     pub stats: GenerationStats,
     /// Time from the request arriving to this event, in ms (includes queueing).
     pub elapsed_ms: f64,

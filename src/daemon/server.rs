@@ -94,7 +94,7 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
     let listener = bind(&rundir.socket())?;
     lockfile::write_pid(&pid_lock, std::process::id())?;
     let shared = Arc::new(Shared {
-        translator: Translator::new(backend),
+        translator: Translator::new(backend).with_trial_setting(settings.trial),
         settings: settings.clone(),
         rundir,
         started: Instant::now(),
@@ -422,6 +422,7 @@ fn generate(
             send(
                 &mut stream,
                 &Event::Done(Box::new(Done {
+                    unverified: r.verification.warning(),
                     command: r.command,
                     verdict,
                     stats: r.generation.stats,

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::checked::{Policy, Verification};
 use super::context::{self, Context};
 use super::extract::extract_command;
 use super::repair;
@@ -13,6 +14,8 @@ use super::{
 pub struct CommandOptions {
     pub max_tokens: usize,
     pub sampling: Sampling,
+    /// What is done about an answer that fails its checks (when it is checked).
+    pub policy: Policy,
 }
 
 impl CommandOptions {
@@ -25,6 +28,7 @@ impl CommandOptions {
                 seed,
                 ..Sampling::default()
             },
+            policy: Policy::default(),
         }
     }
 }
@@ -37,6 +41,8 @@ pub struct CommandResult {
     pub generation: Generation,
     /// Why the first answer was rejected, when a second one was asked for.
     pub retried: Option<Rejection>,
+    /// How the answer was checked against the parser and the installed tools.
+    pub verification: Verification,
 }
 
 /// Why an answer is not a usable command.
@@ -149,6 +155,7 @@ impl Attempt {
             raw: self.generation.text.clone(),
             generation: self.generation,
             retried,
+            verification: Verification::default(),
         })
     }
 }

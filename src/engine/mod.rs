@@ -3,6 +3,7 @@
 //! that picks the decodes behind a first answer and its alternatives (`translator`).
 
 pub mod candle;
+pub mod checked;
 pub mod command;
 pub mod context;
 pub mod extract;
@@ -13,6 +14,7 @@ pub mod repair;
 pub mod request;
 pub mod threads;
 pub mod translator;
+pub mod trial;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

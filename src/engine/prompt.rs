@@ -70,14 +70,28 @@ pub const EXAMPLES: &[(&str, &str)] = &[
 
 /// The constant start of every prompt.
 pub fn preamble() -> Preamble {
+    preamble_with(true)
+}
+
+/// The preamble with or without request notes on its examples (the evaluation
+/// measures both).
+pub fn preamble_with(notes: bool) -> Preamble {
     Preamble {
         system: SYSTEM_PROMPT.to_owned(),
         // The examples carry the same notes a real request would, so the model sees
         // notes being followed.
         examples: EXAMPLES
             .iter()
-            .map(|(u, a)| (super::hints::annotate(u), (*a).to_owned()))
+            .map(|(u, a)| (with_notes(u, notes), (*a).to_owned()))
             .collect(),
+    }
+}
+
+fn with_notes(request: &str, notes: bool) -> String {
+    if notes {
+        super::hints::annotate(request)
+    } else {
+        request.to_owned()
     }
 }
 
@@ -93,7 +107,12 @@ pub fn build(request: &str, ctx: &Context) -> ChatPrompt {
 /// The request part of the user turn. What changes with every command (the last exit
 /// status) goes here rather than in the context, which stays cached while it is equal.
 pub fn request_text(request: &str, ctx: &Context) -> String {
-    let request = super::hints::annotate(request.trim());
+    request_text_with(request, ctx, true)
+}
+
+/// [`request_text`] with or without the request notes.
+pub fn request_text_with(request: &str, ctx: &Context, notes: bool) -> String {
+    let request = with_notes(request.trim(), notes);
     match ctx.last_status.filter(|s| *s != 0) {
         Some(s) => format!("(last command failed: exit {s})\n{request}"),
         None => request,

@@ -13,9 +13,14 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::command::{CommandOptions, CommandResult, generate_from_prompt};
+use super::checked::{Checking, Policy, generate_checked};
+use super::command::{CommandOptions, CommandResult};
 use super::context::Context;
+use super::trial::{SandboxTrial, Trial};
 use super::{Backend, CancelToken, ChatPrompt, EngineError, Sampling, prompt};
+use crate::check::Checker;
+use crate::sandbox::Sandbox;
+use crate::settings::TrialSetting;
 
 /// The first sample's temperature when the settings ask for less (greedy).
 const SAMPLE_TEMPERATURE: f64 = 0.8;
@@ -45,6 +50,10 @@ pub struct Ask<'a> {
 /// asking for another answer costs only the decodes not made yet.
 pub struct Translator<B> {
     backend: B,
+    /// Option tables of the installed programs, read once per program and version.
+    checker: Checker,
+    /// Set when answers are also tried in a sandbox (`trial = "sandbox"`).
+    sandbox: Option<Sandbox>,
     sequences: Mutex<HashMap<Key, Vec<Decode>>>,
 }
 
@@ -80,7 +89,31 @@ impl<B: Backend> Translator<B> {
     pub fn new(backend: B) -> Self {
         Self {
             backend,
+            checker: Checker::new(),
+            sandbox: None,
             sequences: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Also tries answers rated safe in `sandbox`, over the request's working
+    /// directory, read-only ([`super::trial`]).
+    pub fn with_trial(mut self, sandbox: Sandbox) -> Self {
+        self.sandbox = Some(sandbox);
+        self
+    }
+
+    /// Tries answers when `trial` asks for it; where bubblewrap cannot run, answers
+    /// are shown untried and a warning says why.
+    pub fn with_trial_setting(self, trial: TrialSetting) -> Self {
+        if trial != TrialSetting::Sandbox {
+            return self;
+        }
+        match SandboxTrial::probe() {
+            Ok(sb) => self.with_trial(sb),
+            Err(e) => {
+                tracing::warn!("trial = \"sandbox\" is set, but {e}; answers are not tried");
+                self
+            }
         }
     }
 
@@ -105,7 +138,7 @@ impl<B: Backend> Translator<B> {
         if ask.alternative == 0 {
             // Always decoded afresh: the first answer also reflects what is installed
             // now (a rejected program is retried), which a remembered one would not.
-            let first = self.decode(&chat, &ask.options, 0, on_token, cancel)?;
+            let first = self.decode(&chat, ask, 0, on_token, cancel)?;
             self.remember_first(key, &first);
             return first.ok_or(EngineError::NoCommand);
         }
@@ -114,7 +147,7 @@ impl<B: Backend> Translator<B> {
         let mut decodes = self.recall(&key);
         decodes.truncate(bound);
         while distinct(&decodes).len() <= k && decodes.len() < bound {
-            let next = self.decode(&chat, &ask.options, decodes.len(), on_token, cancel)?;
+            let next = self.decode(&chat, ask, decodes.len(), on_token, cancel)?;
             decodes.push(next);
             self.remember(&key, &decodes);
         }
@@ -131,20 +164,41 @@ impl<B: Backend> Translator<B> {
         Ok(answers[k % answers.len()].clone())
     }
 
-    /// Decode `index` of the sequence; `None` when it gave no usable command.
+    /// Decode `index` of the sequence; `None` when it gave no usable command. Only the
+    /// first answer gets candidates and a retry when it fails a check; a sample that
+    /// fails one is marked, and ranked after those that pass.
     fn decode(
         &self,
         chat: &ChatPrompt,
-        opts: &CommandOptions,
+        ask: &Ask<'_>,
         index: usize,
         on_token: &mut dyn FnMut(&str),
         cancel: &CancelToken,
     ) -> Result<Decode, EngineError> {
+        let policy = ask.options.policy;
         let opts = CommandOptions {
-            max_tokens: opts.max_tokens,
-            sampling: sampling(&opts.sampling, index),
+            max_tokens: ask.options.max_tokens,
+            sampling: sampling(&ask.options.sampling, index),
+            policy: if index == 0 {
+                policy
+            } else {
+                Policy {
+                    candidates: 0,
+                    note_retry: false,
+                    ..policy
+                }
+            },
         };
-        match generate_from_prompt(&self.backend, chat, &opts, on_token, cancel) {
+        let trial = self
+            .sandbox
+            .as_ref()
+            .map(|sb| SandboxTrial::new(sb.clone(), &ask.context.cwd));
+        let checking = Checking {
+            checker: &self.checker,
+            shell: ask.context.shell,
+            trial: trial.as_ref().map(|t| t as &dyn Trial),
+        };
+        match generate_checked(&self.backend, chat, &opts, Some(checking), on_token, cancel) {
             Ok(r) => Ok(Some(r)),
             Err(EngineError::NoCommand) => Ok(None),
             Err(e) => Err(e),
@@ -198,13 +252,17 @@ fn sampling(first: &Sampling, index: usize) -> Sampling {
     }
 }
 
-/// The different commands among `decodes`, in the order they first appear.
+/// The different commands among `decodes`, in the order they first appear, except that
+/// after the first answer those that passed their checks come before those that did not.
 fn distinct(decodes: &[Decode]) -> Vec<&CommandResult> {
     let mut out: Vec<&CommandResult> = Vec::new();
     for r in decodes.iter().flatten() {
         if !out.iter().any(|o| o.command == r.command) {
             out.push(r);
         }
+    }
+    if let Some(rest) = out.get_mut(1..) {
+        rest.sort_by_key(|r| !r.verification.remaining.is_empty());
     }
     out
 }
@@ -275,6 +333,7 @@ mod tests {
             options: CommandOptions {
                 max_tokens: 6,
                 sampling: Sampling::default(),
+                policy: Default::default(),
             },
             alternative,
         };
@@ -358,6 +417,7 @@ mod tests {
             options: CommandOptions {
                 max_tokens: 4,
                 sampling: Sampling::default(),
+                policy: Default::default(),
             },
             alternative: 1,
         };

@@ -29,7 +29,21 @@ pub struct ConfigFile {
     /// Largest context a session may use, in tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<usize>,
+    /// `"sandbox"` to try answers rated safe in bubblewrap before showing them (Linux;
+    /// this runs them); `"off"` (default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialSetting>,
     pub daemon: DaemonSection,
+}
+
+/// Whether answers are tried before they are shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrialSetting {
+    #[default]
+    Off,
+    /// In bubblewrap, over a read-only view of the working directory.
+    Sandbox,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

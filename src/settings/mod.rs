@@ -9,7 +9,7 @@ mod shell;
 
 use std::path::PathBuf;
 
-pub use file::{ConfigError, ConfigFile, DaemonSection};
+pub use file::{ConfigError, ConfigFile, DaemonSection, TrialSetting};
 pub use shell::{Shell, UnknownShell};
 
 use crate::store::{Catalog, ModelStore};
@@ -84,6 +84,8 @@ pub struct Settings {
     pub prefix_cache: Option<PathBuf>,
     /// caro's own models directory (see [`paths::models_dir`]).
     pub models_dir: PathBuf,
+    /// Whether answers are tried in a sandbox before they are shown.
+    pub trial: TrialSetting,
 }
 
 /// Where the model choice came from when nothing named a file.
@@ -143,6 +145,7 @@ impl Settings {
             queue: cfg.daemon.queue.unwrap_or(DEFAULT_QUEUE),
             prefix_cache: paths::prefix_cache_dir(),
             models_dir,
+            trial: cfg.trial.unwrap_or_default(),
         })
     }
 }

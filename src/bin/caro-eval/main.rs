@@ -19,9 +19,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
 
+use caro::check::Checker;
 use caro::cli::style::Style;
 use caro::engine::candle::{CandleBackend, LoadOptions};
-use caro::engine::command::{CommandOptions, generate_from_prompt, generate_once};
+use caro::engine::checked::{Checking, Policy, generate_checked};
+use caro::engine::command::{CommandOptions, generate_once};
 use caro::engine::context::Context;
 use caro::engine::{Backend, CancelToken, Preamble, Sampling};
 use caro::error::{CaroError, exit};
@@ -120,6 +122,34 @@ struct Args {
     /// Answer with each case's first reference instead of the model (checks the harness)
     #[arg(long)]
     oracle: bool,
+    /// Check answers against the parser and the installed tools, and replace one that
+    /// fails (only for the current prompt)
+    #[arg(long, value_enum, value_name = "ON|OFF", default_value = "on")]
+    checks: Switch,
+    /// Candidates decoded as one batch when an answer fails a check
+    #[arg(long, value_name = "N", default_value_t = Policy::SHIPPED.candidates)]
+    candidates: usize,
+    /// Retry once with a note naming the failed check when no candidate passes
+    #[arg(long, value_enum, value_name = "ON|OFF", default_value = "on")]
+    note_retry: Switch,
+    /// The request notes of `engine::hints`, after requests and on the examples
+    #[arg(long, value_enum, value_name = "ON|OFF", default_value = "on")]
+    hints: Switch,
+    /// Leave out the preamble's example I (0-based; repeat for more)
+    #[arg(long, value_name = "I")]
+    drop_example: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    fn on(self) -> bool {
+        self == Self::On
+    }
 }
 
 /// One prompt configuration under test, with its own backend (its own cached system turn).
@@ -130,6 +160,9 @@ struct Config {
     label: Option<String>,
     mode: ContextMode,
     retry: bool,
+    /// Request notes (current prompt only).
+    notes: bool,
+    policy: Policy,
     backend: Option<CandleBackend>,
     rows: Vec<Row>,
 }
@@ -151,7 +184,21 @@ impl Config {
                     f.file_stem().unwrap_or_default().to_string_lossy()
                 )),
             ),
-            None => (variant.preamble(), None),
+            None => {
+                let mut p = variant.preamble(args.hints.on());
+                let mut i = 0;
+                p.examples.retain(|_| {
+                    i += 1;
+                    !args.drop_example.contains(&(i - 1))
+                });
+                (p, None)
+            }
+        };
+        let current = variant == Variant::Current;
+        let policy = Policy {
+            checks: current && args.checks.on(),
+            candidates: args.candidates,
+            note_retry: args.note_retry.on(),
         };
         let backend = if args.oracle {
             None
@@ -173,7 +220,9 @@ impl Config {
             preamble,
             label,
             mode: mode.unwrap_or(variant.default_context()),
-            retry: !args.no_retry && variant == Variant::Current,
+            retry: !args.no_retry && current,
+            notes: args.hints.on(),
+            policy,
             backend,
             rows: Vec::new(),
         })
@@ -296,7 +345,10 @@ fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
             seed: args.seed,
             ..Sampling::default()
         },
+        policy: Policy::OFF,
     };
+    // Option tables are read once per program for the whole run, as the daemon does.
+    let checker = Checker::new();
 
     for (i, (case, setup)) in selected.iter().zip(&setups).enumerate() {
         let refs = match &sandbox {
@@ -323,6 +375,7 @@ fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
                 c,
                 &case_ctx,
                 &opts,
+                &checker,
                 sandbox.as_ref().ok().map(|sb| (sb, setup)),
                 &refs,
             );
@@ -396,27 +449,44 @@ fn evaluate(
     config: &Config,
     ctx: &Context,
     opts: &CommandOptions,
+    checker: &Checker,
     sandbox: Option<(&Bench, &Setup)>,
     refs: &Result<References, NotScorable>,
 ) -> Row {
     let chat = config
         .variant
-        .build(&config.preamble, config.mode, &case.nl, ctx);
-    let generate = if config.retry {
-        generate_from_prompt
-    } else {
-        generate_once
+        .build(&config.preamble, config.mode, &case.nl, ctx, config.notes);
+    let opts = CommandOptions {
+        policy: config.policy,
+        ..opts.clone()
+    };
+    let checking = Checking {
+        checker,
+        shell: SHELL,
+        trial: None,
     };
     let start = Instant::now();
-    let result = config
-        .backend
-        .as_ref()
-        .map(|b| generate(b, &chat, opts, &mut |_| {}, &CancelToken::new()));
+    let result = config.backend.as_ref().map(|b| {
+        if config.retry {
+            generate_checked(
+                b,
+                &chat,
+                &opts,
+                Some(checking),
+                &mut |_| {},
+                &CancelToken::new(),
+            )
+        } else {
+            generate_once(b, &chat, &opts, &mut |_| {}, &CancelToken::new())
+        }
+    });
     let latency_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut verification = None;
     let (command, error, retried, user_tokens, generated_tokens) = match result {
         None => (case.gold.first().cloned(), None, None, 0, 0),
         Some(Ok(r)) => {
             let st = &r.generation.stats;
+            verification = Some(r.verification.clone());
             (
                 Some(r.command),
                 None,
@@ -427,20 +497,53 @@ fn evaluate(
         }
         Some(Err(e)) => (None, Some(e.to_string()), None, 0, 0),
     };
-    let cmd = command.as_deref().unwrap_or_default();
-    let safety = command.as_deref().map(|c| caro::safety::check(c).level);
-    let (exec, exec_note) = match (sandbox, refs) {
-        (Some((sb, setup)), Ok(refs)) => (
-            sb.judge(setup, refs, command.as_deref(), safety),
-            refs.note.clone(),
-        ),
-        (_, Err(e)) => (e.exec, Some(e.note.clone())),
-        (None, Ok(_)) => (Exec::NotRun, None),
-    };
+    let judged = judge(case, command.as_deref(), sandbox, refs);
+    // A replaced first answer is judged too, so each check's effect can be counted.
+    let checks = verification.filter(|v| v.checked).map(|v| {
+        let first = v
+            .replaced
+            .as_deref()
+            .map(|c| judge(case, Some(c), sandbox, refs));
+        report::Checks::new(&v, first.as_ref())
+    });
     Row {
         id: case.id.clone(),
         nl: case.nl.clone(),
         gold: case.gold.clone(),
+        exact: judged.exact,
+        first_program: judged.first_program,
+        flag_overlap: judged.flag_overlap,
+        command,
+        error,
+        retried,
+        exec: judged.exec,
+        exec_note: judged.exec_note,
+        category: category::of(case.gold.first().map_or("", String::as_str)).into(),
+        safety: judged.safety,
+        latency_ms,
+        user_tokens,
+        generated_tokens,
+        checks,
+    }
+}
+
+/// How one command measures against a case's references.
+fn judge(
+    case: &Case,
+    command: Option<&str>,
+    sandbox: Option<(&Bench, &Setup)>,
+    refs: &Result<References, NotScorable>,
+) -> report::Judged {
+    let cmd = command.unwrap_or_default();
+    let safety = command.map(|c| caro::safety::check(c).level);
+    let (exec, exec_note) = match (sandbox, refs) {
+        (Some((sb, setup)), Ok(refs)) => {
+            (sb.judge(setup, refs, command, safety), refs.note.clone())
+        }
+        (_, Err(e)) => (e.exec, Some(e.note.clone())),
+        (None, Ok(_)) => (Exec::NotRun, None),
+    };
+    report::Judged {
         exact: command.is_some() && metrics::exact_match(cmd, &case.gold),
         first_program: command.is_some() && metrics::first_program_match(cmd, &case.gold),
         flag_overlap: if command.is_some() {
@@ -448,16 +551,9 @@ fn evaluate(
         } else {
             0.0
         },
-        command,
-        error,
-        retried,
         exec,
         exec_note,
-        category: category::of(case.gold.first().map_or("", String::as_str)).into(),
         safety,
-        latency_ms,
-        user_tokens,
-        generated_tokens,
     }
 }
 

@@ -62,6 +62,80 @@ pub struct Row {
     pub latency_ms: f64,
     pub user_tokens: usize,
     pub generated_tokens: usize,
+    /// What the checks found and did, when they ran.
+    #[serde(default)]
+    pub checks: Option<Checks>,
+}
+
+/// How one command measures against a case's references.
+pub struct Judged {
+    pub exact: bool,
+    pub first_program: bool,
+    pub flag_overlap: f64,
+    pub exec: Exec,
+    pub exec_note: Option<String>,
+    pub safety: Option<caro::safety::Level>,
+}
+
+/// The checks' part of a row: what they found in the first answer, and the first
+/// answer's own scores when another answer replaced it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checks {
+    /// Kinds of what was found in the first answer (`option`, `syntax`, …), each once.
+    pub fired: Vec<String>,
+    /// What was found, as shown to a user.
+    pub findings: Vec<String>,
+    /// `first`, `candidate` or `note`.
+    pub source: String,
+    pub candidates: usize,
+    /// What is still wrong with the answer given.
+    pub remaining: Vec<String>,
+    pub first_command: Option<String>,
+    pub first_exec: Option<Exec>,
+    pub first_first_program: Option<bool>,
+    pub first_flag_overlap: Option<f64>,
+}
+
+impl Checks {
+    pub fn new(v: &caro::engine::checked::Verification, first: Option<&Judged>) -> Self {
+        let mut fired: Vec<String> = Vec::new();
+        for f in &v.first {
+            let k = f.kind.name().to_owned();
+            if !fired.contains(&k) {
+                fired.push(k);
+            }
+        }
+        Self {
+            fired,
+            findings: v.first.iter().map(ToString::to_string).collect(),
+            source: serde_json::to_value(v.source)
+                .ok()
+                .and_then(|x| x.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            candidates: v.candidates,
+            remaining: v.remaining.iter().map(ToString::to_string).collect(),
+            first_command: v.replaced.clone(),
+            first_exec: first.map(|j| j.exec),
+            first_first_program: first.map(|j| j.first_program),
+            first_flag_overlap: first.map(|j| j.flag_overlap),
+        }
+    }
+}
+
+/// What one check (or one way of replacing an answer) did over a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MechanismSummary {
+    pub name: String,
+    /// Cases whose first answer it fired on.
+    pub fired: usize,
+    /// Of those, answers replaced.
+    pub replaced: usize,
+    /// Execution: replaced answers that went from not equivalent to equivalent, and back.
+    pub exec_gained: usize,
+    pub exec_lost: usize,
+    /// First program: right after replacing where it was wrong before, and the reverse.
+    pub program_gained: usize,
+    pub program_lost: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +200,9 @@ pub struct Summary {
     /// Per area, in [`crate::category::NAMES`] order; areas without cases left out.
     #[serde(default)]
     pub categories: Vec<CategorySummary>,
+    /// Per check kind, then per way of replacing an answer (`by candidate`, `by note`).
+    #[serde(default)]
+    pub mechanisms: Vec<MechanismSummary>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,7 +284,78 @@ pub fn summarise(info: RunInfo, rows: &[Row]) -> Summary {
         no_command: count(&|r| r.command.is_none()),
         dangerous_generated: count(&|r| r.safety == Some(caro::safety::Level::Dangerous)),
         categories: categories(rows),
+        mechanisms: mechanisms(rows),
     }
+}
+
+const CHECK_KINDS: &[&str] = &["syntax", "program", "option", "argument", "fish", "trial"];
+
+fn mechanisms(rows: &[Row]) -> Vec<MechanismSummary> {
+    let checked: Vec<(&Row, &Checks)> = rows
+        .iter()
+        .filter_map(|r| r.checks.as_ref().map(|c| (r, c)))
+        .collect();
+    if checked.is_empty() {
+        return Vec::new();
+    }
+    let tally = |name: String, pick: &dyn Fn(&Checks) -> bool| {
+        let mut m = MechanismSummary {
+            name,
+            ..MechanismSummary::default()
+        };
+        for (r, c) in checked.iter().filter(|(_, c)| pick(c)) {
+            m.fired += 1;
+            if c.first_command.is_none() {
+                continue;
+            }
+            m.replaced += 1;
+            let was = c.first_exec == Some(Exec::Equivalent);
+            let is = r.exec == Exec::Equivalent;
+            // Only cases scorable either way count for execution.
+            if r.exec.scored() && c.first_exec.is_some_and(Exec::scored) {
+                m.exec_gained += usize::from(is && !was);
+                m.exec_lost += usize::from(was && !is);
+            }
+            let was = c.first_first_program == Some(true);
+            m.program_gained += usize::from(r.first_program && !was);
+            m.program_lost += usize::from(was && !r.first_program);
+        }
+        m
+    };
+    let mut out: Vec<MechanismSummary> = CHECK_KINDS
+        .iter()
+        .map(|k| tally(format!("check: {k}"), &|c| c.fired.iter().any(|f| f == k)))
+        .collect();
+    out.push(tally("any check".into(), &|c| !c.fired.is_empty()));
+    out.push(tally("by candidate".into(), &|c| c.source == "candidate"));
+    out.push(tally("by note".into(), &|c| c.source == "note"));
+    out.push(tally("left unverified".into(), &|c| {
+        !c.remaining.is_empty()
+    }));
+    out
+}
+
+/// The checks' table: per check kind and per way of replacing, how often it fired and
+/// what replacing did to execution and first program.
+fn render_mechanisms(summaries: &[&Summary]) -> String {
+    let mut out = String::new();
+    for s in summaries.iter().filter(|s| !s.mechanisms.is_empty()) {
+        out.push_str(&format!(
+            "{:<18}  {:>5}  {:>8}  {:>9}  {:>9}   ({})\n",
+            "mechanism", "fired", "replaced", "exec +/-", "prog +/-", s.variant
+        ));
+        for m in &s.mechanisms {
+            out.push_str(&format!(
+                "{:<18}  {:>5}  {:>8}  {:>9}  {:>9}\n",
+                m.name,
+                m.fired,
+                m.replaced,
+                format!("+{}/-{}", m.exec_gained, m.exec_lost),
+                format!("+{}/-{}", m.program_gained, m.program_lost)
+            ));
+        }
+    }
+    out
 }
 
 fn categories(rows: &[Row]) -> Vec<CategorySummary> {
@@ -349,10 +497,11 @@ pub fn render(summaries: &[&Summary]) -> String {
     if let Some(reason) = summaries.iter().find_map(|s| s.exec.reason.as_deref()) {
         out.push_str(&format!("execution: {reason}\n"));
     }
-    let categories = render_categories(summaries);
-    if !categories.is_empty() {
-        out.push('\n');
-        out.push_str(&categories);
+    for part in [render_categories(summaries), render_mechanisms(summaries)] {
+        if !part.is_empty() {
+            out.push('\n');
+            out.push_str(&part);
+        }
     }
     out
 }
@@ -391,7 +540,71 @@ mod tests {
             latency_ms,
             user_tokens: 10,
             generated_tokens: 4,
+            checks: None,
         }
+    }
+
+    fn checked(exec: Exec, fired: &[&str], first: Option<(Exec, bool)>) -> Row {
+        let mut r = row(exec, 1.0, true);
+        r.checks = Some(Checks {
+            fired: fired.iter().map(|f| (*f).to_owned()).collect(),
+            findings: Vec::new(),
+            source: if first.is_some() {
+                "candidate"
+            } else {
+                "first"
+            }
+            .into(),
+            candidates: 4,
+            remaining: Vec::new(),
+            first_command: first.map(|_| "ls --bad".into()),
+            first_exec: first.map(|f| f.0),
+            first_first_program: first.map(|f| f.1),
+            first_flag_overlap: first.map(|_| 0.0),
+        });
+        r
+    }
+
+    #[test]
+    fn each_check_counts_what_replacing_gained_and_lost() {
+        let rows = vec![
+            // Fired, replaced, wrong → right on both measures.
+            checked(
+                Exec::Equivalent,
+                &["option"],
+                Some((Exec::Different, false)),
+            ),
+            // Fired, replaced, right → wrong in execution.
+            checked(
+                Exec::Different,
+                &["option", "syntax"],
+                Some((Exec::Equivalent, true)),
+            ),
+            // Fired, nothing better found.
+            checked(Exec::Different, &["syntax"], None),
+            // Passed.
+            checked(Exec::Equivalent, &[], None),
+            // Replaced, but the first answer was not scorable: execution not counted.
+            checked(
+                Exec::Equivalent,
+                &["argument"],
+                Some((Exec::Uninformative, true)),
+            ),
+        ];
+        let m = mechanisms(&rows);
+        let get = |n: &str| m.iter().find(|x| x.name == n).expect(n).clone();
+        let option = get("check: option");
+        assert_eq!((option.fired, option.replaced), (2, 2));
+        assert_eq!((option.exec_gained, option.exec_lost), (1, 1));
+        assert_eq!((option.program_gained, option.program_lost), (1, 0));
+        let syntax = get("check: syntax");
+        assert_eq!((syntax.fired, syntax.replaced, syntax.exec_lost), (2, 1, 1));
+        let argument = get("check: argument");
+        assert_eq!((argument.replaced, argument.exec_gained), (1, 0));
+        assert_eq!(get("any check").fired, 4);
+        assert_eq!(get("by candidate").fired, 3);
+        // Rows without checks give no table.
+        assert!(mechanisms(&[row(Exec::Equivalent, 1.0, true)]).is_empty());
     }
 
     #[test]

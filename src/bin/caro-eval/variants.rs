@@ -48,23 +48,26 @@ impl Variant {
         }
     }
 
-    /// The constant part of the variant's prompt.
-    pub fn preamble(self) -> Preamble {
+    /// The constant part of the variant's prompt, with or without request notes on the
+    /// current prompt's examples.
+    pub fn preamble(self, notes: bool) -> Preamble {
         match self {
             Self::Baseline => Preamble::new(BASELINE_SYSTEM),
             Self::Original => Preamble::new(ORIGINAL_SYSTEM),
-            Self::Current => prompt::preamble(),
+            Self::Current => prompt::preamble_with(notes),
         }
     }
 
     /// The prompt for `request`: `preamble` (the variant's own, or one read from a file)
-    /// and the user turn in this variant's style with the context `mode` asks for.
+    /// and the user turn in this variant's style with the context `mode` asks for, with
+    /// or without the current prompt's request notes.
     pub fn build(
         self,
         preamble: &Preamble,
         mode: ContextMode,
         request: &str,
         ctx: &Context,
+        notes: bool,
     ) -> ChatPrompt {
         let request = request.trim();
         let context = match mode {
@@ -77,7 +80,7 @@ impl Variant {
             Self::Baseline => request.to_owned(),
             // Its examples are written as "request: …".
             Self::Original => format!("request: {request}"),
-            Self::Current => prompt::request_text(request, ctx),
+            Self::Current => prompt::request_text_with(request, ctx, notes),
         };
         ChatPrompt {
             preamble: preamble.clone(),
@@ -168,14 +171,19 @@ mod tests {
                 ContextMode::Compact,
                 ContextMode::Full,
             ] {
-                let x = v.build(&v.preamble(), m, "list files", &a);
-                let y = v.build(&v.preamble(), m, "count lines", &b);
+                let x = v.build(&v.preamble(true), m, "list files", &a, true);
+                let y = v.build(&v.preamble(true), m, "count lines", &b, true);
                 assert_eq!(x.preamble, y.preamble);
                 assert!(x.request.contains("list files"));
             }
         }
-        let p =
-            Variant::Baseline.build(&Variant::Baseline.preamble(), ContextMode::None, " ls ", &a);
+        let p = Variant::Baseline.build(
+            &Variant::Baseline.preamble(true),
+            ContextMode::None,
+            " ls ",
+            &a,
+            true,
+        );
         assert_eq!((p.context.as_str(), p.user().as_str()), ("", "ls"));
     }
 

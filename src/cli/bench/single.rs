@@ -65,6 +65,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     let opts = CommandOptions {
         max_tokens: s.max_tokens,
         sampling: Sampling::default(),
+        policy: Default::default(),
     };
     let cancel = CancelToken::new();
     // The first request brings a new context line; the second reuses it.
