@@ -241,7 +241,186 @@ fn reply_prefix(command: &str, findings: &[Finding]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::engine::{
+        BackendInfo, Candidate, GenerateRequest, Generation, Preamble, StopReason,
+    };
+
+    /// A model with fixed replies: `first` for a plain request, `noted` when the request
+    /// carries a note, and a batch of (reply, log-probability) candidates. Records the
+    /// batch requests it saw.
+    struct Scripted {
+        first: &'static str,
+        noted: &'static str,
+        batch: Vec<(&'static str, f64)>,
+        batches: Mutex<Vec<BatchRequest>>,
+    }
+
+    impl Scripted {
+        fn new(first: &'static str, noted: &'static str, batch: &[(&'static str, f64)]) -> Self {
+            Self {
+                first,
+                noted,
+                batch: batch.to_vec(),
+                batches: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn batches(&self) -> Vec<BatchRequest> {
+            self.batches.lock().map(|b| b.clone()).unwrap_or_default()
+        }
+    }
+
+    impl Backend for Scripted {
+        fn generate(
+            &self,
+            req: &GenerateRequest,
+            _: &mut dyn FnMut(&str),
+            _: &CancelToken,
+        ) -> Result<Generation, EngineError> {
+            let text = if req.prompt.request.contains("note:") {
+                self.noted
+            } else {
+                self.first
+            };
+            Ok(Generation {
+                text: text.to_owned(),
+                stop: StopReason::EndOfTurn,
+                stats: Default::default(),
+                logprob: -1.0,
+            })
+        }
+
+        fn generate_batch(
+            &self,
+            req: &BatchRequest,
+            _: &CancelToken,
+        ) -> Result<Vec<Candidate>, EngineError> {
+            if let Ok(mut b) = self.batches.lock() {
+                b.push(req.clone());
+            }
+            Ok(self
+                .batch
+                .iter()
+                .map(|(text, logprob)| Candidate {
+                    text: (*text).to_owned(),
+                    logprob: *logprob,
+                    tokens: 3,
+                    stop: StopReason::EndOfTurn,
+                })
+                .collect())
+        }
+
+        fn prepare(&self, _: &Preamble) -> Result<(), EngineError> {
+            Ok(())
+        }
+
+        fn info(&self) -> BackendInfo {
+            BackendInfo {
+                name: "scripted".into(),
+                model: "none".into(),
+                threads: 1,
+                sessions: 1,
+            }
+        }
+    }
+
+    fn answer(model: &Scripted, policy: Policy) -> CommandResult {
+        let chat = ChatPrompt {
+            preamble: Preamble::new("s"),
+            context: String::new(),
+            request: "list the files".into(),
+        };
+        let opts = CommandOptions {
+            policy,
+            ..CommandOptions::new(16, 0.0, 1)
+        };
+        let checker = Checker::new();
+        let checking = Checking {
+            checker: &checker,
+            shell: Shell::Bash,
+            trial: None,
+        };
+        generate_checked(
+            model,
+            &chat,
+            &opts,
+            Some(checking),
+            &mut |_| {},
+            &CancelToken::new(),
+        )
+        .expect("an answer")
+    }
+
+    #[test]
+    fn an_answer_that_passes_is_kept_without_more_decoding() {
+        let model = Scripted::new("ls -la", "ls -l", &[("ls -l", -0.1)]);
+        let r = answer(&model, Policy::SHIPPED);
+        assert_eq!(r.command, "ls -la");
+        assert!(r.verification.checked && r.verification.first.is_empty());
+        assert_eq!(r.verification.source, Source::First);
+        assert!(model.batches().is_empty());
+        assert_eq!(r.verification.warning(), None);
+    }
+
+    #[test]
+    fn the_most_likely_passing_candidate_replaces_a_failing_answer() {
+        let model = Scripted::new(
+            "ls --nosuchflag -l",
+            "ls -a",
+            &[
+                // Most likely, but it fails too.
+                ("ls --nosuchflag2", -0.5),
+                ("ls -S", -2.0),
+                ("ls -l", -1.0),
+                // The failing answer again is never taken.
+                ("ls --nosuchflag -l", -0.1),
+            ],
+        );
+        let r = answer(&model, Policy::SHIPPED);
+        assert_eq!(r.command, "ls -l");
+        let v = &r.verification;
+        assert_eq!(v.source, Source::Candidate);
+        assert_eq!(v.replaced.as_deref(), Some("ls --nosuchflag -l"));
+        assert_eq!(v.first[0].kind, Kind::UnknownOption);
+        assert!(v.remaining.is_empty() && v.candidates == 4);
+        // The batch forked right before the unknown option, asking for ranks 1..=N.
+        let b = model.batches();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].reply_prefix, "ls");
+        assert_eq!(b[0].branches, (1..=4).map(Branch::Rank).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn without_a_passing_candidate_the_note_retry_is_tried_then_the_first_is_shown() {
+        let model = Scripted::new("ls --nosuchflag", "ls -a", &[("ls --other-bad", -1.0)]);
+        let r = answer(&model, Policy::SHIPPED);
+        assert_eq!(
+            (r.command.as_str(), r.verification.source),
+            ("ls -a", Source::Note)
+        );
+
+        let model = Scripted::new("ls --nosuchflag", "ls --still-bad", &[]);
+        let r = answer(&model, Policy::SHIPPED);
+        assert_eq!(r.command, "ls --nosuchflag");
+        assert_eq!(r.verification.source, Source::First);
+        let warning = r.verification.warning().expect("a warning");
+        assert!(
+            warning.starts_with("unverified: ") && warning.contains("--nosuchflag"),
+            "{warning}"
+        );
+    }
+
+    #[test]
+    fn with_checks_off_nothing_is_checked() {
+        let model = Scripted::new("ls --nosuchflag", "ls -a", &[("ls -l", -1.0)]);
+        let r = answer(&model, Policy::OFF);
+        assert_eq!(r.command, "ls --nosuchflag");
+        assert!(!r.verification.checked);
+        assert!(model.batches().is_empty());
+    }
 
     fn finding(span: Option<std::ops::Range<usize>>) -> Finding {
         Finding {

@@ -63,6 +63,8 @@ pub struct References {
 /// The sandbox with a scratch directory for fixture copies.
 pub struct Bench {
     sandbox: Sandbox,
+    /// The same sandbox with the product's trial limit (`engine::trial`).
+    trial: Sandbox,
     scratch: PathBuf,
     fixture: Fixture,
     /// Fixture files' relative times count from here.
@@ -78,9 +80,12 @@ impl Bench {
         let probe = scratch.join("probe");
         std::fs::create_dir_all(&probe)
             .map_err(|e| format!("cannot create {}: {e}", probe.display()))?;
-        match Sandbox::probe(limit, &probe) {
-            Ok(sandbox) => Ok(Self {
+        let probed = Sandbox::probe(limit, &probe)
+            .and_then(|sb| Ok((sb, Sandbox::probe(caro::engine::trial::LIMIT, &probe)?)));
+        match probed {
+            Ok((sandbox, trial)) => Ok(Self {
                 sandbox,
+                trial,
                 scratch,
                 fixture: Fixture::new(base),
                 base,
@@ -96,6 +101,27 @@ impl Bench {
     /// Builds a fresh copy of the setup's tree, runs `command` in it, and snapshots
     /// the result.
     pub fn run(&self, setup: &Setup, command: &str) -> Result<Outcome, String> {
+        self.run_with(&self.sandbox, setup, command).map(|(o, _)| o)
+    }
+
+    /// The usage error `command` stops with in a fresh copy of the setup's tree under
+    /// the product's trial limit, as `trial = "sandbox"` would see it (commands not
+    /// rated safe are not tried, as there).
+    pub fn trial(&self, setup: &Setup, command: &str) -> Option<String> {
+        if caro::safety::check(command).level != caro::safety::Level::Safe {
+            return None;
+        }
+        let (o, stderr) = self.run_with(&self.trial, setup, command).ok()?;
+        caro::engine::trial::usage_error(o.status, &stderr)
+    }
+
+    /// [`Bench::run`] in `sandbox`, also giving the command's stderr.
+    fn run_with(
+        &self,
+        sandbox: &Sandbox,
+        setup: &Setup,
+        command: &str,
+    ) -> Result<(Outcome, Vec<u8>), String> {
         let n = self.runs.fetch_add(1, Ordering::SeqCst);
         let root = self.scratch.join(format!("run-{n}"));
         let (result, tree, stdout) = match setup {
@@ -103,7 +129,7 @@ impl Bench {
                 let built = self.fixture.build(&root);
                 let result = built
                     .map_err(|e| format!("cannot build the fixture: {e}"))
-                    .and_then(|()| self.sandbox.run(&root, command).map_err(|e| e.to_string()));
+                    .and_then(|()| sandbox.run(&root, command).map_err(|e| e.to_string()));
                 let tree = snapshot(&root, Some(self.fixture.touched_after()), &[]);
                 (result, tree, normalise_output as fn(&[u8]) -> Vec<String>)
             }
@@ -112,11 +138,7 @@ impl Bench {
                 let layout = Layout::tree(&root, PathBuf::from(&spec.cwd), spec.env());
                 let result = built
                     .map_err(|e| format!("cannot build fixture {}: {e}", spec.name))
-                    .and_then(|()| {
-                        self.sandbox
-                            .run_in(&layout, command)
-                            .map_err(|e| e.to_string())
-                    });
+                    .and_then(|()| sandbox.run_in(&layout, command).map_err(|e| e.to_string()));
                 let mounted: Vec<&str> = SYSTEM_DIRS
                     .iter()
                     .chain(MOUNTED)
@@ -128,12 +150,15 @@ impl Bench {
         };
         remove_tree(&root);
         let run = result?;
-        Ok(Outcome {
-            stdout: stdout(&run.stdout),
-            tree,
-            status: run.status,
-            timed_out: run.timed_out,
-        })
+        Ok((
+            Outcome {
+                stdout: stdout(&run.stdout),
+                tree,
+                status: run.status,
+                timed_out: run.timed_out,
+            },
+            run.stderr,
+        ))
     }
 
     /// Runs the references and decides whether the case can be scored (see the module

@@ -25,6 +25,7 @@ use caro::engine::candle::{CandleBackend, LoadOptions};
 use caro::engine::checked::{Checking, Policy, generate_checked};
 use caro::engine::command::{CommandOptions, generate_once};
 use caro::engine::context::Context;
+use caro::engine::trial::Trial;
 use caro::engine::{Backend, CancelToken, Preamble, Sampling};
 use caro::error::{CaroError, exit};
 use caro::sandbox::{HOME, WORKDIR};
@@ -135,6 +136,13 @@ struct Args {
     /// The request notes of `engine::hints`, after requests and on the examples
     #[arg(long, value_enum, value_name = "ON|OFF", default_value = "on")]
     hints: Switch,
+    /// Try answers rated safe in the case's tree first, as `trial = "sandbox"` does
+    #[arg(long, value_enum, value_name = "ON|OFF", default_value = "off")]
+    trial: Switch,
+    /// Run the checks over every case's references instead of the model, and print what
+    /// they find (each finding there is a false alarm or a bad reference)
+    #[arg(long)]
+    check_references: bool,
     /// Leave out the preamble's example I (0-based; repeat for more)
     #[arg(long, value_name = "I")]
     drop_example: Vec<usize>,
@@ -162,6 +170,8 @@ struct Config {
     retry: bool,
     /// Request notes (current prompt only).
     notes: bool,
+    /// Answers are tried in the case's tree before they count.
+    trial: bool,
     policy: Policy,
     backend: Option<CandleBackend>,
     rows: Vec<Row>,
@@ -222,6 +232,7 @@ impl Config {
             mode: mode.unwrap_or(variant.default_context()),
             retry: !args.no_retry && current,
             notes: args.hints.on(),
+            trial: args.trial.on(),
             policy,
             backend,
             rows: Vec::new(),
@@ -295,6 +306,9 @@ fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
         .collect();
     if selected.is_empty() {
         return Err(CaroError::Usage("no cases to evaluate".into()));
+    }
+    if args.check_references {
+        return check_references(&selected);
     }
 
     let base = SystemTime::now();
@@ -460,10 +474,13 @@ fn evaluate(
         policy: config.policy,
         ..opts.clone()
     };
+    let trial = sandbox
+        .filter(|_| config.trial)
+        .map(|(bench, setup)| FixtureTrial { bench, setup });
     let checking = Checking {
         checker,
         shell: SHELL,
-        trial: None,
+        trial: trial.as_ref().map(|t| t as &dyn Trial),
     };
     let start = Instant::now();
     let result = config.backend.as_ref().map(|b| {
@@ -527,6 +544,18 @@ fn evaluate(
     }
 }
 
+/// The product's trial run, over the case's own tree.
+struct FixtureTrial<'a> {
+    bench: &'a Bench,
+    setup: &'a Setup,
+}
+
+impl Trial for FixtureTrial<'_> {
+    fn usage_error(&self, command: &str) -> Option<String> {
+        self.bench.trial(self.setup, command)
+    }
+}
+
 /// How one command measures against a case's references.
 fn judge(
     case: &Case,
@@ -555,6 +584,27 @@ fn judge(
         exec_note,
         safety,
     }
+}
+
+fn check_references(cases: &[Case]) -> Result<i32, CaroError> {
+    let checker = Checker::new();
+    let (mut refs, mut flagged) = (0, 0);
+    for case in cases {
+        for gold in &case.gold {
+            refs += 1;
+            let found = checker.check(gold, SHELL);
+            if !found.is_empty() {
+                flagged += 1;
+                let what: Vec<String> = found
+                    .iter()
+                    .map(|f| format!("{}: {f}", f.kind.name()))
+                    .collect();
+                outln!("{}\t{gold}\t{}", case.id, what.join("; "));
+            }
+        }
+    }
+    outln!("{flagged} of {refs} references flagged");
+    Ok(exit::OK)
 }
 
 fn compare(files: &[PathBuf]) -> Result<i32, CaroError> {
