@@ -390,7 +390,9 @@ impl Context<'_> {
     fn find(&self, resolved: &std::path::Path, args: &[W], depth: usize, out: &mut Vec<Finding>) {
         let shape = syntax_checks::find(args, out);
         arguments::find(args, out);
-        let table = self.table("find", resolved, None);
+        // find's --help leaves out rarer predicates (`-samefile`): only its man page
+        // is a complete list.
+        let table = self.table("find", resolved, None).filter(|t| !t.from_help);
         let mut skip_value = false;
         let mut i = 0;
         while let Some(w) = args.get(i) {

@@ -15,11 +15,23 @@ use super::roff::{self, Mentions};
 #[derive(Debug, Default)]
 pub struct Table {
     mentions: Mentions,
+    /// Read from `--help`, which may leave rarer options out (find's does).
+    pub from_help: bool,
 }
 
 impl Table {
     pub fn new(mentions: Mentions) -> Self {
-        Self { mentions }
+        Self {
+            mentions,
+            from_help: false,
+        }
+    }
+
+    fn from_help(mentions: Mentions) -> Self {
+        Self {
+            mentions,
+            from_help: true,
+        }
     }
 
     /// Whether the option word `t` (starts with `-`) is one the documentation knows.
@@ -278,7 +290,7 @@ impl Tables {
         {
             return Some(Table::new(roff::man(&page)));
         }
-        help(name, path).map(|text| Table::new(roff::help(&text)))
+        help(name, path).map(|text| Table::from_help(roff::help(&text)))
     }
 }
 
@@ -377,16 +389,25 @@ pub fn help(name: &str, path: &Path) -> Option<String> {
     if !HELP_DIRS.iter().any(|d| dir == Path::new(d)) {
         return None;
     }
-    let mut cmd = Command::new(&real);
+    let mut text = run_help(name, &real, &["--help"])?;
+    // curl and ps print only a summary unless asked for all of it; asking is safe
+    // only where the summary itself offers it.
+    if text.contains("--help all") || text.contains("|all>") {
+        text = run_help(name, &real, &["--help", "all"]).unwrap_or(text);
+    }
+    // Fewer than a few options read means it did not print usage.
+    (roff::help(&text).names.len() >= 2).then_some(text)
+}
+
+fn run_help(name: &str, real: &Path, args: &[&str]) -> Option<String> {
+    let mut cmd = Command::new(real);
     // Multi-call programs tell what they are from the name they were started as.
     std::os::unix::process::CommandExt::arg0(&mut cmd, name);
-    cmd.arg("--help")
+    cmd.args(args)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("LC_ALL", "C")
         .current_dir("/");
     let out = process::run(cmd, Duration::from_secs(1))?;
-    let text = format!("{}\n{}", out.stdout, out.stderr);
-    // Fewer than a few options read means it did not print usage.
-    (roff::help(&text).names.len() >= 2).then_some(text)
+    Some(format!("{}\n{}", out.stdout, out.stderr))
 }

@@ -332,7 +332,10 @@ fn corpus() {
         return;
     };
     let text = std::fs::read_to_string(file).expect("corpus file");
-    let checker = Checker::new();
+    let mut checker = Checker::new();
+    if std::env::var_os("CHECK_NO_MAN").is_some() {
+        checker = checker.without_man();
+    }
     for line in text.lines() {
         for f in checker.check(line, Shell::Bash) {
             println!("{:<9} {line}\n          {}", f.kind.name(), f.message);
