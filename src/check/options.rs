@@ -59,7 +59,12 @@ impl Table {
                 && n.len() > 2
                 && (base.starts_with(n.as_str()) || n.starts_with(base))
         });
-        if long_prefix {
+        // A documented option with a number glued on (`find -O3`, `gcc -O2`).
+        let cut = base.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let numbered = cut >= 2
+            && cut < base.len()
+            && base.get(..cut).is_some_and(|stem| names.contains(stem));
+        if long_prefix || numbered {
             return true;
         }
         // A cluster: only its first letter is surely an option; later ones may be the
@@ -285,8 +290,10 @@ impl Tables {
     }
 
     fn load(&self, name: &str, path: &Path) -> Option<Table> {
+        // perl(1) is an overview; its options are documented in perlrun(1).
+        let page_name = if name == "perl" { "perlrun" } else { name };
         if self.man
-            && let Some(page) = man_page(name, path)
+            && let Some(page) = man_page(page_name, path)
         {
             return Some(Table::new(roff::man(&page)));
         }

@@ -144,6 +144,16 @@ const BUILTINS: &[&str] = &[
     "switch",
     "vared",
     "fish_config",
+    "psub",
+    "fish_opt",
+    "prompt_pwd",
+    "dirh",
+    "cdh",
+    "nextd",
+    "prevd",
+    "funcs",
+    "history",
+    "type",
 ];
 
 pub fn is_builtin(name: &str) -> bool {

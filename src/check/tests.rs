@@ -120,6 +120,8 @@ fn correct_commands_pass() {
         "python3 -m http.server --bind 127.0.0.1",
         "date -d '-1 day' +%F",
         "ls -1",
+        "find . -O3 -name x",
+        "perl -ne 'print if /x/' f",
     ] {
         assert_clean(command);
     }
@@ -320,6 +322,17 @@ fn timings() {
         }
         let warm = start.elapsed() / rounds;
         println!("{command:?}: cold {cold:?}, warm {warm:?}");
+    }
+    if have("fish") {
+        let checker = Checker::new();
+        checker.check("ls -la", Shell::Fish);
+        let start = Instant::now();
+        let rounds = 20;
+        for _ in 0..rounds {
+            checker.check("ls -la", Shell::Fish);
+        }
+        let each = start.elapsed() / rounds;
+        println!("\"ls -la\" for fish (runs fish --no-execute): {each:?}");
     }
 }
 
