@@ -16,6 +16,7 @@ mod path;
 mod process;
 mod roff;
 mod syntax_checks;
+mod zsh;
 
 #[cfg(test)]
 mod tests;
@@ -124,7 +125,16 @@ impl Checker {
             if let Some(fish) = path::resolve(&self.path, "fish") {
                 findings.extend(fish::check(&fish, command));
             }
-        } else {
+        }
+        // zsh's glob qualifiers (`*(.)`, `**/*(N)`) and `for f (…)` read as subshells
+        // to our POSIX-style parser: its verdict and the programs it finds there are
+        // not zsh's.
+        let zsh_syntax = shell == Shell::Zsh && syntax_checks::zsh_parens(command);
+        if zsh_syntax {
+            if let Some(zsh) = path::resolve(&self.path, "zsh") {
+                findings.extend(zsh::check(&zsh, command));
+            }
+        } else if shell != Shell::Fish {
             findings.extend(syntax_checks::parser(&parsed));
         }
         let functions = command::functions(&parsed.script);
@@ -138,6 +148,9 @@ impl Checker {
                 functions: &functions,
             };
             ctx.check(&words, program.index, 0, &mut findings);
+        }
+        if zsh_syntax {
+            findings.retain(|f| f.kind != Kind::MissingProgram);
         }
         findings
     }

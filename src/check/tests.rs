@@ -168,6 +168,30 @@ fn missing_programs() {
 }
 
 #[test]
+fn zsh_only_syntax_is_left_alone() {
+    for command in [
+        "ls **/*.txt(N)",
+        "for f (*.txt) echo $f",
+        "print -l *(.om[1,3])",
+    ] {
+        let found = kinds(command, Shell::Zsh);
+        assert!(found.is_empty(), "{command:?}: {found:?}");
+    }
+    // Still judged for zsh when nothing zsh-only is in it.
+    assert_eq!(kinds("ls |", Shell::Zsh).len(), 1);
+    assert!(!kinds("ls **/*.txt(N)", Shell::Bash).is_empty());
+    if have("zsh") {
+        let found = kinds("ls *(.) | )", Shell::Zsh);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.kind == Kind::Syntax && f.message.starts_with("zsh: ")),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
 fn bad_arguments() {
     let found = kinds("find . -size 10MB", Shell::Bash);
     assert!(
