@@ -146,6 +146,7 @@ impl Checker {
             let ctx = command::Context {
                 checker: self,
                 functions: &functions,
+                src: command,
             };
             ctx.check(&words, program.index, 0, &mut findings);
         }

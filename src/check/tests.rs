@@ -225,6 +225,19 @@ fn option_words_of_executed_commands_belong_to_them() {
         Kind::UnknownOption,
         "of ls",
     );
+    // Shell code run by `sh -c` is a command too; its positions are in the outer text.
+    let command = "find . -exec sh -c 'ls --nosuchflag \"$1\"' _ {} \\;";
+    let found = kinds(command, Shell::Bash);
+    let f = found
+        .iter()
+        .find(|f| f.kind == Kind::UnknownOption)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(
+        f.span.clone().and_then(|s| command.get(s)),
+        Some("--nosuchflag")
+    );
+    assert_finds("bash -c 'ls |'", Kind::Syntax, "|");
+    assert_clean("bash -lc 'ls -la \"$HOME\"'");
 }
 
 #[test]
