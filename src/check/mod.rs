@@ -122,7 +122,7 @@ impl Checker {
         let parsed = syntax::parse(command);
         if shell == Shell::Fish {
             // Our parser reads POSIX-style syntax; fish's own parser is the judge here.
-            if let Some(fish) = path::resolve(&self.path, "fish") {
+            if let Some(fish) = path::system_helper(&self.path, "fish") {
                 findings.extend(fish::check(&fish, command));
             }
         }
@@ -131,7 +131,7 @@ impl Checker {
         // not zsh's.
         let zsh_syntax = shell == Shell::Zsh && syntax_checks::zsh_parens(command);
         if zsh_syntax {
-            if let Some(zsh) = path::resolve(&self.path, "zsh") {
+            if let Some(zsh) = path::system_helper(&self.path, "zsh") {
                 findings.extend(zsh::check(&zsh, command));
             }
         } else if shell != Shell::Fish {

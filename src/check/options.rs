@@ -357,8 +357,9 @@ fn man_w(name: &str) -> Option<PathBuf> {
     if name.starts_with('-') || name.contains('/') {
         return None;
     }
-    let mut cmd = Command::new("man");
-    cmd.arg("-w").arg(name);
+    let man = super::path::system_helper(&std::env::var_os("PATH").unwrap_or_default(), "man")?;
+    let mut cmd = Command::new(man);
+    cmd.arg("-w").arg(name).current_dir("/");
     let out = process::run(cmd, Duration::from_secs(2))?;
     if out.code != Some(0) {
         return None;
@@ -391,11 +392,7 @@ pub fn help(name: &str, path: &Path) -> Option<String> {
     if !HELP_ALLOWED.contains(&name) {
         return None;
     }
-    let real = std::fs::canonicalize(path).ok()?;
-    let dir = real.parent()?;
-    if !HELP_DIRS.iter().any(|d| dir == Path::new(d)) {
-        return None;
-    }
+    let real = super::path::inside(path, HELP_DIRS)?;
     let mut text = run_help(name, &real, &["--help"])?;
     // curl and ps print only a summary unless asked for all of it; asking is safe
     // only where the summary itself offers it.

@@ -276,7 +276,7 @@ fn a_script_named_like_a_tool_is_never_run() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("temp dir");
     let marker = dir.path().join("ran");
-    for name in ["ls", "grep", "sort", "nosuchmanpage"] {
+    for name in ["ls", "grep", "sort", "nosuchmanpage", "fish", "zsh"] {
         let script = dir.path().join(name);
         std::fs::write(
             &script,
@@ -307,6 +307,9 @@ fn a_script_named_like_a_tool_is_never_run() {
     ] {
         checker.check(command, Shell::Bash);
     }
+    // Nor are the shells that judge fish and zsh syntax taken from there.
+    checker.check("echo (ls)", Shell::Fish);
+    checker.check("ls *(.) | )", Shell::Zsh);
     // `help` itself refuses a program outside the system directories.
     assert!(options::help("ls", &dir.path().join("ls")).is_none());
     assert!(!marker.exists(), "a script in a temp dir was run");
