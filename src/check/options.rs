@@ -228,6 +228,9 @@ const HELP_ALLOWED: &[&str] = &[
 /// working directory, a home or a temporary directory.
 const HELP_DIRS: &[&str] = &["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
+/// More cached tables than any real mix of programs and subcommands needs.
+const MAX_TABLES: usize = 4096;
+
 type Key = (PathBuf, u64, i128, Option<String>);
 
 /// Cache of tables, keyed by the resolved program, its size and modification time
@@ -276,6 +279,11 @@ impl Tables {
         }
         .map(Arc::new);
         if let Ok(mut cache) = self.cache.lock() {
+            // Subcommand names come from generated text, so the keys are not bounded
+            // by what is installed: start over rather than grow without end.
+            if cache.len() >= MAX_TABLES {
+                cache.clear();
+            }
             cache.insert(key, table.clone());
         }
         table
