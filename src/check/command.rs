@@ -163,6 +163,9 @@ const OPEN_OPTIONS: &[&str] = &[
     "ansible-playbook",
 ];
 
+/// Shells whose `-c CODE` is checked as a command of its own.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh"];
+
 /// Programs whose first operand is a subcommand with options of its own: those are
 /// checked against the subcommand's man page (`git-log`) when there is one.
 const SUBCOMMANDS: &[&str] = &[
@@ -216,6 +219,8 @@ const SUBCOMMANDS: &[&str] = &[
 pub struct Context<'a> {
     pub checker: &'a Checker,
     pub functions: &'a HashSet<String>,
+    /// The text the words' spans point into.
+    pub src: &'a str,
 }
 
 impl Context<'_> {
@@ -270,8 +275,59 @@ impl Context<'_> {
             _ => {
                 self.options(name, &resolved, args, out);
                 arguments::check(name, args, out);
+                if SHELLS.contains(&name) {
+                    self.shell_code(args, depth, out);
+                }
             }
         }
+    }
+
+    /// Checks the code of `sh -c CODE` as a command of its own. Findings point into
+    /// the outer text when CODE is written there single-quoted, so that positions
+    /// match; otherwise they carry no position.
+    fn shell_code(&self, args: &[W], depth: usize, out: &mut Vec<Finding>) {
+        let options = args
+            .iter()
+            .take_while(|w| w.text.starts_with('-') && w.text != "--");
+        let Some(at) = options
+            .enumerate()
+            .find(|(_, w)| !w.text.starts_with("--") && w.text.contains('c'))
+            .map(|(i, _)| i)
+        else {
+            return;
+        };
+        let Some(code) = args.get(at + 1).filter(|w| w.literal) else {
+            return;
+        };
+        let quoted = format!("'{}'", code.text);
+        let offset = (self.src.get(code.span.clone()) == Some(quoted.as_str()))
+            .then_some(code.span.start + 1);
+        let parsed = crate::syntax::parse(&code.text);
+        let mut found = syntax_checks::parser(&parsed);
+        let functions = functions(&parsed.script);
+        let inner = Context {
+            checker: self.checker,
+            functions: &functions,
+            src: &code.text,
+        };
+        for simple in parsed.script.commands() {
+            let Some(program) = simple.program(&code.text) else {
+                continue;
+            };
+            inner.check(
+                &words(simple, &code.text),
+                program.index,
+                depth + 1,
+                &mut found,
+            );
+        }
+        out.extend(found.into_iter().map(|mut f| {
+            f.span = f
+                .span
+                .zip(offset)
+                .map(|(span, o)| span.start + o..span.end + o);
+            f
+        }));
     }
 
     /// The option table of the program at `resolved`, or of its subcommand `sub`.
@@ -390,7 +446,9 @@ impl Context<'_> {
     fn find(&self, resolved: &std::path::Path, args: &[W], depth: usize, out: &mut Vec<Finding>) {
         let shape = syntax_checks::find(args, out);
         arguments::find(args, out);
-        let table = self.table("find", resolved, None);
+        // find's --help leaves out rarer predicates (`-samefile`): only its man page
+        // is a complete list.
+        let table = self.table("find", resolved, None).filter(|t| !t.from_help);
         let mut skip_value = false;
         let mut i = 0;
         while let Some(w) = args.get(i) {

@@ -16,6 +16,7 @@ mod path;
 mod process;
 mod roff;
 mod syntax_checks;
+mod zsh;
 
 #[cfg(test)]
 mod tests;
@@ -124,10 +125,19 @@ impl Checker {
         let parsed = syntax::parse(command);
         if shell == Shell::Fish {
             // Our parser reads POSIX-style syntax; fish's own parser is the judge here.
-            if let Some(fish) = path::resolve(&self.path, "fish") {
+            if let Some(fish) = path::system_helper(&self.path, "fish") {
                 findings.extend(fish::check(&fish, command));
             }
-        } else {
+        }
+        // zsh's glob qualifiers (`*(.)`, `**/*(N)`) and `for f (…)` read as subshells
+        // to our POSIX-style parser: its verdict and the programs it finds there are
+        // not zsh's.
+        let zsh_syntax = shell == Shell::Zsh && syntax_checks::zsh_parens(command);
+        if zsh_syntax {
+            if let Some(zsh) = path::system_helper(&self.path, "zsh") {
+                findings.extend(zsh::check(&zsh, command));
+            }
+        } else if shell != Shell::Fish {
             findings.extend(syntax_checks::parser(&parsed));
         }
         let functions = command::functions(&parsed.script);
@@ -139,8 +149,12 @@ impl Checker {
             let ctx = command::Context {
                 checker: self,
                 functions: &functions,
+                src: command,
             };
             ctx.check(&words, program.index, 0, &mut findings);
+        }
+        if zsh_syntax {
+            findings.retain(|f| f.kind != Kind::MissingProgram);
         }
         findings
     }

@@ -15,11 +15,23 @@ use super::roff::{self, Mentions};
 #[derive(Debug, Default)]
 pub struct Table {
     mentions: Mentions,
+    /// Read from `--help`, which may leave rarer options out (find's does).
+    pub from_help: bool,
 }
 
 impl Table {
     pub fn new(mentions: Mentions) -> Self {
-        Self { mentions }
+        Self {
+            mentions,
+            from_help: false,
+        }
+    }
+
+    fn from_help(mentions: Mentions) -> Self {
+        Self {
+            mentions,
+            from_help: true,
+        }
     }
 
     /// Whether the option word `t` (starts with `-`) is one the documentation knows.
@@ -47,7 +59,12 @@ impl Table {
                 && n.len() > 2
                 && (base.starts_with(n.as_str()) || n.starts_with(base))
         });
-        if long_prefix {
+        // A documented option with a number glued on (`find -O3`, `gcc -O2`).
+        let cut = base.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let numbered = cut >= 2
+            && cut < base.len()
+            && base.get(..cut).is_some_and(|stem| names.contains(stem));
+        if long_prefix || numbered {
             return true;
         }
         // A cluster: only its first letter is surely an option; later ones may be the
@@ -211,6 +228,9 @@ const HELP_ALLOWED: &[&str] = &[
 /// working directory, a home or a temporary directory.
 const HELP_DIRS: &[&str] = &["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
+/// More cached tables than any real mix of programs and subcommands needs.
+const MAX_TABLES: usize = 4096;
+
 type Key = (PathBuf, u64, i128, Option<String>);
 
 /// Cache of tables, keyed by the resolved program, its size and modification time
@@ -259,6 +279,11 @@ impl Tables {
         }
         .map(Arc::new);
         if let Ok(mut cache) = self.cache.lock() {
+            // Subcommand names come from generated text, so the keys are not bounded
+            // by what is installed: start over rather than grow without end.
+            if cache.len() >= MAX_TABLES {
+                cache.clear();
+            }
             cache.insert(key, table.clone());
         }
         table
@@ -273,12 +298,14 @@ impl Tables {
     }
 
     fn load(&self, name: &str, path: &Path) -> Option<Table> {
+        // perl(1) is an overview; its options are documented in perlrun(1).
+        let page_name = if name == "perl" { "perlrun" } else { name };
         if self.man
-            && let Some(page) = man_page(name, path)
+            && let Some(page) = man_page(page_name, path)
         {
             return Some(Table::new(roff::man(&page)));
         }
-        help(name, path).map(|text| Table::new(roff::help(&text)))
+        help(name, path).map(|text| Table::from_help(roff::help(&text)))
     }
 }
 
@@ -338,8 +365,9 @@ fn man_w(name: &str) -> Option<PathBuf> {
     if name.starts_with('-') || name.contains('/') {
         return None;
     }
-    let mut cmd = Command::new("man");
-    cmd.arg("-w").arg(name);
+    let man = super::path::system_helper(&std::env::var_os("PATH").unwrap_or_default(), "man")?;
+    let mut cmd = Command::new(man);
+    cmd.arg("-w").arg(name).current_dir("/");
     let out = process::run(cmd, Duration::from_secs(2))?;
     if out.code != Some(0) {
         return None;
@@ -372,21 +400,26 @@ pub fn help(name: &str, path: &Path) -> Option<String> {
     if !HELP_ALLOWED.contains(&name) {
         return None;
     }
-    let real = std::fs::canonicalize(path).ok()?;
-    let dir = real.parent()?;
-    if !HELP_DIRS.iter().any(|d| dir == Path::new(d)) {
-        return None;
+    let real = super::path::inside(path, HELP_DIRS)?;
+    let mut text = run_help(name, &real, &["--help"])?;
+    // curl and ps print only a summary unless asked for all of it; asking is safe
+    // only where the summary itself offers it.
+    if text.contains("--help all") || text.contains("|all>") {
+        text = run_help(name, &real, &["--help", "all"]).unwrap_or(text);
     }
-    let mut cmd = Command::new(&real);
+    // Fewer than a few options read means it did not print usage.
+    (roff::help(&text).names.len() >= 2).then_some(text)
+}
+
+fn run_help(name: &str, real: &Path, args: &[&str]) -> Option<String> {
+    let mut cmd = Command::new(real);
     // Multi-call programs tell what they are from the name they were started as.
     std::os::unix::process::CommandExt::arg0(&mut cmd, name);
-    cmd.arg("--help")
+    cmd.args(args)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("LC_ALL", "C")
         .current_dir("/");
     let out = process::run(cmd, Duration::from_secs(1))?;
-    let text = format!("{}\n{}", out.stdout, out.stderr);
-    // Fewer than a few options read means it did not print usage.
-    (roff::help(&text).names.len() >= 2).then_some(text)
+    Some(format!("{}\n{}", out.stdout, out.stderr))
 }

@@ -144,6 +144,16 @@ const BUILTINS: &[&str] = &[
     "switch",
     "vared",
     "fish_config",
+    "psub",
+    "fish_opt",
+    "prompt_pwd",
+    "dirh",
+    "cdh",
+    "nextd",
+    "prevd",
+    "funcs",
+    "history",
+    "type",
 ];
 
 pub fn is_builtin(name: &str) -> bool {
@@ -163,4 +173,35 @@ pub fn resolve(path: &OsStr, name: &str) -> Option<PathBuf> {
 pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Where helpers we run (`man`, `fish`, `zsh`) may live: system directories and the
+/// usual package-manager prefixes, never the working directory, a home or /tmp.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr/bin",
+    "/bin",
+    "/usr/sbin",
+    "/sbin",
+    "/usr/local/bin",
+    "/opt/homebrew/bin",
+];
+
+/// `p` with links resolved, when that lies in one of `dirs`.
+pub fn inside(p: &Path, dirs: &[&str]) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(p).ok()?;
+    let dir = real.parent()?;
+    dirs.iter().any(|d| dir == Path::new(d)).then_some(real)
+}
+
+/// The helper program `name` as installed in a system directory: the one on `path`
+/// when that is a system one, else the first system directory holding it.
+pub fn system_helper(path: &OsStr, name: &str) -> Option<PathBuf> {
+    let on_path = resolve(path, name).and_then(|p| inside(&p, SYSTEM_DIRS));
+    on_path.or_else(|| {
+        SYSTEM_DIRS
+            .iter()
+            .map(|d| Path::new(d).join(name))
+            .filter(|p| is_executable(p))
+            .find_map(|p| inside(&p, SYSTEM_DIRS))
+    })
 }

@@ -50,6 +50,15 @@ pub fn man(src: &str) -> Mentions {
 pub fn help(text: &str) -> Mentions {
     let mut m = Mentions::default();
     scan(text, &mut m);
+    // Usage lines list short options as one cluster (`[-346ABCpqr]`): each letter is
+    // an option of its own.
+    let clusters: Vec<String> = m
+        .names
+        .iter()
+        .filter(|n| !n.starts_with("--"))
+        .flat_map(|n| n.chars().skip(1).map(|c| format!("-{c}")))
+        .collect();
+    m.names.extend(clusters);
     m
 }
 
@@ -168,5 +177,9 @@ mod tests {
             assert!(m.names.contains(name), "{name} in {:?}", m.names);
         }
         assert!(m.valued.contains("--max-depth"));
+        let m = help("usage: scp [-346ABCr] [-c cipher] source ... target\n");
+        for name in ["-3", "-B", "-r", "-c"] {
+            assert!(m.names.contains(name), "{name} in {:?}", m.names);
+        }
     }
 }

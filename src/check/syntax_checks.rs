@@ -2,6 +2,9 @@
 //! grammar, which the shell knows nothing about.
 
 use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::command::W;
 use super::{Finding, Kind};
@@ -33,6 +36,14 @@ pub fn parser(parsed: &Parsed) -> Vec<Finding> {
         out.push(Finding::new(Kind::Syntax, Some(p.at..p.at + len), message));
     }
     out
+}
+
+/// Whether `command` has parentheses that only zsh reads: a glob qualifier glued to a
+/// word (`*(.)`, `*.txt(N)`) or the short `for name (words)` loop.
+pub fn zsh_parens(command: &str) -> bool {
+    static ZSH: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[^\s$<>=(|&;]\(|\bfor\s+\w+\s+\(").expect("valid pattern"));
+    ZSH.is_match(command)
 }
 
 /// find's predicates that take the next word as their value.

@@ -120,6 +120,8 @@ fn correct_commands_pass() {
         "python3 -m http.server --bind 127.0.0.1",
         "date -d '-1 day' +%F",
         "ls -1",
+        "find . -O3 -name x",
+        "perl -ne 'print if /x/' f",
     ] {
         assert_clean(command);
     }
@@ -166,6 +168,30 @@ fn missing_programs() {
 }
 
 #[test]
+fn zsh_only_syntax_is_left_alone() {
+    for command in [
+        "ls **/*.txt(N)",
+        "for f (*.txt) echo $f",
+        "print -l *(.om[1,3])",
+    ] {
+        let found = kinds(command, Shell::Zsh);
+        assert!(found.is_empty(), "{command:?}: {found:?}");
+    }
+    // Still judged for zsh when nothing zsh-only is in it.
+    assert_eq!(kinds("ls |", Shell::Zsh).len(), 1);
+    assert!(!kinds("ls **/*.txt(N)", Shell::Bash).is_empty());
+    if have("zsh") {
+        let found = kinds("ls *(.) | )", Shell::Zsh);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.kind == Kind::Syntax && f.message.starts_with("zsh: ")),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
 fn bad_arguments() {
     let found = kinds("find . -size 10MB", Shell::Bash);
     assert!(
@@ -199,6 +225,19 @@ fn option_words_of_executed_commands_belong_to_them() {
         Kind::UnknownOption,
         "of ls",
     );
+    // Shell code run by `sh -c` is a command too; its positions are in the outer text.
+    let command = "find . -exec sh -c 'ls --nosuchflag \"$1\"' _ {} \\;";
+    let found = kinds(command, Shell::Bash);
+    let f = found
+        .iter()
+        .find(|f| f.kind == Kind::UnknownOption)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(
+        f.span.clone().and_then(|s| command.get(s)),
+        Some("--nosuchflag")
+    );
+    assert_finds("bash -c 'ls |'", Kind::Syntax, "|");
+    assert_clean("bash -lc 'ls -la \"$HOME\"'");
 }
 
 #[test]
@@ -237,7 +276,7 @@ fn a_script_named_like_a_tool_is_never_run() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("temp dir");
     let marker = dir.path().join("ran");
-    for name in ["ls", "grep", "sort", "nosuchmanpage"] {
+    for name in ["ls", "grep", "sort", "nosuchmanpage", "fish", "zsh"] {
         let script = dir.path().join(name);
         std::fs::write(
             &script,
@@ -268,6 +307,9 @@ fn a_script_named_like_a_tool_is_never_run() {
     ] {
         checker.check(command, Shell::Bash);
     }
+    // Nor are the shells that judge fish and zsh syntax taken from there.
+    checker.check("echo (ls)", Shell::Fish);
+    checker.check("ls *(.) | )", Shell::Zsh);
     // `help` itself refuses a program outside the system directories.
     assert!(options::help("ls", &dir.path().join("ls")).is_none());
     assert!(!marker.exists(), "a script in a temp dir was run");
@@ -321,6 +363,17 @@ fn timings() {
         let warm = start.elapsed() / rounds;
         println!("{command:?}: cold {cold:?}, warm {warm:?}");
     }
+    if have("fish") {
+        let checker = Checker::new();
+        checker.check("ls -la", Shell::Fish);
+        let start = Instant::now();
+        let rounds = 20;
+        for _ in 0..rounds {
+            checker.check("ls -la", Shell::Fish);
+        }
+        let each = start.elapsed() / rounds;
+        println!("\"ls -la\" for fish (runs fish --no-execute): {each:?}");
+    }
 }
 
 /// Prints the findings for each line of the file named by `CHECK_CORPUS`; a tool for
@@ -332,7 +385,10 @@ fn corpus() {
         return;
     };
     let text = std::fs::read_to_string(file).expect("corpus file");
-    let checker = Checker::new();
+    let mut checker = Checker::new();
+    if std::env::var_os("CHECK_NO_MAN").is_some() {
+        checker = checker.without_man();
+    }
     for line in text.lines() {
         for f in checker.check(line, Shell::Bash) {
             println!("{:<9} {line}\n          {}", f.kind.name(), f.message);
