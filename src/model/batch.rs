@@ -6,6 +6,14 @@
 //! weights are read once for all of them. The branches share the session's cached
 //! prefix read-only (it is not copied) and keep only their own tokens' keys and
 //! values.
+//!
+//! A batch of one row gives the bits of `Session::forward`. Several rows agree with
+//! each other but not bit for bit with one row: candle runs some matmuls (Q6_K) on
+//! other kernels for more than one row, as it does for a multi-token forward; on the
+//! real model that moves logits by ~0.5 (see the tests in `model::tests::real`).
+//! Keep batches under 32 rows: from 32 rows candle switches Q4_K matmuls to AMX
+//! tiles on CPUs that have them, which packs another copy of every weight (see
+//! `engine::candle::prefill_chunk`).
 
 use candle_core::{DType, Module, Result, Tensor};
 
