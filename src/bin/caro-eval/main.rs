@@ -139,6 +139,9 @@ struct Args {
     /// Try answers rated safe in the case's tree first, as `trial = "sandbox"` does
     #[arg(long, value_enum, value_name = "ON|OFF", default_value = "off")]
     trial: Switch,
+    /// Print the request notes (`engine::hints`) each case gets, and exit
+    #[arg(long)]
+    print_notes: bool,
     /// Run the checks over every case's references instead of the model, and print what
     /// they find (each finding there is a false alarm or a bad reference)
     #[arg(long)]
@@ -309,6 +312,13 @@ fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
     }
     if args.check_references {
         return check_references(&selected);
+    }
+    if args.print_notes {
+        for case in &selected {
+            let notes = caro::engine::hints::for_request(&case.nl);
+            outln!("{}\t{}", case.id, notes.join("; "));
+        }
+        return Ok(exit::OK);
     }
 
     let base = SystemTime::now();
