@@ -97,7 +97,7 @@ pub struct Checking<'a> {
 impl Checking<'_> {
     /// What is wrong with `command`: the checks' findings, or else the usage error its
     /// trial run gave.
-    fn findings(&self, command: &str) -> Vec<Finding> {
+    pub(crate) fn findings(&self, command: &str) -> Vec<Finding> {
         let found = self.checker.check(command, self.shell);
         if !found.is_empty() {
             return found;

@@ -2,22 +2,26 @@
 //! caller (the daemon, `caro --no-daemon`) asks a [`Translator`], so the same request in
 //! the same context with the same settings gets the same answer wherever it is asked.
 //!
-//! The answers to a request form one fixed sequence of decodes: first the settings'
-//! own decode (greedy by default), then samples with seeds and temperatures that depend
-//! only on their place in the sequence. Each decode is one command as `command` makes
-//! it (with its one retry on a rejected answer). Alternative k is the k-th distinct
-//! command of that sequence, looked for in at most `1 + k × DECODES_PER_ALTERNATIVE`
-//! decodes: a bound on work, never on time. What a translator remembers is only the
-//! sequence decoded so far, so remembering saves time and changes no answer.
+//! The first answer is the settings' own decode (greedy by default), checked as
+//! `checked` says. Alternatives come from one batch decoded from the same prompt: the
+//! 2nd, 3rd, … most likely first token, each continued greedily; those that pass their
+//! checks come first, each group in the model's order of likelihood. A backend that
+//! cannot batch gets them from a fixed sequence of samples instead, with seeds and
+//! temperatures that depend only on their place in it: alternative k is the k-th
+//! distinct command, looked for in at most `1 + k × DECODES_PER_ALTERNATIVE` decodes.
+//! Either way the work is bounded by counts, never by time, and what a translator
+//! remembers only saves time: it changes no answer.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::checked::{Checking, Policy, generate_checked};
-use super::command::{CommandOptions, CommandResult};
+use super::checked::{Checking, Policy, Verification, generate_checked};
+use super::command::{CommandOptions, CommandResult, Rejection, validate};
 use super::context::Context;
+use super::extract::extract_command;
 use super::trial::{SandboxTrial, Trial};
 use super::{Backend, CancelToken, ChatPrompt, EngineError, Sampling, prompt};
+use super::{BatchRequest, Branch, Generation, GenerationStats, repair};
 use crate::check::Checker;
 use crate::sandbox::Sandbox;
 use crate::settings::TrialSetting;
@@ -33,6 +37,8 @@ const MAX_TEMPERATURE: f64 = 1.55;
 pub const DECODES_PER_ALTERNATIVE: usize = 6;
 /// Requests whose sequences are remembered; all are forgotten when one more arrives.
 const REMEMBERED: usize = 64;
+/// Other answers decoded, as one batch, when an alternative is first asked for.
+pub const RANKED_CANDIDATES: usize = 6;
 
 /// One request to translate.
 #[derive(Debug, Clone)]
@@ -54,6 +60,8 @@ pub struct Translator<B> {
     checker: Checker,
     /// Set when answers are also tried in a sandbox (`trial = "sandbox"`).
     sandbox: Option<Sandbox>,
+    /// Per request, its first answer and the ranked alternatives of one batch.
+    ranked: Mutex<HashMap<Key, Arc<Vec<CommandResult>>>>,
     sequences: Mutex<HashMap<Key, Vec<Decode>>>,
 }
 
@@ -91,6 +99,7 @@ impl<B: Backend> Translator<B> {
             backend,
             checker: Checker::new(),
             sandbox: None,
+            ranked: Mutex::new(HashMap::new()),
             sequences: Mutex::new(HashMap::new()),
         }
     }
@@ -143,6 +152,10 @@ impl<B: Backend> Translator<B> {
             return first.ok_or(EngineError::NoCommand);
         }
         let k = ask.alternative as usize;
+        if let Some(answers) = self.ranked(&chat, ask, &key, cancel)? {
+            // Fewer answers than asked for: they come round again in order.
+            return Ok(answers[k % answers.len()].clone());
+        }
         let bound = k.saturating_mul(DECODES_PER_ALTERNATIVE).saturating_add(1);
         let mut decodes = self.recall(&key);
         decodes.truncate(bound);
@@ -162,6 +175,113 @@ impl<B: Backend> Translator<B> {
         }
         // Fewer distinct answers than asked for: they come round again in order.
         Ok(answers[k % answers.len()].clone())
+    }
+
+    /// The first answer followed by the other answers of one batch (the 2nd, 3rd, …
+    /// most likely first token, each continued greedily): those that pass their checks
+    /// first, each group by the model's likelihood. `None` when the backend cannot
+    /// batch (alternatives then come from the sampled sequence).
+    fn ranked(
+        &self,
+        chat: &ChatPrompt,
+        ask: &Ask<'_>,
+        key: &Key,
+        cancel: &CancelToken,
+    ) -> Result<Option<Arc<Vec<CommandResult>>>, EngineError> {
+        if let Some(known) = self.ranked_lists().get(key) {
+            return Ok(Some(known.clone()));
+        }
+        let first = match self.recall(key).into_iter().next() {
+            Some(first) => first,
+            None => {
+                let first = self.decode(chat, ask, 0, &mut |_| {}, cancel)?;
+                self.remember_first(key.clone(), &first);
+                first
+            }
+        };
+        let req = BatchRequest {
+            prompt: chat.clone(),
+            reply_prefix: String::new(),
+            max_tokens: ask.options.max_tokens,
+            branches: (1..=RANKED_CANDIDATES).map(Branch::Rank).collect(),
+        };
+        let candidates = self.backend.generate_batch(&req, cancel)?;
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let trial = self.trial(ask);
+        let checking = self.checking(ask, trial.as_ref());
+        let gnu = super::context::local_userland_is_gnu();
+        let mut answers: Vec<CommandResult> = first.into_iter().collect();
+        let mut others: Vec<(bool, f64, CommandResult)> = Vec::new();
+        for c in candidates {
+            let Some(command) = extract_command(&c.text).map(|x| repair::repair(&x, gnu)) else {
+                continue;
+            };
+            let known = |r: &CommandResult| r.command == command;
+            // A missing program is for the checks to rank, not a reason to drop it.
+            if matches!(
+                validate(Some(&command)),
+                Err(Rejection::Empty | Rejection::Prose)
+            ) || answers.iter().any(known)
+                || others.iter().any(|(_, _, r)| known(r))
+            {
+                continue;
+            }
+            let findings = checking.findings(&command);
+            let passed = findings.is_empty();
+            others.push((
+                passed,
+                c.logprob,
+                CommandResult {
+                    command,
+                    raw: c.text.clone(),
+                    generation: Generation {
+                        text: c.text,
+                        stop: c.stop,
+                        stats: GenerationStats::default(),
+                        logprob: c.logprob,
+                    },
+                    retried: None,
+                    verification: Verification {
+                        checked: true,
+                        first: findings.clone(),
+                        remaining: findings,
+                        ..Verification::default()
+                    },
+                },
+            ));
+        }
+        others.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+        answers.extend(others.into_iter().map(|(_, _, r)| r));
+        if answers.is_empty() {
+            return Err(EngineError::NoCommand);
+        }
+        let answers = Arc::new(answers);
+        let mut lists = self.ranked_lists();
+        if lists.len() >= REMEMBERED {
+            lists.clear();
+        }
+        lists.insert(key.clone(), answers.clone());
+        Ok(Some(answers))
+    }
+
+    fn ranked_lists(&self) -> MutexGuard<'_, HashMap<Key, Arc<Vec<CommandResult>>>> {
+        self.ranked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn trial(&self, ask: &Ask<'_>) -> Option<SandboxTrial> {
+        self.sandbox
+            .as_ref()
+            .map(|sb| SandboxTrial::new(sb.clone(), &ask.context.cwd))
+    }
+
+    fn checking<'a>(&'a self, ask: &Ask<'_>, trial: Option<&'a SandboxTrial>) -> Checking<'a> {
+        Checking {
+            checker: &self.checker,
+            shell: ask.context.shell,
+            trial: trial.map(|t| t as &dyn Trial),
+        }
     }
 
     /// Decode `index` of the sequence; `None` when it gave no usable command. Only the
@@ -189,15 +309,8 @@ impl<B: Backend> Translator<B> {
                 }
             },
         };
-        let trial = self
-            .sandbox
-            .as_ref()
-            .map(|sb| SandboxTrial::new(sb.clone(), &ask.context.cwd));
-        let checking = Checking {
-            checker: &self.checker,
-            shell: ask.context.shell,
-            trial: trial.as_ref().map(|t| t as &dyn Trial),
-        };
+        let trial = self.trial(ask);
+        let checking = self.checking(ask, trial.as_ref());
         match generate_checked(&self.backend, chat, &opts, Some(checking), on_token, cancel) {
             Ok(r) => Ok(Some(r)),
             Err(EngineError::NoCommand) => Ok(None),
@@ -282,6 +395,9 @@ mod tests {
         inner: CandleBackend,
         greedy: bool,
         calls: AtomicUsize,
+        /// Whether batches reach the model (otherwise it cannot batch).
+        batches: bool,
+        batch_calls: AtomicUsize,
     }
 
     impl Backend for Counted {
@@ -298,6 +414,17 @@ mod tests {
             }
             self.inner.generate(&req, on_token, cancel)
         }
+        fn generate_batch(
+            &self,
+            req: &BatchRequest,
+            cancel: &CancelToken,
+        ) -> Result<Vec<crate::engine::Candidate>, EngineError> {
+            if !self.batches {
+                return Ok(Vec::new());
+            }
+            self.batch_calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.generate_batch(req, cancel)
+        }
         fn prepare(&self, preamble: &Preamble) -> Result<(), EngineError> {
             self.inner.prepare(preamble)
         }
@@ -312,7 +439,12 @@ mod tests {
         }
     }
 
+    /// The tiny model as a backend that cannot batch (alternatives from samples).
     fn translator(dir: &tempfile::TempDir, greedy: bool) -> Translator<Counted> {
+        counted(dir, greedy, false)
+    }
+
+    fn counted(dir: &tempfile::TempDir, greedy: bool, batches: bool) -> Translator<Counted> {
         let path = dir.path().join("tiny.gguf");
         if !path.exists() {
             tiny::write(&path, 11).expect("write tiny model");
@@ -322,7 +454,42 @@ mod tests {
             inner,
             greedy,
             calls: AtomicUsize::new(0),
+            batches,
+            batch_calls: AtomicUsize::new(0),
         })
+    }
+
+    #[test]
+    fn alternatives_of_one_batch_are_ranked_remembered_and_repeatable() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let req = "show disk usage";
+        let t = counted(&dir, false, true);
+        let first = answer(&t, req, 0);
+        let one = answer(&t, req, 1);
+        let two = answer(&t, req, 2);
+        assert!(
+            first != one && one != two && first != two,
+            "{first} {one} {two}"
+        );
+        assert_eq!(t.backend().batch_calls.load(Ordering::SeqCst), 1);
+        // Asked again, nothing is decoded: the list is remembered.
+        let made = t.backend().calls();
+        assert_eq!(answer(&t, req, 2), two);
+        assert_eq!(answer(&t, req, 1), one);
+        assert_eq!(t.backend().calls(), made);
+        assert_eq!(t.backend().batch_calls.load(Ordering::SeqCst), 1);
+        // A fresh process asked for the second alternative straight away agrees.
+        let fresh = counted(&dir, false, true);
+        assert_eq!(answer(&fresh, req, 2), two);
+        assert_eq!(answer(&fresh, req, 0), first);
+        // Past its end the list comes round again, starting with the first answer.
+        let all: Vec<String> = (0..=RANKED_CANDIDATES as u32)
+            .map(|k| answer(&t, req, k))
+            .collect();
+        let n = 1 + all[1..].iter().take_while(|a| **a != first).count();
+        assert!(n >= 3, "{all:?}");
+        assert_eq!(answer(&t, req, n as u32), first);
+        assert_eq!(answer(&t, req, n as u32 + 1), one);
     }
 
     fn answer(t: &Translator<Counted>, request: &str, alternative: u32) -> String {
@@ -333,7 +500,9 @@ mod tests {
             options: CommandOptions {
                 max_tokens: 6,
                 sampling: Sampling::default(),
-                policy: Default::default(),
+                // The random model's text fails every check; what is tested here is the
+                // order of decodes, not the checks.
+                policy: Policy::OFF,
             },
             alternative,
         };

@@ -126,9 +126,11 @@ mod tests {
         assert!(caught.contains("nosuchflag"), "{caught}");
         assert_eq!(trial.usage_error("ls -la"), None);
         assert_eq!(trial.usage_error("cat a.txt"), None);
-        // Writing is not rated safe, so it is not tried at all; and the view is
-        // read-only besides.
-        assert_eq!(trial.usage_error("touch b.txt --nosuch"), None);
+        // Deleting is not rated safe, so it is not tried at all (a usage error would
+        // otherwise show); what is tried sees the directory read-only.
+        assert_eq!(trial.usage_error("rm --nosuch a.txt"), None);
+        assert!(dir.path().join("a.txt").exists());
+        assert_eq!(trial.usage_error("touch b.txt"), None);
         assert_eq!(trial.usage_error("cat a.txt > b.txt"), None);
         assert!(!dir.path().join("b.txt").exists());
     }
