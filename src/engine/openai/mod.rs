@@ -8,6 +8,7 @@ pub mod models;
 pub mod wire;
 
 use std::io::{BufRead, BufReader};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 pub use error::RemoteError;
@@ -21,6 +22,8 @@ use crate::settings::OpenAiSettings;
 
 /// Longest line of the event stream read; a server sending more is not speaking SSE.
 const MAX_EVENT_BYTES: u64 = 1 << 20;
+/// How often a waiting generation looks at its cancel token.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 pub struct OpenAiBackend {
     agent: ureq::Agent,
@@ -111,6 +114,36 @@ impl OpenAiBackend {
     }
 }
 
+/// What the reading thread passes on.
+enum Read {
+    Line(String),
+    End,
+    Failed(ureq::Error),
+}
+
+/// Reads the event stream on its own thread, so that a cancel is seen at once even
+/// while the server is slow to send the next event.
+fn read_lines(body: ureq::BodyReader<'static>) -> Receiver<Read> {
+    let (tx, rx) = mpsc::sync_channel(256);
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(body);
+        loop {
+            let mut line = String::new();
+            let read = match std::io::Read::take(&mut reader, MAX_EVENT_BYTES).read_line(&mut line)
+            {
+                Ok(0) => Read::End,
+                Ok(_) => Read::Line(line),
+                Err(e) => Read::Failed(ureq::Error::from(e)),
+            };
+            let last = !matches!(read, Read::Line(_));
+            if tx.send(read).is_err() || last {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 fn agent(timeout_secs: u64) -> ureq::Agent {
     let timeout = Duration::from_secs(timeout_secs.max(1));
     ureq::Agent::config_builder()
@@ -138,31 +171,27 @@ impl Backend for OpenAiBackend {
             return Err(EngineError::Cancelled);
         }
         let resp = self.post(&wire::body(&self.model, req))?;
-        let mut reader = BufReader::new(resp.into_body().into_reader());
+        let lines = read_lines(resp.into_body().into_reader());
         let mut text = String::new();
         let mut logprob = 0.0;
         let mut finish = None;
         let mut usage = Usage::default();
         let mut pieces = 0;
         let mut first_piece_ms = None;
-        let mut line = String::new();
         loop {
-            // Dropping the reader on return closes the connection, which stops the
-            // server's generation.
+            // Returning drops the receiver; the reading thread then drops the
+            // connection at the server's next event, which stops its generation.
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            line.clear();
-            let n = std::io::Read::take(&mut reader, MAX_EVENT_BYTES)
-                .read_line(&mut line)
-                .map_err(|e| self.transport_error(ureq::Error::from(e), finish.is_none()));
-            match n {
-                Ok(0) => break,
-                Ok(_) => {}
+            let line = match lines.recv_timeout(CANCEL_POLL) {
+                Ok(Read::Line(line)) => line,
+                Ok(Read::End) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => continue,
                 // The answer was complete; the server just closed early.
-                Err(_) if finish.is_some() => break,
-                Err(e) => return Err(e.into()),
-            }
+                Ok(Read::Failed(_)) if finish.is_some() => break,
+                Ok(Read::Failed(e)) => return Err(self.transport_error(e, true).into()),
+            };
             match wire::parse_line(&line)? {
                 Line::Skip => {}
                 Line::Done => break,
