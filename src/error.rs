@@ -4,6 +4,7 @@
 use crate::daemon::DaemonError;
 use crate::daemon::protocol::ErrorCode;
 use crate::engine::EngineError;
+use crate::engine::openai::RemoteError;
 use crate::model::ModelError;
 use crate::settings::ConfigError;
 
@@ -53,7 +54,7 @@ fn engine_exit_code(e: &EngineError) -> i32 {
             | ModelError::UnsupportedArch { .. }
             | ModelError::Tokenizer(_),
         ) => exit::MODEL_INVALID,
-        EngineError::Model(_) | EngineError::NoCommand => exit::FAILURE,
+        EngineError::Model(_) | EngineError::NoCommand | EngineError::Remote(_) => exit::FAILURE,
         EngineError::EmptyRequest | EngineError::RequestTooLong { .. } => exit::BAD_REQUEST,
         EngineError::Cancelled => exit::CANCELLED,
     }
@@ -70,7 +71,33 @@ fn engine_hint(e: &EngineError) -> Option<String> {
         EngineError::EmptyRequest => "say what you want to do, e.g. caro \"list files by size\"".into(),
         EngineError::RequestTooLong { .. } => "shorten the request".into(),
         EngineError::NoCommand => "rephrase the request, or try again for another answer".into(),
+        EngineError::Remote(r) => return remote_hint(r),
         _ => return None,
+    })
+}
+
+fn remote_hint(e: &RemoteError) -> Option<String> {
+    Some(match e {
+        RemoteError::Unreachable { .. } => {
+            "start the server, or fix [openai] url (CARO_OPENAI_URL); `caro doctor` checks it".into()
+        }
+        RemoteError::Unauthorized { .. } => {
+            "put the key in the variable that [openai] api_key_env names (CARO_OPENAI_API_KEY_ENV)"
+                .into()
+        }
+        RemoteError::MissingKey { var } => format!("export {var}=<your API key>"),
+        RemoteError::UnknownModel { .. } => {
+            "set [openai] model (CARO_OPENAI_MODEL) to a name the server lists; `caro doctor` shows them"
+                .into()
+        }
+        RemoteError::Busy { .. } => "try again in a moment".into(),
+        RemoteError::Timeout { .. } => "raise [openai] timeout, or check the server".into(),
+        RemoteError::Empty => "rephrase the request, or try again for another answer".into(),
+        RemoteError::Dropped { .. }
+        | RemoteError::ServerError { .. }
+        | RemoteError::Rejected { .. }
+        | RemoteError::Malformed { .. }
+        | RemoteError::Truncated => "see the server's log".into(),
     })
 }
 
@@ -94,6 +121,11 @@ impl CaroError {
                     code: ErrorCode::EmptyRequest | ErrorCode::RequestTooLong | ErrorCode::TooLarge,
                     ..
                 } => exit::BAD_REQUEST,
+                // As without the daemon: the server, not caro's daemon, failed.
+                DaemonError::Remote {
+                    code: ErrorCode::BackendUnavailable,
+                    ..
+                } => exit::FAILURE,
                 _ => exit::DAEMON,
             },
         }
@@ -119,6 +151,10 @@ impl CaroError {
                 code: ErrorCode::Busy,
                 ..
             }) => "try again in a moment".into(),
+            Self::Daemon(DaemonError::Remote {
+                code: ErrorCode::BackendUnavailable,
+                ..
+            }) => "`caro doctor` checks the server and its settings".into(),
             Self::Daemon(DaemonError::RunDir(_)) => {
                 "fix the directory's owner and mode (0700), or set XDG_RUNTIME_DIR".into()
             }

@@ -18,11 +18,13 @@ pub fn run(action: ConfigAction, s: &Settings) -> Result<i32, CaroError> {
                 seed: Some(s.seed),
                 context: Some(s.context),
                 trial: Some(s.trial),
+                backend: Some(s.backend),
                 daemon: DaemonSection {
                     idle_timeout: Some(s.idle_timeout_secs),
                     workers: Some(s.workers),
                     queue: Some(s.queue),
                 },
+                openai: s.openai.section(),
             };
             let text = toml::to_string(&effective).map_err(|e| CaroError::Other(e.to_string()))?;
             crate::outln!("# settings in effect (file: {})", s.config_file.display());

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use super::style::Style;
 use crate::daemon::client::Client;
+use crate::engine::{EngineError, openai};
 use crate::error::{CaroError, exit};
-use crate::settings::Settings;
+use crate::settings::{BackendKind, OpenAiSettings, Settings};
 
 /// Resident memory the daemon needs with the default model (measured, see README).
 const NEEDED_MB: f64 = 2300.0;
@@ -27,56 +28,11 @@ fn line(st: &Style, mark: Mark, what: &str, detail: &str) {
 
 pub fn run(s: &Settings) -> Result<i32, CaroError> {
     let st = Style::for_stdout();
-    let mut failed = false;
 
-    // Model: present and the size the catalogue expects (`caro model verify` re-hashes).
-    match std::fs::metadata(&s.model) {
-        Ok(m) => {
-            let expected = crate::store::Catalog::builtin()
-                .variants
-                .iter()
-                .find(|v| Some(v.file.as_str()) == s.model.file_name().and_then(|f| f.to_str()))
-                .and_then(|v| v.size);
-            match expected {
-                Some(size) if size != m.len() => {
-                    failed = true;
-                    line(
-                        &st,
-                        Mark::Fail,
-                        "model",
-                        &format!(
-                            "{} has {} bytes, expected {size}; run `caro model pull`",
-                            s.model.display(),
-                            m.len()
-                        ),
-                    );
-                }
-                _ => line(
-                    &st,
-                    Mark::Ok,
-                    "model",
-                    &format!(
-                        "{} ({:.2} GB, {})",
-                        s.model.display(),
-                        m.len() as f64 / 1e9,
-                        s.model_source
-                    ),
-                ),
-            }
-        }
-        Err(_) => {
-            failed = true;
-            line(
-                &st,
-                Mark::Fail,
-                "model",
-                &format!(
-                    "missing at {}; run `caro model pull` or set CARO_MODEL",
-                    s.model.display()
-                ),
-            );
-        }
-    }
+    let failed = match s.backend {
+        BackendKind::Local => !model_file(&st, s),
+        BackendKind::Openai => !server(&st, &s.openai),
+    };
 
     match Client::new().status() {
         Ok(Some(d)) => line(
@@ -178,6 +134,110 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         &s.config_file.display().to_string(),
     );
     Ok(if failed { exit::FAILURE } else { exit::OK })
+}
+
+/// Model: present and the size the catalogue expects (`caro model verify` re-hashes).
+fn model_file(st: &Style, s: &Settings) -> bool {
+    let mut ok = true;
+    match std::fs::metadata(&s.model) {
+        Ok(m) => {
+            let expected = crate::store::Catalog::builtin()
+                .variants
+                .iter()
+                .find(|v| Some(v.file.as_str()) == s.model.file_name().and_then(|f| f.to_str()))
+                .and_then(|v| v.size);
+            match expected {
+                Some(size) if size != m.len() => {
+                    ok = false;
+                    line(
+                        st,
+                        Mark::Fail,
+                        "model",
+                        &format!(
+                            "{} has {} bytes, expected {size}; run `caro model pull`",
+                            s.model.display(),
+                            m.len()
+                        ),
+                    );
+                }
+                _ => line(
+                    st,
+                    Mark::Ok,
+                    "model",
+                    &format!(
+                        "{} ({:.2} GB, {})",
+                        s.model.display(),
+                        m.len() as f64 / 1e9,
+                        s.model_source
+                    ),
+                ),
+            }
+        }
+        Err(_) => {
+            ok = false;
+            line(
+                st,
+                Mark::Fail,
+                "model",
+                &format!(
+                    "missing at {}; run `caro model pull` or set CARO_MODEL",
+                    s.model.display()
+                ),
+            );
+        }
+    }
+
+    ok
+}
+
+/// The server of `backend = "openai"`: it answers `GET /models`, lists the model, and
+/// the key variable is set when one is configured (the key is never printed).
+fn server(st: &Style, o: &OpenAiSettings) -> bool {
+    if let Some(var) = &o.api_key_env {
+        match o.api_key() {
+            Ok(_) => line(st, Mark::Ok, "api key", &format!("{var} is set")),
+            Err(_) => {
+                line(
+                    st,
+                    Mark::Fail,
+                    "api key",
+                    &format!("{var} is not set; export it"),
+                );
+                return false;
+            }
+        }
+    }
+    match openai::models::list(o) {
+        Ok(names) if names.contains(&o.model) => {
+            line(st, Mark::Ok, "server", &format!("{} answers", o.url));
+            line(st, Mark::Ok, "model", &format!("{} is listed", o.model));
+            true
+        }
+        Ok(names) => {
+            line(st, Mark::Ok, "server", &format!("{} answers", o.url));
+            // llama.cpp's server answers under any name; others refuse unknown ones.
+            line(
+                st,
+                Mark::Warn,
+                "model",
+                &format!(
+                    "{:?} is not listed (listed: {}); set [openai] model or CARO_OPENAI_MODEL",
+                    o.model,
+                    names.join(", ")
+                ),
+            );
+            true
+        }
+        Err(e) => {
+            line(
+                st,
+                Mark::Fail,
+                "server",
+                &CaroError::from(EngineError::from(e)).one_line(),
+            );
+            false
+        }
+    }
 }
 
 /// A Ctrl-G binding in an rc file that is not caro's own.

@@ -14,11 +14,12 @@ use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
 use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::CommandOptions;
 use crate::engine::context::Context;
+use crate::engine::openai::OpenAiBackend;
 use crate::engine::translator::{Ask, Translator};
-use crate::engine::{CancelToken, EngineError, GenerationStats};
+use crate::engine::{Backend, CancelToken, EngineError, GenerationStats};
 use crate::error::{CaroError, exit};
 use crate::safety::{Level, Verdict};
-use crate::settings::Settings;
+use crate::settings::{BackendKind, Settings};
 
 struct Outcome {
     command: String,
@@ -65,17 +66,22 @@ fn in_process(
     s: &Settings,
     spinner: &Spinner,
 ) -> Result<Outcome, CaroError> {
-    spinner.set("loading model…");
     let t = Instant::now();
-    let translator = Translator::new(CandleBackend::load(
-        &s.model,
-        &LoadOptions {
-            sessions: 1,
-            context_cap: s.context,
-            prefix_cache: s.prefix_cache.clone(),
-        },
-    )?)
-    .with_trial_setting(s.trial);
+    let backend: Box<dyn Backend> = match s.backend {
+        BackendKind::Openai => Box::new(OpenAiBackend::new(&s.openai, 1)),
+        BackendKind::Local => {
+            spinner.set("loading model…");
+            Box::new(CandleBackend::load(
+                &s.model,
+                &LoadOptions {
+                    sessions: 1,
+                    context_cap: s.context,
+                    prefix_cache: s.prefix_cache.clone(),
+                },
+            )?)
+        }
+    };
+    let translator = Translator::new(backend).with_trial_setting(s.trial);
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     spinner.set("thinking…");
     let ctx = Context::detect(s.shell, cwd);
@@ -116,10 +122,16 @@ fn via_daemon(
         seed: Some(s.seed),
     };
     // A daemon started from here uses the model and threads this command resolved.
-    let env = vec![
+    let mut env = vec![
         ("CARO_MODEL".to_owned(), s.model.display().to_string()),
         ("CARO_THREADS".to_owned(), s.threads.to_string()),
+        ("CARO_BACKEND".to_owned(), s.backend.to_string()),
+        ("CARO_OPENAI_URL".to_owned(), s.openai.url.clone()),
+        ("CARO_OPENAI_MODEL".to_owned(), s.openai.model.clone()),
     ];
+    if let Some(var) = &s.openai.api_key_env {
+        env.push(("CARO_OPENAI_API_KEY_ENV".to_owned(), var.clone()));
+    }
     let done = Client::new()
         .with_daemon_env(env)
         .generate(&params, &mut SpinnerWaiter(spinner))?;

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::CaroError;
-use crate::settings::{Overrides, Settings, Shell};
+use crate::settings::{BackendKind, Overrides, Settings, Shell};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -91,6 +91,15 @@ pub struct GenerateArgs {
     /// Another answer to the same request: 1, 2, … (0 is the first answer)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub alternative: u32,
+    /// Engine that answers: local, or openai (an OpenAI-compatible server) [env: CARO_BACKEND]
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<BackendKind>,
+    /// The server's base URL, with /v1 [env: CARO_OPENAI_URL]
+    #[arg(long, value_name = "URL")]
+    pub openai_url: Option<String>,
+    /// Model name the server knows [env: CARO_OPENAI_MODEL]
+    #[arg(long, value_name = "NAME")]
+    pub openai_model: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +188,10 @@ impl Cli {
             temperature: self.generate.temperature,
             seed: self.generate.seed,
             idle_timeout_secs: None,
+            backend: self.generate.backend,
+            openai_url: self.generate.openai_url.clone(),
+            openai_model: self.generate.openai_model.clone(),
+            openai_api_key_env: None,
         }
     }
 }

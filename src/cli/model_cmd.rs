@@ -134,7 +134,11 @@ fn pull(store: &ModelStore, v: &Variant) -> Result<std::path::PathBuf, CaroError
 /// On a terminal with the default model missing, offers to download it once. Returns
 /// the downloaded path, or `None` when it was declined or cannot be asked.
 pub fn offer_first_download(s: &Settings) -> Result<Option<std::path::PathBuf>, CaroError> {
-    if s.model.is_file() || s.model_source != DEFAULT_LOCATION {
+    // A server answers: no model file is needed here.
+    if s.backend == crate::settings::BackendKind::Openai
+        || s.model.is_file()
+        || s.model_source != DEFAULT_LOCATION
+    {
         return Ok(None);
     }
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {

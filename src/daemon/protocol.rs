@@ -124,6 +124,8 @@ pub enum ErrorCode {
     NoCommand,
     ShuttingDown,
     Internal,
+    /// The OpenAI-compatible server failed; the message says how.
+    BackendUnavailable,
 }
 
 /// Reads one line of at most [`MAX_LINE`] bytes. `Ok(None)` is a clean end of stream.

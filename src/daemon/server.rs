@@ -24,12 +24,13 @@ use super::{DaemonError, lockfile};
 use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::CommandOptions;
 use crate::engine::context::Context;
+use crate::engine::openai::OpenAiBackend;
 use crate::engine::translator::{Ask, Translator};
 use crate::engine::{Backend, CancelToken, EngineError, prompt};
-use crate::settings::Settings;
+use crate::settings::{BackendKind, Settings};
 
 struct Shared {
-    translator: Translator<CandleBackend>,
+    translator: Translator<Box<dyn Backend>>,
     settings: Settings,
     rundir: RunDir,
     started: Instant,
@@ -66,30 +67,22 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
         .thread_block()
         .map_err(|e| DaemonError::Io(e.into()))?;
 
-    let t = Instant::now();
-    eprintln!("caro daemon: loading {}", settings.model.display());
-    let backend = CandleBackend::load(
-        &settings.model,
-        &LoadOptions {
-            sessions: settings.workers,
-            context_cap: settings.context,
-            prefix_cache: settings.prefix_cache.clone(),
-        },
-    )?;
-    let load_ms = t.elapsed().as_secs_f64() * 1e3;
-    let warmup_ms = backend.warm_up()?.as_secs_f64() * 1e3;
-    let t = Instant::now();
-    backend.prepare(&prompt::preamble())?;
-    eprintln!(
-        "caro daemon: loaded in {load_ms:.0} ms, warm-up {warmup_ms:.0} ms, preamble ({} tokens) {} in {:.0} ms",
-        backend.cached_prefix_tokens(),
-        if backend.prefix_store_hits() > 0 {
-            "read from the prefix cache"
-        } else {
-            "computed"
-        },
-        t.elapsed().as_secs_f64() * 1e3
-    );
+    let (backend, load_ms, warmup_ms) = match settings.backend {
+        // The server holds the model: nothing to load, ready in milliseconds.
+        BackendKind::Openai => {
+            eprintln!(
+                "caro daemon: answering through {} ({})",
+                settings.openai.url, settings.openai.model
+            );
+            let b: Box<dyn Backend> =
+                Box::new(OpenAiBackend::new(&settings.openai, settings.workers));
+            (b, 0.0, 0.0)
+        }
+        BackendKind::Local => {
+            let (b, load_ms, warmup_ms) = load_local(settings)?;
+            (Box::new(b) as Box<dyn Backend>, load_ms, warmup_ms)
+        }
+    };
 
     let listener = bind(&rundir.socket())?;
     lockfile::write_pid(&pid_lock, std::process::id())?;
@@ -144,6 +137,36 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
     // `incoming` never ends; the process exits from `shutdown`.
     drop(pid_lock);
     Ok(0)
+}
+
+/// Loads caro's own engine, warms it up and caches the preamble; returns it with the
+/// load and warm-up times in milliseconds.
+fn load_local(settings: &Settings) -> Result<(CandleBackend, f64, f64), DaemonError> {
+    let t = Instant::now();
+    eprintln!("caro daemon: loading {}", settings.model.display());
+    let backend = CandleBackend::load(
+        &settings.model,
+        &LoadOptions {
+            sessions: settings.workers,
+            context_cap: settings.context,
+            prefix_cache: settings.prefix_cache.clone(),
+        },
+    )?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let warmup_ms = backend.warm_up()?.as_secs_f64() * 1e3;
+    let t = Instant::now();
+    backend.prepare(&prompt::preamble())?;
+    eprintln!(
+        "caro daemon: loaded in {load_ms:.0} ms, warm-up {warmup_ms:.0} ms, preamble ({} tokens) {} in {:.0} ms",
+        backend.cached_prefix_tokens(),
+        if backend.prefix_store_hits() > 0 {
+            "read from the prefix cache"
+        } else {
+            "computed"
+        },
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok((backend, load_ms, warmup_ms))
 }
 
 fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
@@ -437,6 +460,7 @@ fn generate(
                 EngineError::RequestTooLong { .. } => ErrorCode::RequestTooLong,
                 EngineError::NoCommand => ErrorCode::NoCommand,
                 EngineError::Model(_) => ErrorCode::Internal,
+                EngineError::Remote(_) => ErrorCode::BackendUnavailable,
             };
             let _ = fail(&mut stream, code, e.to_string());
         }

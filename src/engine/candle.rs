@@ -556,6 +556,10 @@ impl Backend for CandleBackend {
             sessions: self.sessions,
         }
     }
+
+    fn cached_prefix_tokens(&self) -> usize {
+        CandleBackend::cached_prefix_tokens(self)
+    }
 }
 
 #[cfg(test)]

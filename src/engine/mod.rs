@@ -8,6 +8,7 @@ pub mod command;
 pub mod context;
 pub mod extract;
 pub mod hints;
+pub mod openai;
 mod prefix_store;
 pub mod prompt;
 pub mod repair;
@@ -216,6 +217,9 @@ pub enum EngineError {
     Cancelled,
     #[error("the model gave no command")]
     NoCommand,
+    /// The OpenAI-compatible server failed (`backend = "openai"`).
+    #[error(transparent)]
+    Remote(#[from] openai::RemoteError),
 }
 
 impl From<candle_core::Error> for EngineError {
@@ -262,4 +266,37 @@ pub trait Backend: Send + Sync {
     fn prepare(&self, preamble: &Preamble) -> Result<(), EngineError>;
 
     fn info(&self) -> BackendInfo;
+
+    /// Prompt tokens kept cached in this process (0 where a server keeps them).
+    fn cached_prefix_tokens(&self) -> usize {
+        0
+    }
+}
+
+/// So that callers can pick the backend at run time (`backend = "local" | "openai"`).
+impl<B: Backend + ?Sized> Backend for Box<B> {
+    fn generate(
+        &self,
+        req: &GenerateRequest,
+        on_token: &mut dyn FnMut(&str),
+        cancel: &CancelToken,
+    ) -> Result<Generation, EngineError> {
+        (**self).generate(req, on_token, cancel)
+    }
+    fn generate_batch(
+        &self,
+        req: &BatchRequest,
+        cancel: &CancelToken,
+    ) -> Result<Vec<Candidate>, EngineError> {
+        (**self).generate_batch(req, cancel)
+    }
+    fn prepare(&self, preamble: &Preamble) -> Result<(), EngineError> {
+        (**self).prepare(preamble)
+    }
+    fn info(&self) -> BackendInfo {
+        (**self).info()
+    }
+    fn cached_prefix_tokens(&self) -> usize {
+        (**self).cached_prefix_tokens()
+    }
 }

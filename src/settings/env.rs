@@ -33,7 +33,8 @@ where
 }
 
 /// `CARO_MODEL`, `CARO_THREADS`, `CARO_SHELL`, `CARO_MAX_TOKENS`, `CARO_TEMPERATURE`,
-/// `CARO_SEED` and `CARO_IDLE_TIMEOUT`; a value that does not parse is an error naming it.
+/// `CARO_SEED`, `CARO_IDLE_TIMEOUT`, `CARO_BACKEND` and `CARO_OPENAI_{URL,MODEL,API_KEY_ENV}`;
+/// a value that does not parse is an error naming it.
 pub(crate) fn overrides() -> Result<Overrides, ConfigError> {
     Ok(Overrides {
         model: std::env::var_os("CARO_MODEL")
@@ -45,6 +46,10 @@ pub(crate) fn overrides() -> Result<Overrides, ConfigError> {
         temperature: number("CARO_TEMPERATURE")?,
         seed: number("CARO_SEED")?,
         idle_timeout_secs: number("CARO_IDLE_TIMEOUT")?,
+        backend: number("CARO_BACKEND")?,
+        openai_url: text("CARO_OPENAI_URL"),
+        openai_model: text("CARO_OPENAI_MODEL"),
+        openai_api_key_env: text("CARO_OPENAI_API_KEY_ENV"),
     })
 }
 

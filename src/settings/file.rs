@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::openai::{BackendKind, OpenAiSection};
 use super::shell::Shell;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,7 +34,12 @@ pub struct ConfigFile {
     /// this runs them); `"off"` (default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trial: Option<TrialSetting>,
+    /// `"local"` (default) or `"openai"` (the `[openai]` server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendKind>,
     pub daemon: DaemonSection,
+    #[serde(skip_serializing_if = "OpenAiSection::is_empty")]
+    pub openai: OpenAiSection,
 }
 
 /// Whether answers are tried before they are shown.
@@ -136,6 +142,21 @@ mod tests {
         assert_eq!(c.daemon.workers, Some(2));
         assert_eq!(c.model.as_deref(), Some(Path::new("/m.gguf")));
         assert_eq!(c.shell, Some(Shell::Fish));
+    }
+
+    #[test]
+    fn backend_and_openai_section_parse() {
+        let c = parse(
+            "backend = \"openai\"\n[openai]\nurl = \"http://h:8000/v1\"\nmodel = \"m\"\napi_key_env = \"K\"\ntimeout = 9\n",
+        )
+        .expect("valid config");
+        assert_eq!(c.backend, Some(BackendKind::Openai));
+        assert_eq!(c.openai.url.as_deref(), Some("http://h:8000/v1"));
+        assert_eq!(c.openai.timeout, Some(9));
+        assert!(
+            parse("[openai]\napi_key = \"sk-x\"\n").is_err(),
+            "no key in the file"
+        );
     }
 
     #[test]

@@ -4,12 +4,14 @@
 
 pub mod env;
 pub mod file;
+pub mod openai;
 pub mod paths;
 mod shell;
 
 use std::path::PathBuf;
 
 pub use file::{ConfigError, ConfigFile, DaemonSection, TrialSetting};
+pub use openai::{BackendKind, OpenAiSection, OpenAiSettings};
 pub use shell::{Shell, UnknownShell};
 
 use crate::store::{Catalog, ModelStore};
@@ -48,6 +50,10 @@ pub struct Overrides {
     pub temperature: Option<f64>,
     pub seed: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
+    pub backend: Option<BackendKind>,
+    pub openai_url: Option<String>,
+    pub openai_model: Option<String>,
+    pub openai_api_key_env: Option<String>,
 }
 
 impl Overrides {
@@ -61,6 +67,10 @@ impl Overrides {
             temperature: self.temperature.or(weaker.temperature),
             seed: self.seed.or(weaker.seed),
             idle_timeout_secs: self.idle_timeout_secs.or(weaker.idle_timeout_secs),
+            backend: self.backend.or(weaker.backend),
+            openai_url: self.openai_url.or(weaker.openai_url),
+            openai_model: self.openai_model.or(weaker.openai_model),
+            openai_api_key_env: self.openai_api_key_env.or(weaker.openai_api_key_env),
         }
     }
 }
@@ -86,6 +96,9 @@ pub struct Settings {
     pub models_dir: PathBuf,
     /// Whether answers are tried in a sandbox before they are shown.
     pub trial: TrialSetting,
+    /// Which engine answers: caro's own, or the `[openai]` server.
+    pub backend: BackendKind,
+    pub openai: OpenAiSettings,
 }
 
 /// Where the model choice came from when nothing named a file.
@@ -146,6 +159,28 @@ impl Settings {
             prefix_cache: paths::prefix_cache_dir(),
             models_dir,
             trial: cfg.trial.unwrap_or_default(),
+            backend: o.backend.or(cfg.backend).unwrap_or_default(),
+            openai: OpenAiSettings {
+                url: o
+                    .openai_url
+                    .clone()
+                    .or_else(|| cfg.openai.url.clone())
+                    .unwrap_or_else(|| openai::DEFAULT_URL.into()),
+                model: o
+                    .openai_model
+                    .clone()
+                    .or_else(|| cfg.openai.model.clone())
+                    .unwrap_or_else(|| openai::DEFAULT_MODEL.into()),
+                api_key_env: o
+                    .openai_api_key_env
+                    .clone()
+                    .or_else(|| cfg.openai.api_key_env.clone()),
+                timeout_secs: cfg
+                    .openai
+                    .timeout
+                    .unwrap_or(openai::DEFAULT_TIMEOUT_SECS)
+                    .max(1),
+            },
         })
     }
 }

@@ -3,6 +3,7 @@
 //! required in CI through `CARO_REQUIRE_MODEL=1`).
 #![allow(dead_code)]
 
+pub mod llama_server;
 pub mod tiny;
 
 use std::path::{Path, PathBuf};
