@@ -1,9 +1,11 @@
 //! Short notes added after a request when its wording carries a cue that a 1.5B model
-//! tends to overlook: "under this directory" (so find, not a glob), times in minutes
-//! (find's -mmin, not -mtime), "the whole file system" (start at /). Rules in the
-//! cached system turn and worked examples move the model little; a note right after
-//! the request, where its attention is, moves it a lot (see docs/quality.md). Notes
-//! cost prefill tokens, so only requests with a cue get one.
+//! tends to overlook: "under this directory" (so find, not a glob), "the whole file
+//! system" (start at /), files of any kind (no -type f). Rules in the cached system
+//! turn and worked examples move the model little; a note right after the request,
+//! where its attention is, moves it a lot (see docs/quality.md). Notes cost prefill
+//! tokens, so only requests with a cue get one. Each note kept here helped on a
+//! held-back half; those that did not (times in minutes, long listings, ranking by
+//! time, exact sizes) were removed.
 
 use std::sync::LazyLock;
 
@@ -27,7 +29,6 @@ const FIND: &str = "use find";
 const FIND_ACT: &str = "use find -exec";
 /// Told only "no -type", the model still wrote `-type f -o -type d` for "files/directories".
 const ANY_TYPE: &str = "find lists both by default: no -type";
-const MINUTES: &str = "minutes: -mmin/-amin/-cmin";
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
@@ -54,14 +55,6 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             note: FIND,
         },
         Rule {
-            cue: re(r"\b(minutes?|mins?|hours?|hrs?)\b"),
-            also: Some(re(
-                r"\b(modif\w*|access\w*|chang\w*|creat\w*|updat\w*|edit\w*|touch\w*|written|new\w*|old\w*)\b",
-            )),
-            with_find: true,
-            note: MINUTES,
-        },
-        Rule {
             cue: re(
                 r"\b(the|entire|whole|all)\s+(file\s?system|system|disk|machine)\b|\beverywhere\b|\bsystem-wide\b",
             ),
@@ -70,12 +63,6 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             )),
             with_find: false,
             note: "start at /",
-        },
-        Rule {
-            cue: re(r"\blong (listing|list|format)\b"),
-            also: None,
-            with_find: true,
-            note: "-ls",
         },
         Rule {
             cue: re(r"\bbytes?\b"),
@@ -137,13 +124,6 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
         notes.retain(|n| *n != FIND);
         notes.insert(0, note);
     }
-    // find cannot rank by time: told to use it for "the newest file", the model ran
-    // -exec over every file. `ls -t` ranks.
-    if let Some(note) = by_time_note(&text) {
-        notes.retain(|n| *n != FIND);
-        notes.insert(0, note);
-        return notes;
-    }
     // Changing the shell's directory needs `cd $(find …)`: find -exec cannot do it, and
     // a find note makes the model try.
     if CHANGE_DIR.is_match(&text) {
@@ -184,63 +164,6 @@ fn recursive_change_note(text: &str) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// The note for "the newest/oldest N files": an order by time, which ls gives.
-fn by_time_note(text: &str) -> Option<&'static str> {
-    static RANKED: LazyLock<Regex> = LazyLock::new(|| {
-        re(concat!(
-            r"\b(?:(newest|latest|most\s+recent(?:ly)?)|oldest|least\s+recent(?:ly)?)",
-            r"(?:\s+(?:modified|changed|created|updated|edited))?",
-            r"\s+(?:\d+\s+)?(?:files?|entries|entry|ones?|director(?:y|ies)|folders?)\b",
-        ))
-    });
-    let caps = RANKED.captures(text)?;
-    Some(if caps.get(1).is_some() {
-        "ls -t lists newest first"
-    } else {
-        "ls -tr lists oldest first"
-    })
-}
-
-/// find's test for a time in minutes, when the request says which time it means.
-fn minutes_test(text: &str) -> Option<&'static str> {
-    static ACCESSED: LazyLock<Regex> = LazyLock::new(|| re(r"\b(access\w*|read|opened|used)\b"));
-    static MODIFIED: LazyLock<Regex> =
-        LazyLock::new(|| re(r"\b(modif\w*|updat\w*|edit\w*|written|wrote)\b"));
-    static STATUS: LazyLock<Regex> = LazyLock::new(|| re(r"\bstatus\b"));
-    match (
-        ACCESSED.is_match(text),
-        MODIFIED.is_match(text),
-        STATUS.is_match(text),
-    ) {
-        (true, false, false) => Some("-amin"),
-        (false, true, false) => Some("-mmin"),
-        (false, false, true) => Some("-cmin"),
-        _ => None,
-    }
-}
-
-/// find's test for an exact size given in KB or MB.
-fn exact_size(text: &str) -> Option<String> {
-    static EXACT: LazyLock<Regex> =
-        LazyLock::new(|| re(r"\bexactly\s+(\d{1,6})\s*(kb|kilobytes?|k|mb|megabytes?|m)\b"));
-    let caps = EXACT.captures(text)?;
-    let n: u64 = caps[1].parse().ok()?;
-    let unit = if caps[2].starts_with('k') {
-        1024
-    } else {
-        1024 * 1024
-    };
-    Some(format!("exactly: -size {}c", n * unit))
-}
-
-/// The minutes meant by "N hours" in `text`, which a small model often gets wrong.
-fn hours_in_minutes(text: &str) -> Option<String> {
-    static HOURS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d{1,4})\s*(hours?|hrs?|h)\b"));
-    let caps = HOURS.captures(text)?;
-    let hours: u32 = caps[1].parse().ok()?;
-    Some(format!("{hours} hours = {} minutes", hours * 60))
 }
 
 /// A search in the files' contents rather than their names or properties.
@@ -294,26 +217,7 @@ fn kind_note(text: &str) -> Option<&'static str> {
 
 /// `request` followed by its notes, if any.
 pub fn annotate(request: &str) -> String {
-    let mut notes: Vec<String> = for_request(request)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    if let Some(i) = notes.iter().position(|n| n == MINUTES) {
-        let text = prose_only(request);
-        // Naming the one test meant does better than listing three.
-        if let Some(flag) = minutes_test(&text) {
-            notes[i] = format!("minutes: {flag}");
-        }
-        if let Some(hours) = hours_in_minutes(&text) {
-            notes.insert(i + 1, hours);
-        }
-    }
-    // find rounds sizes up to whole units, so "exactly 2 KB" is 2048 bytes.
-    if notes.iter().any(|n| n.starts_with("use find"))
-        && let Some(size) = exact_size(&prose_only(request))
-    {
-        notes.push(size);
-    }
+    let notes = for_request(request);
     if notes.is_empty() {
         request.to_owned()
     } else {
@@ -377,13 +281,13 @@ mod tests {
     }
 
     #[test]
-    fn minutes_only_with_file_times() {
+    fn times_in_minutes_get_no_note() {
+        // The minutes note did not help on the held-back halves (docs/quality.md).
         assert_eq!(
             notes("directories modified in the last 30 minutes"),
-            vec![FIND, "minutes: -mmin/-amin/-cmin"]
+            vec![FIND]
         );
         assert!(notes("sleep for 5 minutes").is_empty());
-        assert!(notes("run backup.sh every hour").is_empty());
     }
 
     #[test]
@@ -396,11 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn listing_and_byte_notes_only_with_find() {
-        assert_eq!(
-            notes("long listing of the directories under /etc"),
-            vec![FIND, "-ls"]
-        );
+    fn byte_notes_only_with_find() {
         assert!(notes("display a long listing of the current directory").is_empty());
         assert_eq!(
             notes("regular files larger than 2048 bytes"),
@@ -433,44 +333,16 @@ mod tests {
     }
 
     #[test]
-    fn ranking_by_time_points_at_ls_not_find() {
-        assert_eq!(
-            notes("Copies newest file under the current folder to /tmp"),
-            vec!["ls -t lists newest first"]
-        );
+    fn ranking_by_time_gets_no_ls_note() {
+        // The `ls -t` note did not help on the held-back halves (docs/quality.md), so a
+        // ranking gets the find notes its wording cues, as measured there.
         assert_eq!(
             notes("show the 5 most recently modified files"),
-            vec!["ls -t lists newest first"]
+            vec![FIND, ANY_KIND]
         );
-        assert_eq!(
-            notes("delete the oldest 3 files in logs"),
-            vec!["ls -tr lists oldest first"]
-        );
-        // A file called latest.txt, or files modified recently, are not a ranking.
-        assert!(!notes("show the contents of latest.txt").contains(&"ls -t lists newest first"));
         assert_eq!(
             notes("find files modified in the last 2 days"),
             vec!["use find", "no -type f"]
-        );
-    }
-
-    #[test]
-    fn hours_are_converted_and_the_time_test_named() {
-        assert_eq!(
-            annotate("files modified in the last 12 hours"),
-            "files modified in the last 12 hours\n(use find; minutes: -mmin; 12 hours = 720 minutes; no -type f)"
-        );
-        assert_eq!(
-            annotate("files accessed in the last 30 minutes"),
-            "files accessed in the last 30 minutes\n(use find; minutes: -amin; no -type f)"
-        );
-        assert_eq!(
-            annotate("directories whose status changed 10 minutes ago"),
-            "directories whose status changed 10 minutes ago\n(use find; minutes: -cmin)"
-        );
-        assert_eq!(
-            annotate("files created or changed 10 minutes ago"),
-            "files created or changed 10 minutes ago\n(use find; minutes: -mmin/-amin/-cmin; no -type f)"
         );
     }
 
@@ -484,10 +356,10 @@ mod tests {
     }
 
     #[test]
-    fn exact_sizes_are_given_in_bytes() {
+    fn sizes_get_the_find_notes_only() {
         assert_eq!(
             annotate("find all files in the file system whose size is exactly 2KB"),
-            "find all files in the file system whose size is exactly 2KB\n(use find; start at /; no -type f; exactly: -size 2048c)"
+            "find all files in the file system whose size is exactly 2KB\n(use find; start at /; no -type f)"
         );
         assert_eq!(
             annotate("files larger than 2 KB"),
