@@ -4,8 +4,8 @@
 //! turn and worked examples move the model little; a note right after the request,
 //! where its attention is, moves it a lot (see docs/quality.md). Notes cost prefill
 //! tokens, so only requests with a cue get one. Each note kept here helped on a
-//! held-back half; those that did not (times in minutes, long listings, ranking by
-//! time, exact sizes) were removed.
+//! held-back half, or (ranking by time) keeps the find note off requests it hurts;
+//! those that did not help (times in minutes, long listings, exact sizes) were removed.
 
 use std::sync::LazyLock;
 
@@ -124,6 +124,13 @@ pub fn for_request(request: &str) -> Vec<&'static str> {
         notes.retain(|n| *n != FIND);
         notes.insert(0, note);
     }
+    // find cannot rank by time: told to use it for "the newest file", the model ran
+    // -exec over every file. `ls -t` ranks.
+    if let Some(note) = by_time_note(&text) {
+        notes.retain(|n| *n != FIND);
+        notes.insert(0, note);
+        return notes;
+    }
     // Changing the shell's directory needs `cd $(find …)`: find -exec cannot do it, and
     // a find note makes the model try.
     if CHANGE_DIR.is_match(&text) {
@@ -164,6 +171,23 @@ fn recursive_change_note(text: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// The note for "the newest/oldest N files": an order by time, which ls gives.
+fn by_time_note(text: &str) -> Option<&'static str> {
+    static RANKED: LazyLock<Regex> = LazyLock::new(|| {
+        re(concat!(
+            r"\b(?:(newest|latest|most\s+recent(?:ly)?)|oldest|least\s+recent(?:ly)?)",
+            r"(?:\s+(?:modified|changed|created|updated|edited))?",
+            r"\s+(?:\d+\s+)?(?:files?|entries|entry|ones?|director(?:y|ies)|folders?)\b",
+        ))
+    });
+    let caps = RANKED.captures(text)?;
+    Some(if caps.get(1).is_some() {
+        "ls -t lists newest first"
+    } else {
+        "ls -tr lists oldest first"
+    })
 }
 
 /// A search in the files' contents rather than their names or properties.
@@ -333,12 +357,14 @@ mod tests {
     }
 
     #[test]
-    fn ranking_by_time_gets_no_ls_note() {
-        // The `ls -t` note did not help on the held-back halves (docs/quality.md), so a
-        // ranking gets the find notes its wording cues, as measured there.
+    fn ranking_by_time_points_at_ls_not_find() {
         assert_eq!(
             notes("show the 5 most recently modified files"),
-            vec![FIND, ANY_KIND]
+            vec!["ls -t lists newest first"]
+        );
+        assert_eq!(
+            notes("delete the oldest 3 files in logs"),
+            vec!["ls -tr lists oldest first"]
         );
         assert_eq!(
             notes("find files modified in the last 2 days"),
