@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::requests::EVERYDAY_REQUESTS;
 use crate::daemon::percentile;
 use crate::error::{CaroError, exit};
-use crate::settings::Settings;
+use crate::settings::{BackendKind, Settings};
 
 const PINGS: usize = 200;
 /// In-process runs pay a model load each; a few show the difference.
@@ -20,6 +20,8 @@ struct Bench {
     run_dir: PathBuf,
     model: PathBuf,
     threads: usize,
+    /// What answers: the local model and its threads, or the server.
+    engine: String,
 }
 
 impl Bench {
@@ -62,6 +64,10 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         run_dir,
         model: s.model.clone(),
         threads: s.threads,
+        engine: match s.backend {
+            BackendKind::Local => format!("model {} · {} threads", s.model.display(), s.threads),
+            BackendKind::Openai => format!("server {} · model {}", s.openai.url, s.openai.model),
+        },
     };
     let result = measure(&b);
     let _ = b.cmd().args(["daemon", "stop"]).output();
@@ -70,11 +76,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
 }
 
 fn measure(b: &Bench) -> Result<i32, CaroError> {
-    crate::outln!(
-        "caro bench --daemon · model {} · {} threads",
-        b.model.display(),
-        b.threads
-    );
+    crate::outln!("caro bench --daemon · {}", b.engine);
     let (cold, out) = b.timed(&[
         "complete-line",
         "--shell",
