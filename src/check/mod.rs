@@ -13,6 +13,8 @@ mod command;
 mod fish;
 mod options;
 mod path;
+
+pub use path::{is_builtin, is_executable};
 mod process;
 mod roff;
 mod syntax_checks;

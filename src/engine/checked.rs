@@ -9,9 +9,8 @@
 use serde::Serialize;
 
 use super::command::{self, CommandOptions, CommandResult};
-use super::extract::extract_command;
 use super::trial::Trial;
-use super::{Backend, BatchRequest, Branch, CancelToken, ChatPrompt, EngineError, repair};
+use super::{Backend, BatchRequest, Branch, CancelToken, ChatPrompt, EngineError};
 use crate::check::{Checker, Finding, Kind};
 use crate::settings::Shell;
 
@@ -203,13 +202,11 @@ fn best_candidate(
     };
     let candidates = backend.generate_batch(&req, cancel)?;
     let decoded = candidates.len();
-    let gnu = super::context::local_userland_is_gnu();
     let mut best: Option<(f64, CommandResult)> = None;
     for c in candidates {
-        let Some(cmd) = extract_command(&c.text) else {
+        let Some(cmd) = command::command_in(&c.text) else {
             continue;
         };
-        let cmd = repair::repair(&cmd, gnu);
         if cmd == first.command
             || command::validate(Some(&cmd)).is_err()
             || !ck.findings(&cmd).is_empty()

@@ -1,7 +1,5 @@
 //! From a request in plain words to one command: prompt, generate, extract, validate.
 
-use std::path::Path;
-
 use super::checked::{Policy, Verification};
 use super::context::{self, Context};
 use super::extract::extract_command;
@@ -9,6 +7,7 @@ use super::repair;
 use super::{
     Backend, CancelToken, ChatPrompt, EngineError, GenerateRequest, Generation, Sampling, prompt,
 };
+use crate::check;
 
 #[derive(Debug, Clone)]
 pub struct CommandOptions {
@@ -100,6 +99,12 @@ pub fn generate_from_prompt(
     let mut result = generate_validated(backend, chat, opts, on_token, cancel)?;
     result.command = repair::repair(&result.command, context::local_userland_is_gnu());
     Ok(result)
+}
+
+/// The command in a reply of the model, repaired as every answer is: what a candidate
+/// decoded outside [`generate_from_prompt`] becomes.
+pub fn command_in(reply: &str) -> Option<String> {
+    extract_command(reply).map(|c| repair::repair(&c, context::local_userland_is_gnu()))
 }
 
 fn generate_validated(
@@ -257,102 +262,16 @@ fn looks_like_prose(command: &str) -> bool {
     plain && words.len() >= 5 && first_line.trim_end().ends_with(['.', '!', '?'])
 }
 
-/// Builtins and keywords of bash, zsh and fish that a command may start with.
-const BUILTINS: &[&str] = &[
-    ".",
-    ":",
-    "[",
-    "[[",
-    "alias",
-    "bg",
-    "bind",
-    "break",
-    "builtin",
-    "case",
-    "cd",
-    "command",
-    "compgen",
-    "complete",
-    "continue",
-    "declare",
-    "dirs",
-    "disown",
-    "echo",
-    "enable",
-    "eval",
-    "exec",
-    "exit",
-    "export",
-    "false",
-    "fc",
-    "fg",
-    "for",
-    "function",
-    "getopts",
-    "hash",
-    "help",
-    "history",
-    "if",
-    "jobs",
-    "kill",
-    "let",
-    "local",
-    "logout",
-    "mapfile",
-    "popd",
-    "printf",
-    "pushd",
-    "pwd",
-    "read",
-    "readarray",
-    "readonly",
-    "return",
-    "select",
-    "set",
-    "shift",
-    "shopt",
-    "source",
-    "suspend",
-    "test",
-    "time",
-    "times",
-    "trap",
-    "true",
-    "type",
-    "typeset",
-    "ulimit",
-    "umask",
-    "unalias",
-    "unset",
-    "until",
-    "wait",
-    "while",
-    "{",
-    "(",
-    "!",
-    "setopt",
-    "autoload",
-    "bindkey",
-    "functions",
-    "set_color",
-    "abbr",
-];
-
 /// Whether `program` can be started: a builtin, or an executable file on `PATH` (or at
 /// the path given). Only metadata is read.
 fn is_available(program: &str) -> bool {
-    if BUILTINS.contains(&program) || program.contains(['$', '*', '?', '~']) {
+    if check::is_builtin(program) || program.contains(['$', '*', '?', '~']) {
         return true;
     }
     let Some(path) = std::env::var_os("PATH") else {
         return true;
     };
-    std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program)))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    std::env::split_paths(&path).any(|dir| check::is_executable(&dir.join(program)))
 }
 
 #[cfg(test)]

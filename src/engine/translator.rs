@@ -16,12 +16,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::checked::{Checking, Policy, Verification, generate_checked};
-use super::command::{CommandOptions, CommandResult, Rejection, validate};
+use super::command::{CommandOptions, CommandResult, Rejection, command_in, validate};
 use super::context::Context;
-use super::extract::extract_command;
 use super::trial::{SandboxTrial, Trial};
 use super::{Backend, CancelToken, ChatPrompt, EngineError, Sampling, prompt};
-use super::{BatchRequest, Branch, Generation, GenerationStats, repair};
+use super::{BatchRequest, Branch, Generation, GenerationStats};
 use crate::check::Checker;
 use crate::sandbox::Sandbox;
 use crate::settings::TrialSetting;
@@ -211,11 +210,10 @@ impl<B: Backend> Translator<B> {
         }
         let trial = self.trial(ask);
         let checking = self.checking(ask, trial.as_ref());
-        let gnu = super::context::local_userland_is_gnu();
         let mut answers: Vec<CommandResult> = first.into_iter().collect();
         let mut others: Vec<(bool, f64, CommandResult)> = Vec::new();
         for c in candidates {
-            let Some(command) = extract_command(&c.text).map(|x| repair::repair(&x, gnu)) else {
+            let Some(command) = command_in(&c.text) else {
                 continue;
             };
             let known = |r: &CommandResult| r.command == command;
