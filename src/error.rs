@@ -54,7 +54,10 @@ fn engine_exit_code(e: &EngineError) -> i32 {
             | ModelError::UnsupportedArch { .. }
             | ModelError::Tokenizer(_),
         ) => exit::MODEL_INVALID,
-        EngineError::Model(_) | EngineError::NoCommand | EngineError::Remote(_) => exit::FAILURE,
+        EngineError::Model(_)
+        | EngineError::NoCommand
+        | EngineError::Remote(_)
+        | EngineError::Device { .. } => exit::FAILURE,
         EngineError::EmptyRequest | EngineError::RequestTooLong { .. } => exit::BAD_REQUEST,
         EngineError::Cancelled => exit::CANCELLED,
     }
@@ -72,8 +75,20 @@ fn engine_hint(e: &EngineError) -> Option<String> {
         EngineError::RequestTooLong { .. } => "shorten the request".into(),
         EngineError::NoCommand => "rephrase the request, or try again for another answer".into(),
         EngineError::Remote(r) => return remote_hint(r),
+        EngineError::Device { device, .. } => device_hint(*device),
         _ => return None,
     })
+}
+
+fn device_hint(device: crate::settings::DeviceSetting) -> String {
+    use crate::settings::DeviceSetting;
+    let feature = match device {
+        DeviceSetting::Metal(_) => "metal",
+        _ => "cuda",
+    };
+    format!(
+        "set device = \"cpu\" (CARO_DEVICE=cpu), or use a caro built with `--features {feature}` on a machine with that GPU"
+    )
 }
 
 fn remote_hint(e: &RemoteError) -> Option<String> {

@@ -135,3 +135,28 @@ fn tiny_model_runs_the_whole_path_in_process() {
         assert!(stderr(&o).contains("no command"));
     }
 }
+
+/// A GPU this build cannot use is one line naming the device and how to get past it,
+/// never a silent run on the CPU. Builds with the feature on a machine with the GPU
+/// load the model there instead, so the test only runs where the feature is off.
+#[test]
+#[cfg(not(feature = "cuda"))]
+fn a_device_this_build_lacks_is_one_line_with_the_way_out() {
+    let sb = Sandbox::tiny();
+    let o = sb
+        .cmd()
+        .env("CARO_DEVICE", "cuda:0")
+        .args(["--no-daemon", "list files"])
+        .output()
+        .expect("run");
+    assert_error(&o, 1, "cannot use device cuda:0");
+    assert!(stderr(&o).contains("--features cuda"), "{}", stderr(&o));
+
+    let o = sb.run(&["--device", "npu", "--no-daemon", "list files"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown device \"npu\""),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -19,6 +19,7 @@ pub fn run(action: ConfigAction, s: &Settings) -> Result<i32, CaroError> {
                 context: Some(s.context),
                 trial: Some(s.trial),
                 backend: Some(s.backend),
+                device: Some(s.device),
                 daemon: DaemonSection {
                     idle_timeout: Some(s.idle_timeout_secs),
                     workers: Some(s.workers),

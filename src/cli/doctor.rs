@@ -30,7 +30,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     let st = Style::for_stdout();
 
     let failed = match s.backend {
-        BackendKind::Local => !model_file(&st, s),
+        BackendKind::Local => !(model_file(&st, s) & device(&st, s)),
         BackendKind::Openai => !server(&st, &s.openai),
     };
 
@@ -134,6 +134,24 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         &s.config_file.display().to_string(),
     );
     Ok(if failed { exit::FAILURE } else { exit::OK })
+}
+
+/// Device: the CPU always; a GPU only when this build supports it and the GPU answers.
+fn device(st: &Style, s: &Settings) -> bool {
+    if s.device.is_cpu() {
+        line(st, Mark::Ok, "device", "cpu");
+        return true;
+    }
+    match crate::engine::candle::open_device(s.device) {
+        Ok(_) => {
+            line(st, Mark::Ok, "device", &s.device.to_string());
+            true
+        }
+        Err(e) => {
+            line(st, Mark::Fail, "device", &CaroError::from(e).one_line());
+            false
+        }
+    }
 }
 
 /// Model: present and the size the catalogue expects (`caro model verify` re-hashes).

@@ -77,6 +77,7 @@ fn in_process(
                     sessions: 1,
                     context_cap: s.context,
                     prefix_cache: s.prefix_cache.clone(),
+                    device: s.device,
                 },
             )?)
         }
@@ -121,10 +122,11 @@ fn via_daemon(
         max_tokens: Some(s.max_tokens),
         seed: Some(s.seed),
     };
-    // A daemon started from here uses the model and threads this command resolved.
+    // A daemon started from here uses the model, threads and device this command resolved.
     let mut env = vec![
         ("CARO_MODEL".to_owned(), s.model.display().to_string()),
         ("CARO_THREADS".to_owned(), s.threads.to_string()),
+        ("CARO_DEVICE".to_owned(), s.device.to_string()),
         ("CARO_BACKEND".to_owned(), s.backend.to_string()),
         ("CARO_OPENAI_URL".to_owned(), s.openai.url.clone()),
         ("CARO_OPENAI_MODEL".to_owned(), s.openai.model.clone()),

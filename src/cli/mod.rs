@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::CaroError;
-use crate::settings::{BackendKind, Overrides, Settings, Shell};
+use crate::settings::{BackendKind, DeviceSetting, Overrides, Settings, Shell};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -53,6 +53,9 @@ pub struct CommonArgs {
     /// CPU threads for inference [env: CARO_THREADS] [default: one per core]
     #[arg(long, short = 't', global = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// Where the local engine runs: cpu, cuda, cuda:N or metal [env: CARO_DEVICE] [default: cpu]
+    #[arg(long, global = true, value_name = "DEVICE")]
+    pub device: Option<DeviceSetting>,
     /// Print timings and details on stderr
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
@@ -189,6 +192,7 @@ impl Cli {
             seed: self.generate.seed,
             idle_timeout_secs: None,
             backend: self.generate.backend,
+            device: self.common.device,
             openai_url: self.generate.openai_url.clone(),
             openai_model: self.generate.openai_model.clone(),
             openai_api_key_env: None,

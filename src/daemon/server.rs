@@ -150,6 +150,7 @@ fn load_local(settings: &Settings) -> Result<(CandleBackend, f64, f64), DaemonEr
             sessions: settings.workers,
             context_cap: settings.context,
             prefix_cache: settings.prefix_cache.clone(),
+            device: settings.device,
         },
     )?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -459,7 +460,7 @@ fn generate(
                 EngineError::EmptyRequest => ErrorCode::EmptyRequest,
                 EngineError::RequestTooLong { .. } => ErrorCode::RequestTooLong,
                 EngineError::NoCommand => ErrorCode::NoCommand,
-                EngineError::Model(_) => ErrorCode::Internal,
+                EngineError::Model(_) | EngineError::Device { .. } => ErrorCode::Internal,
                 EngineError::Remote(_) => ErrorCode::BackendUnavailable,
             };
             let _ = fail(&mut stream, code, e.to_string());

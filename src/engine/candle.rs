@@ -14,6 +14,7 @@ use super::{
     GenerateRequest, Generation, GenerationStats, Preamble, Sampling, StopReason,
 };
 use crate::model::{self, Session, TextStream, Tokenizer, Weights};
+use crate::settings::DeviceSetting;
 
 /// Prompt tokens evaluated per forward pass; between chunks a cancel is noticed.
 ///
@@ -34,6 +35,8 @@ pub struct LoadOptions {
     /// Directory where the preamble's KV cache is kept between processes; None to
     /// always compute it.
     pub prefix_cache: Option<PathBuf>,
+    /// Where the weights, KV caches and the loaded prefix live.
+    pub device: DeviceSetting,
 }
 
 impl Default for LoadOptions {
@@ -42,8 +45,32 @@ impl Default for LoadOptions {
             sessions: 1,
             context_cap: 4096,
             prefix_cache: None,
+            device: DeviceSetting::Cpu,
         }
     }
+}
+
+/// The device in [`BackendInfo::name`]: `candle-cpu`, `candle-cuda:0`, …
+fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
+
+/// The candle device for `setting`; a GPU this build or machine lacks is an error that
+/// names it rather than a silent fall back to the CPU.
+pub fn open_device(setting: DeviceSetting) -> Result<Device, EngineError> {
+    let opened = match setting {
+        DeviceSetting::Cpu => return Ok(Device::Cpu),
+        DeviceSetting::Cuda(n) => Device::new_cuda(n),
+        DeviceSetting::Metal(n) => Device::new_metal(n),
+    };
+    opened.map_err(|e| EngineError::Device {
+        device: setting,
+        detail: e.to_string().lines().next().unwrap_or_default().to_owned(),
+    })
 }
 
 pub struct CandleBackend {
@@ -69,7 +96,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl CandleBackend {
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Self, EngineError> {
         let start = Instant::now();
-        let loaded = model::load(path, opts.context_cap, &Device::Cpu)?;
+        let device = open_device(opts.device)?;
+        let loaded = model::load(path, opts.context_cap, &device)?;
         let sessions = opts.sessions.max(1);
         let pool = (0..sessions)
             .map(|_| Session::new(loaded.weights.clone()))
@@ -550,7 +578,7 @@ impl Backend for CandleBackend {
 
     fn info(&self) -> BackendInfo {
         BackendInfo {
-            name: "candle-cpu".into(),
+            name: format!("candle-{}", device_name(self.weights.device())),
             model: self.model_path.display().to_string(),
             threads: super::threads::current(),
             sessions: self.sessions,

@@ -217,6 +217,12 @@ pub enum EngineError {
     Cancelled,
     #[error("the model gave no command")]
     NoCommand,
+    /// The configured GPU is not there, or this build has no support for it.
+    #[error("cannot use device {device}: {detail}")]
+    Device {
+        device: crate::settings::DeviceSetting,
+        detail: String,
+    },
     /// The OpenAI-compatible server failed (`backend = "openai"`).
     #[error(transparent)]
     Remote(#[from] openai::RemoteError),

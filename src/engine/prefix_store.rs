@@ -109,9 +109,11 @@ impl PrefixStore {
             CHECKSUM.to_owned(),
             Tensor::new(sum.as_slice(), &Device::Cpu).map_err(|e| e.to_string())?,
         );
+        // On the CPU whatever device computed them: the file is the same for every device.
         for (i, (k, v)) in kv.into_iter().enumerate() {
-            map.insert(format!("k.{i}"), k);
-            map.insert(format!("v.{i}"), v);
+            let cpu = |t: Tensor| t.to_device(&Device::Cpu).map_err(|e| e.to_string());
+            map.insert(format!("k.{i}"), cpu(k)?);
+            map.insert(format!("v.{i}"), cpu(v)?);
         }
         // Written aside and renamed, so a reader never sees half a file.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));

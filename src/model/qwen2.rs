@@ -99,6 +99,11 @@ pub struct Weights {
 }
 
 impl Weights {
+    /// Where the weights live; KV caches and activations follow them.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     pub fn from_gguf<R: std::io::Read + std::io::Seek>(
         ct: &gguf_file::Content,
         reader: &mut R,
@@ -252,7 +257,9 @@ impl Session {
                 candle_core::bail!("kv shape {:?}, expected {want:?}", k.dims());
             }
             let mut c = LayerCache::new();
-            c.append(k, v)?;
+            // A stored prefix is read on the CPU; the cache lives with the weights.
+            let device = &self.weights.device;
+            c.append(&k.to_device(device)?, &v.to_device(device)?)?;
             caches.push(c);
         }
         self.caches = caches;

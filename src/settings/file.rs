@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::device::DeviceSetting;
 use super::openai::{BackendKind, OpenAiSection};
 use super::shell::Shell;
 
@@ -37,6 +38,9 @@ pub struct ConfigFile {
     /// `"local"` (default) or `"openai"` (the `[openai]` server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<BackendKind>,
+    /// `"cpu"` (default), `"cuda"`, `"cuda:N"` or `"metal"`: where the local engine runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceSetting>,
     pub daemon: DaemonSection,
     #[serde(skip_serializing_if = "OpenAiSection::is_empty")]
     pub openai: OpenAiSection,

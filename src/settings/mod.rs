@@ -2,6 +2,7 @@
 //! config file, then the default. This module is the only reader of `config.toml`
 //! ([`file`]) and of `CARO_*` variables ([`env`]); everything else is handed values.
 
+mod device;
 pub mod env;
 pub mod file;
 pub mod openai;
@@ -10,6 +11,7 @@ mod shell;
 
 use std::path::PathBuf;
 
+pub use device::DeviceSetting;
 pub use file::{ConfigError, ConfigFile, DaemonSection, TrialSetting};
 pub use openai::{BackendKind, OpenAiSection, OpenAiSettings};
 pub use shell::{Shell, UnknownShell};
@@ -51,6 +53,7 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
     pub backend: Option<BackendKind>,
+    pub device: Option<DeviceSetting>,
     pub openai_url: Option<String>,
     pub openai_model: Option<String>,
     pub openai_api_key_env: Option<String>,
@@ -68,6 +71,7 @@ impl Overrides {
             seed: self.seed.or(weaker.seed),
             idle_timeout_secs: self.idle_timeout_secs.or(weaker.idle_timeout_secs),
             backend: self.backend.or(weaker.backend),
+            device: self.device.or(weaker.device),
             openai_url: self.openai_url.or(weaker.openai_url),
             openai_model: self.openai_model.or(weaker.openai_model),
             openai_api_key_env: self.openai_api_key_env.or(weaker.openai_api_key_env),
@@ -98,6 +102,8 @@ pub struct Settings {
     pub trial: TrialSetting,
     /// Which engine answers: caro's own, or the `[openai]` server.
     pub backend: BackendKind,
+    /// Where the local engine runs.
+    pub device: DeviceSetting,
     pub openai: OpenAiSettings,
 }
 
@@ -160,6 +166,7 @@ impl Settings {
             models_dir,
             trial: cfg.trial.unwrap_or_default(),
             backend: o.backend.or(cfg.backend).unwrap_or_default(),
+            device: o.device.or(cfg.device).unwrap_or_default(),
             openai: OpenAiSettings {
                 url: o
                     .openai_url

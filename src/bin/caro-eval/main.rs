@@ -25,11 +25,12 @@ use caro::engine::candle::{CandleBackend, LoadOptions};
 use caro::engine::checked::{Checking, Policy, generate_checked};
 use caro::engine::command::{CommandOptions, generate_once};
 use caro::engine::context::Context;
+use caro::engine::openai::OpenAiBackend;
 use caro::engine::trial::Trial;
 use caro::engine::{Backend, CancelToken, Preamble, Sampling};
 use caro::error::{CaroError, exit};
 use caro::sandbox::{HOME, WORKDIR};
-use caro::settings::{Overrides, Settings, Shell};
+use caro::settings::{BackendKind, Overrides, Settings, Shell};
 use caro::{out, outln};
 
 use cases::Case;
@@ -50,6 +51,16 @@ struct Args {
     /// CPU threads for inference [env: CARO_THREADS] [default: one per core]
     #[arg(long, short = 't', value_name = "N")]
     threads: Option<usize>,
+    /// Engine that answers: local, or openai (the product's `[openai]` settings, e.g. a
+    /// llama-server serving the same model) [env: CARO_BACKEND]
+    #[arg(long, value_name = "NAME")]
+    backend: Option<BackendKind>,
+    /// The server's base URL, with /v1 [env: CARO_OPENAI_URL]
+    #[arg(long, value_name = "URL")]
+    openai_url: Option<String>,
+    /// Model name the server knows [env: CARO_OPENAI_MODEL]
+    #[arg(long, value_name = "NAME")]
+    openai_model: Option<String>,
     /// Print diagnostics on stderr
     #[arg(long, short = 'v')]
     verbose: bool,
@@ -176,7 +187,7 @@ struct Config {
     /// Answers are tried in the case's tree before they count.
     trial: bool,
     policy: Policy,
-    backend: Option<CandleBackend>,
+    backend: Option<Box<dyn Backend>>,
     rows: Vec<Row>,
 }
 
@@ -213,20 +224,27 @@ impl Config {
             candidates: args.candidates,
             note_retry: args.note_retry.on(),
         };
-        let backend = if args.oracle {
-            None
-        } else {
-            let b = CandleBackend::load(
-                &settings.model,
-                &LoadOptions {
-                    sessions: 1,
-                    context_cap: settings.context,
-                    prefix_cache: None,
-                },
-            )?;
-            b.warm_up()?;
-            b.prepare(&preamble)?;
-            Some(b)
+        let backend: Option<Box<dyn Backend>> = match (args.oracle, settings.backend) {
+            (true, _) => None,
+            (false, BackendKind::Openai) => {
+                let b = OpenAiBackend::new(&settings.openai, 1);
+                b.prepare(&preamble)?;
+                Some(Box::new(b))
+            }
+            (false, BackendKind::Local) => {
+                let b = CandleBackend::load(
+                    &settings.model,
+                    &LoadOptions {
+                        sessions: 1,
+                        context_cap: settings.context,
+                        prefix_cache: None,
+                        device: settings.device,
+                    },
+                )?;
+                b.warm_up()?;
+                b.prepare(&preamble)?;
+                Some(Box::new(b))
+            }
         };
         Ok(Self {
             variant,
@@ -272,6 +290,9 @@ fn settings(args: &Args) -> Result<Settings, CaroError> {
     let settings = Settings::resolve(&Overrides {
         model: args.model.clone(),
         threads: args.threads,
+        backend: args.backend,
+        openai_url: args.openai_url.clone(),
+        openai_model: args.openai_model.clone(),
         ..Overrides::default()
     })?;
     caro::engine::threads::configure(settings.threads);
@@ -425,11 +446,14 @@ fn run(args: &Args, settings: &Settings) -> Result<i32, CaroError> {
         }
     }
 
-    let model = settings
-        .model
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let model = match settings.backend {
+        BackendKind::Local => settings
+            .model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        BackendKind::Openai => format!("{} at {}", settings.openai.model, settings.openai.url),
+    };
     let reports: Vec<Report> = configs
         .into_iter()
         .map(|c| {

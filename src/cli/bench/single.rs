@@ -25,6 +25,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
             sessions: 1,
             context_cap: s.context,
             prefix_cache: None,
+            device: s.device,
         },
     )?;
     let load = ms(t.elapsed());
