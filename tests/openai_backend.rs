@@ -280,20 +280,43 @@ fn doctor_checks_the_server_the_model_and_the_key() {
     assert!(stdout(&o).contains("is not set"), "{}", stdout(&o));
 }
 
+/// A one-model llama-server answers under any name, so the name is tested against
+/// llama-server as a router (`--models-dir`), which refuses names it does not serve.
 #[test]
-fn an_unknown_model_name() {
-    let Some(srv) = server() else { return };
-    let o = with_key(sandbox(&srv.url))
-        .env("CARO_OPENAI_MODEL", "no-such-model")
-        .run(&["--no-daemon", "list files"]);
-    match o.status.code() {
-        // llama-server serves its one model under any name (noted in the README).
-        Some(0) => eprintln!("llama-server accepted an unknown model name"),
-        _ => {
-            let line = one_line_error(&o);
-            assert!(line.contains("does not know the model"), "{line}");
-        }
-    }
+fn an_unknown_model_name_is_one_line_and_doctor_lists_the_served_names() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::symlink(&model, dir.path().join("served-model.gguf")).expect("link");
+    let path = dir.path().to_owned();
+    let Some(srv) = shared_thread(move || LlamaServer::start_router(&path)) else {
+        return;
+    };
+    let sb = sandbox(&srv.url).env("CARO_OPENAI_MODEL", "no-such-model");
+    let o = sb.run(&["--no-daemon", "list files"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let line = one_line_error(&o);
+    assert!(line.contains("does not know the model"), "{line}");
+    assert!(line.contains("no-such-model"), "{line}");
+
+    // A warning, not a failure: a one-model llama-server answers under any name.
+    let out = stdout(&sb.run(&["doctor"]));
+    assert!(
+        out.contains("\"no-such-model\" is not listed (listed: served-model)"),
+        "doctor names what is served: {out}"
+    );
+
+    // Through the daemon, as the widget asks: nothing on stdout, so the line stays.
+    let o = sb
+        .cmd()
+        .args(["complete-line", "--shell", "bash", "--", "list files"])
+        .output()
+        .expect("run");
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let line = widget_error(&o);
+    assert!(line.contains("does not know the model"), "{line}");
 }
 
 #[test]

@@ -28,16 +28,27 @@ impl LlamaServer {
     /// waits until it answers; `None` (after printing why) when it cannot be had and is
     /// not required.
     pub fn start(model: &Path, extra: &[&str], key: Option<&str>) -> Option<Self> {
+        let mut args = vec!["-m".as_ref(), model.as_os_str()];
+        // One slot: the whole context for one answer (the tests' long answers need it);
+        // concurrent requests queue.
+        args.extend(["-t", "2", "-c", "4096", "-np", "1"].map(std::ffi::OsStr::new));
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        Self::spawn(&args, key)
+    }
+
+    /// Starts `llama-server` as a router over the GGUF files in `dir`: it serves each
+    /// under its file stem and, unlike a one-model server, refuses names it lacks.
+    /// Nothing is loaded until a request names a model.
+    pub fn start_router(dir: &Path) -> Option<Self> {
+        Self::spawn(&["--models-dir".as_ref(), dir.as_os_str()], None)
+    }
+
+    fn spawn(args: &[&std::ffi::OsStr], key: Option<&str>) -> Option<Self> {
         let bin = binary()?;
         let port = free_port();
         let mut cmd = Command::new(&bin);
-        cmd.arg("-m")
-            .arg(model)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            // One slot: the whole context for one answer (the tests' long answers
-            // need it); concurrent requests queue.
-            .args(["-t", "2", "-c", "4096", "-np", "1"])
-            .args(extra)
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
