@@ -12,6 +12,7 @@ pub mod cli;
 pub mod daemon;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod logging;
 pub mod model;
 pub mod safety;

@@ -14,7 +14,9 @@ mod fish;
 mod options;
 mod path;
 
-pub use path::{is_builtin, is_executable};
+pub use options::{help, man_page};
+pub use path::{is_builtin, is_executable, resolve};
+pub use roff::plain as roff_plain;
 mod process;
 mod roff;
 mod syntax_checks;

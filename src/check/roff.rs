@@ -104,6 +104,17 @@ fn mdoc(text: &str, m: &mut Mentions) {
     }
 }
 
+static SPECIAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\\\((?:aq|cq|oq)|\\\[(?:aq|cq|oq)\]").expect("valid pattern"));
+
+/// A line of roff source as a reader sees it: escapes undone, font changes dropped.
+pub fn plain(src: &str) -> String {
+    let text = unescape(src);
+    let text = FONT.replace_all(&text, "");
+    let text = SPECIAL.replace_all(&text, "'");
+    text.replace("\\(dq", "\"").replace("\\(bu", "*")
+}
+
 /// Undoes roff's escapes that matter for option names: `\-` is a dash, `\&` and `\c`
 /// are nothing, `\(hy`, `\(en` dashes. Font changes are left for the caller.
 fn unescape(src: &str) -> String {

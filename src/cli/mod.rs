@@ -5,6 +5,7 @@ mod complete_line;
 mod config_cmd;
 mod daemon_cmd;
 mod doctor;
+mod explain_cmd;
 mod generate;
 mod init_cmd;
 mod model_cmd;
@@ -146,6 +147,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Say what a command does: each program and option from tldr-pages and the man
+    /// page, and the safety verdict (nothing is run, no model is asked)
+    Explain {
+        /// The command, as one argument after `--`
+        #[arg(allow_hyphen_values = true, num_args = 1.., required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Print the explanation as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the model, daemon, shell integration, key bindings, CPU and memory
     Doctor,
     /// Download, list, verify or remove model files
@@ -216,6 +227,9 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
         }) => return init_cmd::init(*shell, key.as_deref(), *no_bind),
         Some(Command::Completions { shell }) => return init_cmd::completions(*shell),
         Some(Command::Check { command, json }) => return Ok(check_cmd(&command.join(" "), *json)),
+        Some(Command::Explain { command, json }) => {
+            return Ok(explain_cmd::run(&command.join(" "), *json));
+        }
         _ => {}
     }
     let settings = Settings::resolve(&cli.overrides())?;
@@ -239,7 +253,8 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
             Command::CompleteLine(_)
             | Command::Init { .. }
             | Command::Completions { .. }
-            | Command::Check { .. },
+            | Command::Check { .. }
+            | Command::Explain { .. },
         ) => Ok(crate::error::exit::USAGE),
     }
 }
