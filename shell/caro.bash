@@ -44,8 +44,10 @@ _caro_bind_keys=@CARO_BIND@
 # An empty undo key means none is bound.
 _caro_key=@CARO_KEY@
 _caro_undo_key=@CARO_UNDO_KEY@
+_caro_explain_key=@CARO_EXPLAIN_KEY@
 _caro_hop_complete='\C-x\C-]1'
 _caro_hop_undo='\C-x\C-]3'
+_caro_hop_explain='\C-x\C-]4'
 _caro_hop2='\C-x\C-]2'
 
 # Usage (from a key binding): _caro_complete_line [KEYMAP]
@@ -161,6 +163,22 @@ _caro_undo() {
   fi
 }
 
+# Usage (from a key binding): _caro_explain_line [KEYMAP]
+# Prints what the command on the line does where the prompt line was;
+# readline then redraws the prompt, with the line unchanged, under it.
+_caro_explain_line() {
+  local km=${1-}
+  [[ -n $km ]] && bind -m "$km" "\"$_caro_hop2\": \"\""
+  if [[ -z ${READLINE_LINE//[[:space:]]/} ]]; then
+    [[ -n $km ]] && _caro_fallback explain "$km"
+    return 0
+  fi
+  local bin=$_caro_bin_path
+  [[ -x $bin ]] || bin=caro
+  "$bin" explain -- "$READLINE_LINE" >&2
+  return 0
+}
+
 # Makes the second half of ROLE's key macro do what the key did before we
 # took it.
 _caro_fallback() {
@@ -179,14 +197,17 @@ _caro_fallback() {
 # records our own macros as a key's previous meaning.
 _caro_bind() {
   local km role key var prev fn
-  local -a maps=(emacs-standard vi-insert vi-command) roles=(complete undo)
+  local -a maps=(emacs-standard vi-insert vi-command) roles=(complete undo explain)
 
   # Re-init with other keys: give the old ones back first.
   for role in "${roles[@]}"; do
     var=_caro_bound_$role
     prev=${!var-}
-    key=$_caro_key
-    [[ $role == undo ]] && key=$_caro_undo_key
+    case $role in
+      undo) key=$_caro_undo_key ;;
+      explain) key=$_caro_explain_key ;;
+      *) key=$_caro_key ;;
+    esac
     if [[ -n $prev && $prev != "$key" ]]; then
       _caro_restore "$role" "$prev"
     fi
@@ -223,8 +244,11 @@ _caro_bind() {
   IFS=$' \t\n'
 
   for role in "${roles[@]}"; do
-    key=$_caro_key
-    [[ $role == undo ]] && key=$_caro_undo_key
+    case $role in
+      undo) key=$_caro_undo_key ;;
+      explain) key=$_caro_explain_key ;;
+      *) key=$_caro_key ;;
+    esac
     [[ -n $key ]] || continue
     var=_caro_bound_$role
     if [[ ${!var-} != "$key" ]]; then
@@ -255,9 +279,14 @@ _caro_bind() {
       done
     fi
     var=_caro_hop_$role
-    fn=_caro_complete_line
-    [[ $role == undo ]] && fn=_caro_undo
+    case $role in
+      undo) fn=_caro_undo ;;
+      explain) fn=_caro_explain_line ;;
+      *) fn=_caro_complete_line ;;
+    esac
     for km in "${maps[@]}"; do
+      # In vi command mode Escape then i is a keystroke pair people type.
+      [[ $role == explain && $km == vi-command ]] && continue
       bind -m "$km" -x "\"${!var}\": $fn $km"
       bind -m "$km" "\"$_caro_hop2\": \"\""
       bind -m "$km" "\"$key\": \"${!var}$_caro_hop2\""

@@ -24,9 +24,11 @@ if status is-interactive
     if string match -qr '^[0-3]\.' -- $FISH_VERSION
         set -g _caro_key @CARO_KEY@
         set -g _caro_undo_key @CARO_UNDO_KEY@
+        set -g _caro_explain_key @CARO_EXPLAIN_KEY@
     else
         set -g _caro_key @CARO_KEY4@
         set -g _caro_undo_key @CARO_UNDO_KEY4@
+        set -g _caro_explain_key @CARO_EXPLAIN_KEY4@
     end
 
     function _caro_complete_line --description 'caro: turn the words on the command line into a command'
@@ -113,6 +115,21 @@ if status is-interactive
         end
     end
 
+    function _caro_explain_line --description 'caro: say what the command on the line does'
+        set -l line (commandline | string collect)
+        if not string match -qr '\S' -- "$line"
+            _caro_fallback explain
+            return
+        end
+        set -l bin $_caro_bin_path
+        test -x "$bin"; or set bin caro
+        # Below the prompt, as _caro_message does; the line itself is not touched.
+        printf '\r\e[K' >&2
+        command $bin explain -- $line >&2
+        string repeat -N \n --count=(math (count (fish_prompt)) - 1) >&2
+        commandline -f repaint
+    end
+
     function _caro_cleanup --on-event fish_exit
         test -f "$_caro_errf"; and command rm -f -- $_caro_errf
     end
@@ -138,6 +155,7 @@ if status is-interactive
         if not set -q cmds[1]
             set -l key $_caro_key
             test "$role" = undo; and set key $_caro_undo_key
+            test "$role" = explain; and set key $_caro_explain_key
             set cmds (_caro_binding --preset $mode $key)
         end
         if not set -q cmds[1]
@@ -172,12 +190,15 @@ if status is-interactive
     # Idempotent: sourcing the init twice never records our own functions as
     # the keys' previous meaning; a new key hands the old one back.
     function _caro_bind
-        for role in complete undo
+        for role in complete undo explain
             set -l key $_caro_key
             set -l fn _caro_complete_line
             if test $role = undo
                 set key $_caro_undo_key
                 set fn _caro_undo
+            else if test $role = explain
+                set key $_caro_explain_key
+                set fn _caro_explain_line
             end
             set -l bound _caro_bound_$role
             for mode in default insert

@@ -28,6 +28,8 @@
   # can hand the old key back.
   typeset -g _caro_bound_key
   typeset -g _caro_key=@CARO_KEY@
+  # Empty: no explain key.
+  typeset -g _caro_explain_key=@CARO_EXPLAIN_KEY@ _caro_explain_bound
   # keymap -> the widget our key had before we took it.
   typeset -gA _caro_prev_widget
   # State for "press again = another answer".
@@ -154,6 +156,18 @@
 
   zle -N caro-complete-line _caro_complete_line
 
+  # What the command on the line does, under it; the line is not touched.
+  _caro_explain_line() {
+    emulate -L zsh
+    [[ -n ${BUFFER//[[:space:]]/} ]] || return 0
+    local bin=$_caro_bin_path
+    [[ -x $bin ]] || bin=caro
+    local out
+    out=$("$bin" explain -- "$BUFFER" 2>&1)
+    zle -M -- "$out"
+  }
+  zle -N caro-explain-line _caro_explain_line
+
   # Idempotent: sourcing the init twice, or calling this again after a plugin
   # rebuilt the keymaps, never records our own widget as "previous".
   _caro_bind() {
@@ -183,6 +197,19 @@
       bindkey -M $km -- "$key" caro-complete-line
     done
     _caro_bound_key=$key
+
+    # The explain key is free in every default keymap: nothing to hand back
+    # but our own binding when a re-init moves it.
+    if [[ -n $_caro_explain_bound && $_caro_explain_bound != "$_caro_explain_key" ]]; then
+      for km in $maps; do bindkey -M $km -r -- "$_caro_explain_bound"; done
+    fi
+    if [[ -n $_caro_explain_key ]]; then
+      # Not vicmd: there Escape then i is a keystroke pair people type.
+      for km in emacs viins; do
+        bindkey -M $km -- "$_caro_explain_key" caro-explain-line
+      done
+    fi
+    _caro_explain_bound=$_caro_explain_key
   }
   _caro_bind
 

@@ -798,6 +798,48 @@ fn check_comment_marker_is_prose(sh: Sh) {
     assert!(line.starts_with("ls"), "{sh:?}: {line:?}");
 }
 
+/// The explain key (Alt-I) shows what each option does and leaves the line as
+/// typed; nothing on it runs and no model is asked (there is none).
+fn check_explain_keeps_line(sh: Sh) {
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Missing,
+        vi: false,
+    }) else {
+        return;
+    };
+    let typed = "tar -xzvf a.tgz -C /tmp";
+    t.type_prose(typed);
+    t.press("M-i");
+    let screen = t.wait_for("the explanation", SHORT, |s| {
+        s.contains("tar: Archiving utility.")
+            && s.lines().any(|l| l.trim_start().starts_with("-C /tmp"))
+    });
+    for option in ["-x ", "-z ", "-v ", "-f a.tgz ", "-C /tmp "] {
+        let gloss = screen
+            .lines()
+            .find(|l| l.trim_start().starts_with(option))
+            .map(|l| l.trim_start()[option.len()..].trim().to_owned());
+        assert!(
+            gloss
+                .as_deref()
+                .is_some_and(|g| !g.is_empty() && g != "(not in its manual)"),
+            "{sh:?}: no gloss for {option:?}:\n{screen}"
+        );
+    }
+    let screen = t.wait_for("the prompt back", SHORT, |s| edit_line(s) == typed);
+    assert!(
+        !has_message(&screen),
+        "{sh:?}: no error expected:\n{screen}"
+    );
+    t.stays("the line stays", Duration::from_millis(300), |s| {
+        edit_line(s) == typed
+    });
+    assert!(!t.dir.path().join("home/a.tgz").exists());
+    t.assert_nothing_ran();
+    t.prompt_still_works();
+}
+
 macro_rules! per_shell {
     ($($name:ident => $body:expr;)*) => {
         mod zsh {
@@ -824,4 +866,5 @@ per_shell! {
     cursor_anywhere_takes_the_whole_line => check_cursor_anywhere_takes_the_whole_line;
     vi_mode => check_vi_mode;
     comment_marker_is_prose => check_comment_marker_is_prose;
+    explain_keeps_line => check_explain_keeps_line;
 }

@@ -7,12 +7,26 @@ use crate::error::{CaroError, exit};
 use crate::settings::{self, Shell};
 use crate::shell;
 
-pub fn init(shell: Shell, key: Option<&str>, no_bind: bool) -> Result<i32, CaroError> {
+pub fn init(
+    shell: Shell,
+    key: Option<&str>,
+    explain_key: Option<&str>,
+    no_bind: bool,
+) -> Result<i32, CaroError> {
     // The script calls this very binary, so a PATH change cannot swap it.
     let bin = std::env::current_exe().unwrap_or_else(|_| "caro".into());
     let key = key.map(str::to_owned).or_else(settings::env::key);
-    let script = shell::init_script(shell, key.as_deref(), !no_bind, &bin)
-        .map_err(|e| CaroError::Usage(e.to_string()))?;
+    let explain_key = explain_key
+        .map(str::to_owned)
+        .or_else(settings::env::explain_key);
+    let script = shell::init_script(
+        shell,
+        key.as_deref(),
+        explain_key.as_deref(),
+        !no_bind,
+        &bin,
+    )
+    .map_err(|e| CaroError::Usage(e.to_string()))?;
     crate::out!("{script}");
     Ok(exit::OK)
 }

@@ -128,6 +128,9 @@ pub enum Command {
         /// Key to bind, e.g. ctrl-g (default), alt-g, '^X' [env: CARO_KEY]
         #[arg(long, value_name = "KEYSPEC")]
         key: Option<String>,
+        /// Key that explains the command on the line, e.g. alt-i (default), or none [env: CARO_EXPLAIN_KEY]
+        #[arg(long, value_name = "KEYSPEC")]
+        explain_key: Option<String>,
         /// Define the widget but bind no key
         #[arg(long)]
         no_bind: bool,
@@ -223,8 +226,9 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
         Some(Command::Init {
             shell,
             key,
+            explain_key,
             no_bind,
-        }) => return init_cmd::init(*shell, key.as_deref(), *no_bind),
+        }) => return init_cmd::init(*shell, key.as_deref(), explain_key.as_deref(), *no_bind),
         Some(Command::Completions { shell }) => return init_cmd::completions(*shell),
         Some(Command::Check { command, json }) => return Ok(check_cmd(&command.join(" "), *json)),
         Some(Command::Explain { command, json }) => {

@@ -94,3 +94,8 @@ pub fn prefill_chunk() -> Option<usize> {
 pub fn key() -> Option<String> {
     text("CARO_KEY")
 }
+
+/// `CARO_EXPLAIN_KEY`: the key of the explain widget (`none` for no key).
+pub fn explain_key() -> Option<String> {
+    text("CARO_EXPLAIN_KEY")
+}

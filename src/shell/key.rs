@@ -18,6 +18,14 @@ pub(crate) const DEFAULT_KEY: Key = Key {
     ch: 'g',
 };
 
+/// The explain key when none is given: free in the default bindings of all three
+/// shells (fish has Alt-E and Alt-H, zsh Alt-X, bash Alt-R).
+pub(crate) const DEFAULT_EXPLAIN_KEY: Key = Key {
+    ctrl: false,
+    alt: true,
+    ch: 'i',
+};
+
 /// The undo key bash and fish get (zsh uses its own undo).
 const UNDO_KEY: Key = Key {
     ctrl: false,

@@ -13,6 +13,8 @@
 //! | `@CARO_UNDO_KEY@`   | bash, fish | the undo key (Alt-G), or `''` when the key is Alt-G itself |
 //! | `@CARO_UNDO_KEY4@`  | fish       | the undo key for fish 4                        |
 //! | `@CARO_KEY_NAME@`   | bash       | `'Ctrl-G'`, for the bash 3 hint                |
+//! | `@CARO_EXPLAIN_KEY@` | all       | the explain key (Alt-I), or `''` for none      |
+//! | `@CARO_EXPLAIN_KEY4@` | fish     | the explain key for fish 4                     |
 
 mod key;
 mod quote;
@@ -43,11 +45,13 @@ const FISH_SCRIPT: &str = include_str!("../../shell/caro.fish");
 /// `caro` on `PATH` when that file is gone).
 ///
 /// `key` is a key spec such as `ctrl-g`, `^G`, `\C-g` or `alt-g`; when it is
-/// `None` (or blank), Ctrl-G. With `bind == false` the script defines its
-/// widgets/functions but binds no key.
+/// `None` (or blank), Ctrl-G. `explain_key` likewise, Alt-I by default and `none`
+/// for no key. With `bind == false` the script defines its widgets/functions but
+/// binds no key.
 pub fn init_script(
     shell: Shell,
     key: Option<&str>,
+    explain_key: Option<&str>,
     bind: bool,
     caro_bin: &Path,
 ) -> Result<String, InitError> {
@@ -55,10 +59,32 @@ pub fn init_script(
         Some(spec) => Key::parse(spec)?,
         None => key::DEFAULT_KEY,
     };
-    render(shell, key, bind, caro_bin)
+    let taken = |k: Key| k == key || Some(k) == key.undo_key();
+    let explain = match explain_key.map(str::trim) {
+        Some("none") => None,
+        Some(spec) if !spec.is_empty() => {
+            let k = Key::parse(spec)?;
+            if taken(k) {
+                return Err(InitError::BadKey {
+                    spec: spec.to_owned(),
+                    reason: "the explain key must differ from the main and undo keys".into(),
+                });
+            }
+            Some(k)
+        }
+        // A main key on Alt-I leaves explain without a default key.
+        _ => Some(key::DEFAULT_EXPLAIN_KEY).filter(|k| !taken(*k)),
+    };
+    render(shell, key, explain, bind, caro_bin)
 }
 
-fn render(shell: Shell, key: Key, bind: bool, caro_bin: &Path) -> Result<String, InitError> {
+fn render(
+    shell: Shell,
+    key: Key,
+    explain: Option<Key>,
+    bind: bool,
+    caro_bin: &Path,
+) -> Result<String, InitError> {
     let bind = if bind { "1" } else { "0" };
     let undo = key.undo_key();
     Ok(match shell {
@@ -68,6 +94,10 @@ fn render(shell: Shell, key: Key, bind: bool, caro_bin: &Path) -> Result<String,
                 ("@CARO_BIN@", quote::posix_path(caro_bin)),
                 ("@CARO_BIND@", bind.to_owned()),
                 ("@CARO_KEY@", quote::posix(&key.zsh())),
+                (
+                    "@CARO_EXPLAIN_KEY@",
+                    quote::posix(&explain.map(Key::zsh).unwrap_or_default()),
+                ),
             ],
         ),
         Shell::Bash => substitute(
@@ -81,6 +111,10 @@ fn render(shell: Shell, key: Key, bind: bool, caro_bin: &Path) -> Result<String,
                     quote::posix(&undo.map(Key::readline).unwrap_or_default()),
                 ),
                 ("@CARO_KEY_NAME@", quote::posix(&key.name())),
+                (
+                    "@CARO_EXPLAIN_KEY@",
+                    quote::posix(&explain.map(Key::readline).unwrap_or_default()),
+                ),
             ],
         ),
         Shell::Fish => substitute(
@@ -99,6 +133,14 @@ fn render(shell: Shell, key: Key, bind: bool, caro_bin: &Path) -> Result<String,
                 (
                     "@CARO_UNDO_KEY4@",
                     quote::fish(&undo.map(Key::fish4).unwrap_or_default()),
+                ),
+                (
+                    "@CARO_EXPLAIN_KEY@",
+                    explain.map_or_else(|| "''".to_owned(), Key::fish3),
+                ),
+                (
+                    "@CARO_EXPLAIN_KEY4@",
+                    quote::fish(&explain.map(Key::fish4).unwrap_or_default()),
                 ),
             ],
         ),
