@@ -50,16 +50,42 @@ _caro_hop_undo='\C-x\C-]3'
 _caro_hop_explain='\C-x\C-]4'
 _caro_hop2='\C-x\C-]2'
 
+# Remembers whether the prompt follows a failed command: PROMPT_COMMAND
+# sees its status, and HISTCMD moves only when a command line was run (not
+# on an empty Enter or Ctrl-C). Passes the status on to later hooks.
+_caro_status_hook() {
+  local s=$?
+  if [[ ${_caro_histcmd-} != "$HISTCMD" ]]; then
+    _caro_failed_status=$s
+  else
+    _caro_failed_status=0
+  fi
+  _caro_histcmd=$HISTCMD
+  return $s
+}
+if [[ ${PROMPT_COMMAND-} != *_caro_status_hook* ]]; then
+  PROMPT_COMMAND="_caro_status_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+fi
+
 # Usage (from a key binding): _caro_complete_line [KEYMAP]
 _caro_complete_line() {
   # The whole line is the request, wherever the cursor is.
-  local km=${1-} line=$READLINE_LINE prose alt=0
+  local km=${1-} line=$READLINE_LINE prose alt=0 fix=
   if [[ -n ${_caro_last_result-} && $line == "$_caro_last_result" ]]; then
     prose=$_caro_last_prose
+    fix=${_caro_last_fix-}
     alt=$((_caro_alt + 1))
   else
     prose=$line
     [[ $prose == '# '* ]] && prose=${prose#'# '}
+    if [[ -z ${prose//[[:space:]]/} && ${_caro_failed_status:-0} != 0 ]]; then
+      # Empty line right after a failure: ask for the last command, fixed.
+      # The newest history entry; the line being edited is not in it yet.
+      local last
+      last=$(HISTTIMEFORMAT= history 1)
+      [[ $last =~ ^[[:space:]]*[0-9]+\*?[[:space:]]+(.*)$ ]] && prose=${BASH_REMATCH[1]}
+      fix=$_caro_failed_status
+    fi
   fi
 
   if [[ -n $km ]]; then
@@ -79,6 +105,7 @@ _caro_complete_line() {
   # bash blanks the prompt line while a bind -x command runs; the client
   # draws its own "thinking" note on the tty there and erases it.
   args+=(--progress)
+  [[ -n $fix ]] && args+=(--fix-status "$fix")
 
   # The client reads Ctrl-C from the tty itself; a Ctrl-C typed before it
   # has switched the tty to raw mode must not interrupt bash mid-binding.
@@ -126,6 +153,7 @@ _caro_complete_line() {
     READLINE_POINT=$_caro_n
     _caro_last_result=$out
     _caro_last_prose=$prose
+    _caro_last_fix=$fix
     _caro_alt=$alt
     # A safety warning is printed where the prompt line was; readline then
     # redraws the prompt, holding the command, under it.

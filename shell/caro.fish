@@ -37,12 +37,18 @@ if status is-interactive
         # The whole line is the request, wherever the cursor is.
         set -l prose $line
         set -l alt 0
+        set -l fix
         if test -n "$_caro_last_result"; and test "$line" = "$_caro_last_result"
             set prose $_caro_last_prose
+            set fix $_caro_last_fix
             set alt (math $_caro_alt + 1)
         else if string match -q '# *' -- $prose
             set prose (string sub -s 3 -- $prose | string collect)
             set -q prose[1]; or set prose ''
+        else if not string match -qr '\S' -- $prose; and set -q _caro_failed_cmd[1]
+            # Empty line right after a failure: ask for that command, fixed.
+            set prose $_caro_failed_cmd
+            set fix $_caro_failed_status
         end
 
         if not string match -qr '\S' -- $prose
@@ -54,6 +60,7 @@ if status is-interactive
         test -x "$bin"; or set bin caro
         set -l args complete-line --shell fish
         test $alt -gt 0; and set -a args --alternative $alt
+        set -q fix[1]; and set -a args --fix-status $fix
         # fish gives a binding no place to draw a note; the client draws its
         # own on the tty and erases it again, then we repaint.
         set -a args --progress
@@ -80,6 +87,7 @@ if status is-interactive
             commandline -C (string length -- $out)
             set -g _caro_last_result $out
             set -g _caro_last_prose $prose
+            set -g _caro_last_fix $fix
             set -g _caro_alt $alt
             # A safety warning goes under the line; the command still goes
             # in, it does not run until Enter.
@@ -128,6 +136,22 @@ if status is-interactive
         command $bin explain -- $line >&2
         string repeat -N \n --count=(math (count (fish_prompt)) - 1) >&2
         commandline -f repaint
+    end
+
+    # The command that just failed, until the next prompt that no command
+    # preceded (Ctrl-C, an empty Enter).
+    function _caro_postexec --on-event fish_postexec
+        set -l s $status
+        set -e _caro_failed_cmd
+        if test $s -ne 0
+            set -g _caro_failed_cmd $argv[1]
+            set -g _caro_failed_status $s
+        end
+        set -g _caro_ran 1
+    end
+    function _caro_prompt_seen --on-event fish_prompt
+        set -q _caro_ran; or set -e _caro_failed_cmd
+        set -e _caro_ran
     end
 
     function _caro_cleanup --on-event fish_exit

@@ -11,7 +11,10 @@
 #   * Pressing the key again while the line still holds caro's answer asks
 #     for a different command for the same words.
 #   * A line starting with "# " is prose too; the marker is dropped.
-#   * On an empty line the key keeps its previous meaning (send-break).
+#   * On an empty line right after a command that failed, the key puts that
+#     command, fixed, on the line; on any other empty line it keeps its
+#     previous meaning (send-break).
+#   * Alt-I (`caro init zsh --explain-key KEY`) explains the line under it.
 #
 # The widget is `caro-complete-line`; `caro init zsh --no-bind` defines it
 # without binding any key, e.g. for `bindkey '^X^G' caro-complete-line`.
@@ -35,6 +38,10 @@
   # State for "press again = another answer".
   typeset -g _caro_last_result _caro_last_prose
   typeset -gi _caro_alt
+  # The command that just failed and its status, for "fix it" on an empty
+  # line; set only when the prompt follows a command that ran.
+  typeset -g _caro_failed_cmd _caro_ran_cmd _caro_last_fix
+  typeset -gi _caro_failed_status
 
   _caro_complete_line() {
     emulate -L zsh
@@ -46,13 +53,18 @@
     trap '' INT
 
     # The whole line is the request, wherever the cursor is.
-    local prose=$BUFFER REPLY
+    local prose=$BUFFER REPLY fix=
     local -i alt=0
     if [[ -n $_caro_last_result && $BUFFER == "$_caro_last_result" ]]; then
       prose=$_caro_last_prose
+      fix=$_caro_last_fix
       alt=$(( _caro_alt + 1 ))
     elif [[ $prose == '# '* ]]; then
       prose=${prose#'# '}
+    elif [[ -z ${prose//[[:space:]]/} && -n $_caro_failed_cmd ]]; then
+      # Empty line right after a failure: ask for the command, fixed.
+      prose=$_caro_failed_cmd
+      fix=$_caro_failed_status
     fi
 
     if [[ -z ${prose//[[:space:]]/} ]]; then
@@ -66,6 +78,7 @@
     local -a args
     args=(complete-line --shell zsh)
     (( alt > 0 )) && args+=(--alternative $alt)
+    [[ -n $fix ]] && args+=(--fix-status $fix)
 
     local dots='...'
     [[ ${(L)${LC_ALL:-${LC_CTYPE:-$LANG}}} == *utf(-|)8* ]] && dots='…'
@@ -103,6 +116,7 @@
       CURSOR=${#BUFFER}
       _caro_last_result=$out
       _caro_last_prose=$prose
+      _caro_last_fix=$fix
       _caro_alt=$alt
       # A warning from the safety check goes under the line; the command
       # still goes in, it does not run until Enter.
@@ -237,6 +251,21 @@
   }
   _caro_register
 
+  # $? is the last command's status in every precmd hook. A prompt that no
+  # command preceded (Ctrl-C, an empty Enter) forgets the failure.
+  _caro_preexec() { _caro_ran_cmd=$1 }
+  _caro_precmd_status() {
+    local -i s=$?
+    _caro_failed_cmd=
+    if [[ -n $_caro_ran_cmd ]] && (( s != 0 )); then
+      _caro_failed_cmd=$_caro_ran_cmd
+      _caro_failed_status=$s
+    fi
+    _caro_ran_cmd=
+  }
+  typeset -ga preexec_functions
+  (( ${preexec_functions[(Ie)_caro_preexec]} )) || preexec_functions+=(_caro_preexec)
+
   _caro_precmd_once() {
     precmd_functions=(${precmd_functions:#_caro_precmd_once})
     _caro_register
@@ -246,4 +275,5 @@
   if (( ! ${precmd_functions[(Ie)_caro_precmd_once]} )); then
     precmd_functions=(_caro_precmd_once $precmd_functions)
   fi
+  (( ${precmd_functions[(Ie)_caro_precmd_status]} )) || precmd_functions+=(_caro_precmd_status)
 }

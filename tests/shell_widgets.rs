@@ -798,6 +798,56 @@ fn check_comment_marker_is_prose(sh: Sh) {
     assert!(line.starts_with("ls"), "{sh:?}: {line:?}");
 }
 
+/// On an empty line right after a failed command the key puts the command,
+/// fixed, on the line; it then runs with exit 0. After a success the empty
+/// line keeps the key's old meaning.
+fn check_fix_after_failure(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    }) else {
+        return;
+    };
+    t.type_text("ls --nosuchflag");
+    t.press("Enter");
+    t.wait_for("ls to fail", SHORT, |s| {
+        s.contains("unrecognized option") && edit_line(s).is_empty() && prompt_at_bottom(s)
+    });
+    let line = t.complete("");
+    assert!(
+        line.starts_with("ls") && !line.contains("nosuchflag"),
+        "{sh:?}: not a fix of `ls --nosuchflag`: {line:?}"
+    );
+    t.press("Enter");
+    let status = match sh {
+        Sh::Fish => "echo rc=$status",
+        Sh::Zsh | Sh::Bash => "echo rc=$?",
+    };
+    t.wait_for("the fixed command to run", SHORT, |s| {
+        edit_line(s).is_empty() && prompt_at_bottom(s)
+    });
+    t.type_text(status);
+    t.press("Enter");
+    t.wait_for("its exit status", SHORT, |s| {
+        s.lines().any(|l| l.trim_end() == "rc=0")
+    });
+
+    // Now the last command succeeded: an empty line is not a request.
+    t.wait_for("a fresh prompt", SHORT, |s| {
+        edit_line(s).is_empty() && prompt_at_bottom(s)
+    });
+    t.press("C-g");
+    t.stays(
+        "no request after a success",
+        Duration::from_millis(500),
+        |s| !busy(s) && !has_message(s) && edit_line(s).is_empty(),
+    );
+    t.prompt_still_works();
+}
+
 /// The explain key (Alt-I) shows what each option does and leaves the line as
 /// typed; nothing on it runs and no model is asked (there is none).
 fn check_explain_keeps_line(sh: Sh) {
@@ -867,4 +917,5 @@ per_shell! {
     vi_mode => check_vi_mode;
     comment_marker_is_prose => check_comment_marker_is_prose;
     explain_keeps_line => check_explain_keeps_line;
+    fix_after_failure => check_fix_after_failure;
 }

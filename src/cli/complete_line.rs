@@ -28,13 +28,21 @@ pub struct CompleteLineArgs {
     /// Draw a waiting indicator under the prompt on /dev/tty
     #[arg(long)]
     pub progress: bool,
+    /// BUFFER is the last command, which failed with this exit status: ask for a fix
+    #[arg(long, value_name = "STATUS")]
+    pub fix_status: Option<i32>,
     /// The whole line: the request wherever the cursor is
     #[arg(allow_hyphen_values = true, num_args = 0.., value_name = "BUFFER")]
     pub buffer: Vec<String>,
 }
 
 pub fn run(args: &CompleteLineArgs) -> i32 {
-    let buffer = args.buffer.join(" ");
+    let mut buffer = args.buffer.join(" ");
+    if let Some(status) = args.fix_status
+        && !buffer.trim().is_empty()
+    {
+        buffer = crate::engine::request::fix(&buffer, status);
+    }
     if prose(&buffer).is_empty() {
         eprintln!("caro: nothing to turn into a command");
         return exit::BAD_REQUEST;

@@ -10,9 +10,26 @@ pub fn prose(buffer: &str) -> &str {
         .trim()
 }
 
+/// The request that asks for a corrected `command`, which just exited with `status`
+/// (the widgets send it from an empty line after a failure; no output is captured).
+pub fn fix(command: &str, status: i32) -> String {
+    format!(
+        "fix this command, which failed with exit status {status}: {}",
+        command.trim()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::prose;
+
+    #[test]
+    fn a_fix_request_names_the_command_and_its_status() {
+        assert_eq!(
+            super::fix(" ls --nosuchflag\n", 2),
+            "fix this command, which failed with exit status 2: ls --nosuchflag"
+        );
+    }
 
     #[test]
     fn comment_marker_is_dropped() {
