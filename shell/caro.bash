@@ -14,7 +14,8 @@
 #   * Pressing the key again while the line still holds caro's answer asks
 #     for a different command for the same words.
 #   * A line starting with "# " is prose too; the marker is dropped.
-#   * On an empty line the key keeps its previous meaning (abort, i.e. the
+#   * On an empty line right after a failed command the key puts it, fixed,
+#     on the line; otherwise an empty line keeps the key's previous meaning (abort, i.e. the
 #     bell; also in vi insert mode, where readline would insert a raw ^G).
 #
 # `caro init bash --no-bind` only defines the functions; bind them yourself:

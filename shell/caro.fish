@@ -12,7 +12,8 @@
 #   * Pressing the key again while the line still holds caro's answer asks
 #     for a different command for the same words.
 #   * A line starting with "# " is prose too; the marker is dropped.
-#   * On an empty line the key keeps its previous meaning (cancel).
+#   * On an empty line right after a failed command the key puts it, fixed,
+#     on the line; otherwise an empty line keeps the key's previous meaning (cancel).
 #
 # `caro init fish --no-bind` only defines the functions; bind them yourself,
 # e.g. `bind \cx\cg _caro_complete_line` and `bind \ex _caro_undo`.
