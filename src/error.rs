@@ -154,6 +154,9 @@ impl CaroError {
                     path.display()
                 )
             }
+            Self::Config(ConfigError::Instructions { path, .. }) => {
+                format!("shorten {}: they go into every prompt", path.display())
+            }
             Self::Config(ConfigError::Env { key, .. }) => {
                 format!("unset {key} or give it a valid value")
             }

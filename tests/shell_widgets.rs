@@ -848,6 +848,33 @@ fn check_fix_after_failure(sh: Sh) {
     t.prompt_still_works();
 }
 
+/// Standing instructions in instructions.md change the answer: "always use rg"
+/// turns a text search into rg. Written after the shell started: the daemon reads
+/// the file again before each request.
+fn check_instructions_change_the_answer(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    }) else {
+        return;
+    };
+    let dir = t.dir.path().join("config/caro");
+    fs::create_dir_all(&dir).expect("config dir");
+    fs::write(
+        dir.join("instructions.md"),
+        "Always use rg (ripgrep) instead of grep.\n",
+    )
+    .expect("write instructions");
+    let prose = "search for TODO in all rust files";
+    t.type_prose(prose);
+    let line = t.complete(prose);
+    assert!(line.starts_with("rg "), "{sh:?}: not rg: {line:?}");
+    t.assert_nothing_ran();
+}
+
 /// The explain key (Alt-I) shows what each option does and leaves the line as
 /// typed; nothing on it runs and no model is asked (there is none).
 fn check_explain_keeps_line(sh: Sh) {
@@ -918,4 +945,5 @@ per_shell! {
     comment_marker_is_prose => check_comment_marker_is_prose;
     explain_keeps_line => check_explain_keeps_line;
     fix_after_failure => check_fix_after_failure;
+    instructions_change_the_answer => check_instructions_change_the_answer;
 }

@@ -20,6 +20,7 @@ pub fn run(action: ConfigAction, s: &Settings) -> Result<i32, CaroError> {
                 trial: Some(s.trial),
                 backend: Some(s.backend),
                 device: Some(s.device),
+                instructions: s.instructions.clone(),
                 daemon: DaemonSection {
                     idle_timeout: Some(s.idle_timeout_secs),
                     workers: Some(s.workers),

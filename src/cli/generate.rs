@@ -83,6 +83,7 @@ fn in_process(
         }
     };
     let translator = Translator::new(backend).with_trial_setting(s.trial);
+    translator.set_instructions(s.instructions.as_deref());
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     spinner.set("thinking…");
     let ctx = Context::detect(s.shell, cwd);

@@ -87,7 +87,11 @@ pub fn run(settings: &Settings) -> Result<i32, DaemonError> {
     let listener = bind(&rundir.socket())?;
     lockfile::write_pid(&pid_lock, std::process::id())?;
     let shared = Arc::new(Shared {
-        translator: Translator::new(backend).with_trial_setting(settings.trial),
+        translator: {
+            let t = Translator::new(backend).with_trial_setting(settings.trial);
+            t.set_instructions(settings.instructions.as_deref());
+            t
+        },
         settings: settings.clone(),
         rundir,
         started: Instant::now(),
@@ -156,7 +160,7 @@ fn load_local(settings: &Settings) -> Result<(CandleBackend, f64, f64), DaemonEr
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let warmup_ms = backend.warm_up()?.as_secs_f64() * 1e3;
     let t = Instant::now();
-    backend.prepare(&prompt::preamble())?;
+    backend.prepare(&prompt::preamble_for(settings.instructions.as_deref()))?;
     eprintln!(
         "caro daemon: loaded in {load_ms:.0} ms, warm-up {warmup_ms:.0} ms, preamble ({} tokens) {} in {:.0} ms",
         backend.cached_prefix_tokens(),
@@ -436,6 +440,9 @@ fn generate(
             cancel.cancel();
         }
     };
+    shared
+        .translator
+        .set_instructions(shared.settings.current_instructions().as_deref());
     let result = shared.translator.translate(&ask, &mut on_token, &cancel);
     match result {
         Ok(r) => {

@@ -609,6 +609,7 @@ mod tests {
                 preamble: Preamble {
                     system: "answer with one command".into(),
                     examples: vec![("list files".into(), "ls".into())],
+                    instructions: None,
                 },
                 context: context.into(),
                 request: request.into(),

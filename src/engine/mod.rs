@@ -32,6 +32,9 @@ pub struct Preamble {
     /// (user turn, assistant reply) pairs shown before the real request. A 1.5B model
     /// copies conventions from demonstrated turns far more reliably than from rules.
     pub examples: Vec<(String, String)>,
+    /// The user's standing instructions: a system turn of their own after the
+    /// examples, nearest the request, where a small model heeds them.
+    pub instructions: Option<String>,
 }
 
 impl Preamble {
@@ -39,6 +42,7 @@ impl Preamble {
         Self {
             system: system.to_owned(),
             examples: Vec::new(),
+            instructions: None,
         }
     }
 
@@ -49,6 +53,9 @@ impl Preamble {
             out.push_str(&format!(
                 "<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{assistant}<|im_end|>\n"
             ));
+        }
+        if let Some(text) = &self.instructions {
+            out.push_str(&format!("<|im_start|>system\n{text}<|im_end|>\n"));
         }
         out
     }

@@ -73,6 +73,17 @@ pub fn preamble() -> Preamble {
     preamble_with(true)
 }
 
+/// [`preamble`] with the user's standing instructions (`instructions.md`), cached
+/// with it.
+pub fn preamble_for(instructions: Option<&str>) -> Preamble {
+    let mut p = preamble();
+    p.instructions = instructions
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("The user's standing instructions; follow them:\n{t}"));
+    p
+}
+
 /// The preamble with or without request notes on its examples (the evaluation
 /// measures both).
 pub fn preamble_with(notes: bool) -> Preamble {
@@ -84,6 +95,7 @@ pub fn preamble_with(notes: bool) -> Preamble {
             .iter()
             .map(|(u, a)| (with_notes(u, notes), (*a).to_owned()))
             .collect(),
+        instructions: None,
     }
 }
 
@@ -97,8 +109,13 @@ fn with_notes(request: &str, notes: bool) -> String {
 
 /// Builds the prompt for `request` in `ctx`.
 pub fn build(request: &str, ctx: &Context) -> ChatPrompt {
+    build_with(preamble(), request, ctx)
+}
+
+/// [`build`] after another preamble (one with instructions).
+pub fn build_with(preamble: Preamble, request: &str, ctx: &Context) -> ChatPrompt {
     ChatPrompt {
-        preamble: preamble(),
+        preamble,
         context: ctx.summary(),
         request: request_text(request, ctx),
     }
@@ -122,6 +139,23 @@ pub fn request_text_with(request: &str, ctx: &Context, notes: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instructions_are_a_system_turn_after_the_examples() {
+        let plain = preamble_for(None);
+        assert_eq!(plain, preamble());
+        assert_eq!(preamble_for(Some("  \n")), preamble());
+        let p = preamble_for(Some("Always use rg.\n"));
+        let text = p.render();
+        assert!(
+            text.starts_with(&plain.render()),
+            "the rest stays as cached"
+        );
+        assert!(
+            text.ends_with("<|im_start|>system\nThe user's standing instructions; follow them:\nAlways use rg.<|im_end|>\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn system_turn_does_not_depend_on_the_request_or_context() {

@@ -19,7 +19,7 @@ use super::checked::{Checking, Policy, Verification, generate_checked};
 use super::command::{CommandOptions, CommandResult, Rejection, command_in, validate};
 use super::context::Context;
 use super::trial::{SandboxTrial, Trial};
-use super::{Backend, CancelToken, ChatPrompt, EngineError, Sampling, prompt};
+use super::{Backend, CancelToken, ChatPrompt, EngineError, Preamble, Sampling, prompt};
 use super::{BatchRequest, Branch, Generation, GenerationStats};
 use crate::check::Checker;
 use crate::sandbox::Sandbox;
@@ -55,6 +55,8 @@ pub struct Ask<'a> {
 /// asking for another answer costs only the decodes not made yet.
 pub struct Translator<B> {
     backend: B,
+    /// The system turn and examples, with the user's instructions.
+    preamble: Mutex<Preamble>,
     /// Option tables of the installed programs, read once per program and version.
     checker: Checker,
     /// Set when answers are also tried in a sandbox (`trial = "sandbox"`).
@@ -67,10 +69,11 @@ pub struct Translator<B> {
 /// One decode of the sequence: a command, or `None` when the model gave none.
 type Decode = Option<CommandResult>;
 
-/// Everything a decode depends on besides its place in the sequence (the preamble is
-/// the same for every request).
+/// Everything a decode depends on besides its place in the sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
+    /// The system turn: it changes with the user's instructions.
+    system: String,
     context: String,
     request: String,
     max_tokens: usize,
@@ -82,6 +85,7 @@ struct Key {
 impl Key {
     fn new(chat: &ChatPrompt, opts: &CommandOptions) -> Self {
         Self {
+            system: chat.preamble.system.clone(),
             context: chat.context.clone(),
             request: chat.request.clone(),
             max_tokens: opts.max_tokens,
@@ -95,6 +99,7 @@ impl Key {
 impl<B: Backend> Translator<B> {
     pub fn new(backend: B) -> Self {
         Self {
+            preamble: Mutex::new(prompt::preamble()),
             backend,
             checker: Checker::new(),
             sandbox: None,
@@ -129,6 +134,24 @@ impl<B: Backend> Translator<B> {
         &self.backend
     }
 
+    /// Follows the user's standing instructions from now on (`None`: none). Cheap
+    /// when they did not change, so the daemon calls it before every request.
+    pub fn set_instructions(&self, instructions: Option<&str>) {
+        let wanted = prompt::preamble_for(instructions);
+        let mut current = self.preamble.lock().unwrap_or_else(|e| e.into_inner());
+        if *current != wanted {
+            *current = wanted;
+        }
+    }
+
+    /// The preamble every prompt starts with now.
+    pub fn preamble(&self) -> Preamble {
+        self.preamble
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The command for `ask`: its first answer, or its alternative. `on_token` sees the
     /// text of every decode made for it.
     pub fn translate(
@@ -141,7 +164,7 @@ impl<B: Backend> Translator<B> {
         if request.is_empty() {
             return Err(EngineError::EmptyRequest);
         }
-        let chat = prompt::build(request, ask.context);
+        let chat = prompt::build_with(self.preamble(), request, ask.context);
         let key = Key::new(&chat, &ask.options);
         if ask.alternative == 0 {
             // Always decoded afresh: the first answer also reflects what is installed

@@ -41,6 +41,9 @@ pub struct ConfigFile {
     /// `"cpu"` (default), `"cuda"`, `"cuda:N"` or `"metal"`: where the local engine runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceSetting>,
+    /// Standing instructions added to every prompt (else `instructions.md` beside this file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
     pub daemon: DaemonSection,
     #[serde(skip_serializing_if = "OpenAiSection::is_empty")]
     pub openai: OpenAiSection,
@@ -81,6 +84,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the instructions in {} are {bytes} bytes; at most {} are taken", path.display(), super::instructions::MAX_BYTES)]
+    Instructions { path: PathBuf, bytes: usize },
     #[error("{key}={value:?} is not valid: {message}")]
     Env {
         key: String,

@@ -5,6 +5,7 @@
 mod device;
 pub mod env;
 pub mod file;
+pub mod instructions;
 pub mod openai;
 pub mod paths;
 mod shell;
@@ -104,6 +105,11 @@ pub struct Settings {
     pub backend: BackendKind,
     /// Where the local engine runs.
     pub device: DeviceSetting,
+    /// The user's standing instructions, when there are any.
+    pub instructions: Option<String>,
+    /// Whether they come from config.toml (else from instructions.md, which the daemon
+    /// reads again when it changes).
+    pub instructions_in_config: bool,
     pub openai: OpenAiSettings,
 }
 
@@ -167,6 +173,8 @@ impl Settings {
             trial: cfg.trial.unwrap_or_default(),
             backend: o.backend.or(cfg.backend).unwrap_or_default(),
             device: o.device.or(cfg.device).unwrap_or_default(),
+            instructions: instructions::resolve(cfg.instructions.as_deref())?,
+            instructions_in_config: cfg.instructions.is_some(),
             openai: OpenAiSettings {
                 url: o
                     .openai_url
@@ -188,6 +196,20 @@ impl Settings {
                     .unwrap_or(openai::DEFAULT_TIMEOUT_SECS)
                     .max(1),
             },
+        })
+    }
+}
+
+impl Settings {
+    /// The instructions as they are now: those of config.toml, or instructions.md read
+    /// again (it may have been edited since); on a read error, the ones already held.
+    pub fn current_instructions(&self) -> Option<String> {
+        if self.instructions_in_config {
+            return self.instructions.clone();
+        }
+        instructions::resolve(None).unwrap_or_else(|e| {
+            tracing::warn!("{e}; keeping the instructions read before");
+            self.instructions.clone()
         })
     }
 }

@@ -122,6 +122,7 @@ pub fn load_preamble(path: &std::path::Path) -> Result<Preamble, String> {
             .into_iter()
             .map(|(u, a)| (caro::engine::hints::annotate(&u), a))
             .collect(),
+        instructions: None,
     })
 }
 

@@ -89,6 +89,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     let short = Preamble {
         system: "Write shell commands.".into(),
         examples: Vec::new(),
+        instructions: None,
     };
     for preamble in [prompt::preamble(), short] {
         let req = GenerateRequest {

@@ -14,6 +14,9 @@ pub fn body(model: &str, req: &GenerateRequest) -> Value {
         messages.push(json!({"role": "user", "content": user}));
         messages.push(json!({"role": "assistant", "content": assistant}));
     }
+    if let Some(text) = &chat.preamble.instructions {
+        messages.push(json!({"role": "system", "content": text}));
+    }
     messages.push(json!({"role": "user", "content": chat.user()}));
     let s = &req.sampling;
     let mut body = json!({
