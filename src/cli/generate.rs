@@ -49,6 +49,11 @@ pub fn run(args: &GenerateArgs, common: &CommonArgs, s: &Settings) -> Result<i32
     let mut outcome = outcome?;
     outcome.total_ms = t0.elapsed().as_secs_f64() * 1e3;
     print(&outcome, args, common, s);
+    if args.copy
+        && let Err(e) = super::clipboard::copy(&outcome.command)
+    {
+        eprintln!("caro: not copied: no terminal to send the clipboard escape to ({e})");
+    }
     let dangerous = outcome.verdict.level == Level::Dangerous;
     // Scripts learn about a dangerous command from the exit code (the command is still
     // printed so they can show it).

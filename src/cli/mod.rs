@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch to one module per subcommand.
 
 mod bench;
+mod clipboard;
 mod complete_line;
 mod config_cmd;
 mod daemon_cmd;
@@ -92,6 +93,9 @@ pub struct GenerateArgs {
     /// Generate in this process instead of asking the background daemon
     #[arg(long)]
     pub no_daemon: bool,
+    /// Also put the command on the clipboard (OSC 52: works through ssh and tmux)
+    #[arg(long)]
+    pub copy: bool,
     /// Another answer to the same request: 1, 2, … (0 is the first answer)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub alternative: u32,
