@@ -2,6 +2,7 @@
 
 mod attention;
 mod batch;
+pub mod kernels;
 mod kv_cache;
 mod loader;
 mod qwen2;

@@ -1,0 +1,44 @@
+//! Activations to 8-bit blocks, as GGML's `quantize_row_q8_K_ref` and
+//! `quantize_row_q8_0` do, so the dot products see the same integers as llama.cpp.
+
+use super::blocks::{BlockQ8_0, BlockQ8K, QK_K, QK8_0, f16_bytes};
+
+/// Quantizes `x` (a whole number of 256-value blocks) into `out`.
+pub fn q8k(x: &[f32], out: &mut [BlockQ8K]) {
+    for (xs, b) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
+        let mut max = 0f32;
+        let mut amax = 0f32;
+        for &v in xs {
+            if v.abs() > amax {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        if amax == 0.0 {
+            *b = BlockQ8K::default();
+            continue;
+        }
+        // -127/max, not 127/amax: GGML's choice, kept so the integers match.
+        let iscale = -127.0 / max;
+        for (q, &v) in b.qs.iter_mut().zip(xs) {
+            *q = ((iscale * v).round_ties_even() as i32).min(127) as i8;
+        }
+        for (s, qs) in b.bsums.iter_mut().zip(b.qs.chunks_exact(16)) {
+            *s = qs.iter().map(|&q| q as i16).sum();
+        }
+        b.d = 1.0 / iscale;
+    }
+}
+
+/// Quantizes `x` (a whole number of 32-value blocks) into `out`.
+pub fn q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
+    for (xs, b) in x.chunks_exact(QK8_0).zip(out.iter_mut()) {
+        let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        b.d = f16_bytes(d);
+        for (q, &v) in b.qs.iter_mut().zip(xs) {
+            *q = (v * id).round_ties_even() as i8;
+        }
+    }
+}
