@@ -15,11 +15,12 @@
 //! tiles on CPUs that have them, which packs another copy of every weight (see
 //! `engine::candle::prefill_chunk`).
 
-use candle_core::{DType, Module, Result, Tensor};
+use candle_core::{DType, Result, Tensor};
 
 use super::attention;
 use super::kv_cache::LayerCache;
-use super::qwen2::{Layer, Session, Weights, project_shared};
+use super::linear::project_shared;
+use super::qwen2::{Layer, Session, Weights};
 
 /// Rows a branch's suffix cache allocates at first (it doubles when full): a reply is
 /// a few dozen tokens, and the session's 512-row default, per layer per branch, would
@@ -86,8 +87,7 @@ impl Batch<'_> {
             }
         }
         let ids: Vec<u32> = feed.iter().map(|&(_, t)| t).collect();
-        let ids = Tensor::new(ids.as_slice(), &w.device)?.unsqueeze(0)?;
-        let mut x = w.embed.embedding(&ids)?;
+        let mut x = w.embed.lookup(&ids, &w.device)?;
         let (cos, sin) = self.rope_rows(&w, feed)?;
         for (l, layer) in w.layers.iter().enumerate() {
             x = self.layer(&w, l, layer, feed, &x, &cos, &sin)?;

@@ -108,6 +108,7 @@ pub fn as_blocks<B: WeightBlock>(bytes: &[u8]) -> Option<&[B]> {
 }
 
 /// Q4_K's packed 6-bit scale and min of sub-block `j` (GGML's `get_scale_min_k4`).
+#[cfg(test)]
 pub fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
