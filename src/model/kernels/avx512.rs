@@ -9,8 +9,8 @@
 
 use std::arch::x86_64::*;
 
-use super::avx2::{hsum128, load64, load128, load256};
-use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, f16_le, unpack_scales_mins};
+use super::avx2::{f16x, f16x2, hsum128, load64, load128, load256};
+use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, unpack_scales_mins};
 
 #[inline(always)]
 fn load512<T: Copy>(b: &[T]) -> __m512i {
@@ -89,8 +89,7 @@ fn q4k_body<const N: usize, const VNNI: bool>(
                 q[j] = _mm512_and_si512(_mm512_srlv_epi16(b, shift), m4);
                 s[j] = _mm512_permutexvar_epi16(idx[j], sc16);
             }
-            let dw = f16_le(x.d);
-            let dmin = f16_le(x.dmin);
+            let (dw, dmin) = f16x2([x.d[0], x.d[1], x.dmin[0], x.dmin[1]]);
             for c in 0..N {
                 let y = &a[c * stride + i];
                 let mut sumi = _mm512_setzero_si512();
@@ -150,7 +149,7 @@ fn q6k_body<const N: usize, const VNNI: bool>(
                 _mm512_permutexvar_epi16(idx[2], sc512),
                 _mm512_permutexvar_epi16(idx[3], sc512),
             ];
-            let dw = f16_le(x.d);
+            let dw = f16x(x.d);
             for c in 0..N {
                 let y = &a[c * stride + i];
                 // The -32 offset through the activation sums: Σ(q-32)a = Σqa - 32Σa.
@@ -194,8 +193,8 @@ fn q8_0_body<const VNNI: bool>(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
                 _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), _mm512_set1_epi16(1))
             };
             let d = _mm512_insertf32x8::<1>(
-                _mm512_set1_ps(f16_le(x0.d) * f16_le(y0.d)),
-                _mm256_set1_ps(f16_le(x1.d) * f16_le(y1.d)),
+                _mm512_set1_ps(f16x(x0.d) * f16x(y0.d)),
+                _mm256_set1_ps(f16x(x1.d) * f16x(y1.d)),
             );
             acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc);
         }
@@ -219,32 +218,32 @@ macro_rules! by_rows {
     };
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub fn q4k_vnni(w: &[BlockQ4K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
     by_rows!(q4k_body, true, w, a, stride, out)
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
 pub fn q4k(w: &[BlockQ4K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
     by_rows!(q4k_body, false, w, a, stride, out)
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub fn q6k_vnni(w: &[BlockQ6K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
     by_rows!(q6k_body, true, w, a, stride, out)
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
 pub fn q6k(w: &[BlockQ6K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
     by_rows!(q6k_body, false, w, a, stride, out)
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub fn dot_q8_0_vnni(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
     q8_0_body::<true>(w, a)
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
 pub fn dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
     q8_0_body::<false>(w, a)
 }

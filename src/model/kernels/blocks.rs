@@ -72,8 +72,21 @@ const _: () = assert!(std::mem::size_of::<BlockQ4K>() == 144);
 const _: () = assert!(std::mem::size_of::<BlockQ6K>() == 210);
 const _: () = assert!(std::mem::size_of::<BlockQ8_0>() == 34);
 
+/// A little-endian f16, exactly. Not `half::f16::to_f32`: that checks for F16C at
+/// every call, which cost as much as the rest of a Q4_K block's dot product.
+#[inline(always)]
 pub fn f16_le(b: [u8; 2]) -> f32 {
-    half::f16::from_bits(u16::from_le_bytes(b)).to_f32()
+    let h = u16::from_le_bytes(b) as u32;
+    let em = h & 0x7fff;
+    // Exponent and mantissa in f32 position; × 2¹¹² re-biases normals and
+    // normalises subnormals, both exactly.
+    let f = f32::from_bits(em << 13) * f32::from_bits(0x7780_0000);
+    let bits = if em >= 0x7c00 {
+        (em << 13) | 0x7f80_0000
+    } else {
+        f.to_bits()
+    };
+    f32::from_bits(bits | ((h & 0x8000) << 16))
 }
 
 pub fn f16_bytes(x: f32) -> [u8; 2] {

@@ -227,6 +227,18 @@ fn fused_matrices_get_their_own_outputs() {
 }
 
 #[test]
+fn f16_conversion_is_exact_for_every_value() {
+    for h in 0..=u16::MAX {
+        let want = half::f16::from_bits(h).to_f32();
+        let got = f16_le(h.to_le_bytes());
+        assert!(
+            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+            "{h:#x}"
+        );
+    }
+}
+
+#[test]
 fn q4k_scale_unpacking_matches_ggml() {
     let mut rng = Rng(3);
     for _ in 0..100 {
@@ -282,4 +294,55 @@ fn dequantization_matches_the_portable_dot() {
         );
     }
     let _ = (q6k::dot, q8_0::dot);
+}
+
+/// CPU seconds used by this thread: on a shared machine, less disturbed by other
+/// work than the wall clock.
+fn thread_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Not a check but a measurement, in this thread's CPU time: real-model shapes on
+/// every path. Run with `CANDLE_NUM_THREADS=1 cargo test --release --lib
+/// kernel_timings -- --ignored --nocapture` (one thread, so all work is this one's).
+#[test]
+#[ignore = "a timing, run by hand"]
+fn kernel_timings() {
+    let mut rng = Rng(17);
+    let shapes = [
+        ("ffn_gate Q4_K 8960×1536", Format::Q4K, 8960, 1536),
+        ("ffn_down Q6_K 1536×8960", Format::Q6K, 1536, 8960),
+        ("ffn_down Q4_K 1536×8960", Format::Q4K, 1536, 8960),
+        ("q8_0 1536×1536", Format::Q8_0, 1536, 1536),
+    ];
+    for (name, format, rows, cols) in shapes {
+        let data = random_matrix(&mut rng, format, rows, cols);
+        let w = QMatrix::new(format, &data, rows, cols).expect("shape");
+        for n_act in [1, 4, 31] {
+            let x = random_vec(&mut rng, n_act * cols);
+            for path in supported_paths() {
+                let reps = if n_act == 1 { 20 } else { 4 };
+                let t = thread_cpu_seconds();
+                for _ in 0..reps {
+                    let a = Activations::quantize(&x, n_act, cols, &[format]);
+                    std::hint::black_box(matmul(&[w], &a, path));
+                }
+                let s = (thread_cpu_seconds() - t) / reps as f64;
+                let macs = (rows * cols * n_act) as f64;
+                eprintln!(
+                    "{name} × {n_act:>2} rows {:>12}: {:>7.3} ms  {:>6.1} GB/s weights  {:>6.1} GMAC/s",
+                    path.name(),
+                    s * 1e3,
+                    data.len() as f64 / s / 1e9,
+                    macs / s / 1e9
+                );
+            }
+        }
+    }
 }
