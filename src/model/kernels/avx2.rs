@@ -60,12 +60,7 @@ pub fn dot_q4k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
         let d = y.d * xd;
         let dmin = -y.d * xmin;
         let (sc, mn) = unpack_scales_mins(&x.scales);
-        let q8sums = load256(&y.bsums);
-        let q8s = _mm_hadd_epi16(
-            _mm256_castsi256_si128(q8sums),
-            _mm256_extracti128_si256::<1>(q8sums),
-        );
-        let prod = _mm_madd_epi16(_mm_cvtepu8_epi16(load64(&mn)), q8s);
+        let prod = _mm_madd_epi16(_mm_cvtepu8_epi16(load64(&mn)), load128(&y.bsums32));
         acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m);
         let mut sumi = _mm256_setzero_si256();
         for j in 0..4 {

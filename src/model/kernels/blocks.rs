@@ -39,13 +39,15 @@ pub struct BlockQ8_0 {
 }
 
 /// An activation super-block as GGML's Q8_K: `bsums` holds the sums of each 16
-/// values, which the K-quant dot products use for their offsets (Q4_K's mins, Q6_K's
-/// -32).
+/// values, which the K-quant dot products use for their offsets (Q6_K's -32), and
+/// `bsums32` those of each 32 (Q4_K's mins), which GGML adds up again in every dot
+/// product. Aligned to a cache line; the extra field fits in the padding.
 #[repr(C, align(64))]
 #[derive(Clone, Copy)]
 pub struct BlockQ8K {
     pub qs: [i8; QK_K],
     pub bsums: [i16; QK_K / 16],
+    pub bsums32: [i16; QK_K / 32],
     pub d: f32,
 }
 
@@ -54,6 +56,7 @@ impl Default for BlockQ8K {
         Self {
             qs: [0; QK_K],
             bsums: [0; QK_K / 16],
+            bsums32: [0; QK_K / 32],
             d: 0.0,
         }
     }

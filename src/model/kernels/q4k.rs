@@ -38,8 +38,10 @@ pub fn dot(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
             }
             sumi += sc[2 * j] as i32 * dl + sc[2 * j + 1] as i32 * dh;
         }
-        let summ: i32 = (0..8)
-            .map(|j| mn[j] as i32 * (y.bsums[2 * j] as i32 + y.bsums[2 * j + 1] as i32))
+        let summ: i32 = mn
+            .iter()
+            .zip(&y.bsums32)
+            .map(|(&m, &s)| m as i32 * s as i32)
             .sum();
         sum += y.d * (f16_le(x.d) * sumi as f32 - f16_le(x.dmin) * summ as f32);
     }

@@ -22,6 +22,9 @@ pub fn q8k(x: &[f32], out: &mut [BlockQ8K]) {
         for (s, qs) in b.bsums.iter_mut().zip(b.qs.chunks_exact(16)) {
             *s = qs.iter().map(|&q| q as i16).sum();
         }
+        for (s, pair) in b.bsums32.iter_mut().zip(b.bsums.chunks_exact(2)) {
+            *s = pair[0] + pair[1];
+        }
         b.d = 1.0 / iscale;
     }
 }

@@ -327,13 +327,16 @@ fn kernel_timings() {
         for n_act in [1, 4, 31] {
             let x = random_vec(&mut rng, n_act * cols);
             for path in supported_paths() {
-                let reps = if n_act == 1 { 20 } else { 4 };
-                let t = thread_cpu_seconds();
-                for _ in 0..reps {
-                    let a = Activations::quantize(&x, n_act, cols, &[format]);
-                    std::hint::black_box(matmul(&[w], &a, path));
-                }
-                let s = (thread_cpu_seconds() - t) / reps as f64;
+                // The fastest of several: the run least disturbed by other work.
+                let reps = if n_act == 1 { 30 } else { 8 };
+                let s = (0..reps)
+                    .map(|_| {
+                        let t = thread_cpu_seconds();
+                        let a = Activations::quantize(&x, n_act, cols, &[format]);
+                        std::hint::black_box(matmul(&[w], &a, path));
+                        thread_cpu_seconds() - t
+                    })
+                    .fold(f64::INFINITY, f64::min);
                 let macs = (rows * cols * n_act) as f64;
                 eprintln!(
                     "{name} × {n_act:>2} rows {:>12}: {:>7.3} ms  {:>6.1} GB/s weights  {:>6.1} GMAC/s",
