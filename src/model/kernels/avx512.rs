@@ -238,12 +238,20 @@ pub fn q6k(w: &[BlockQ6K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
     by_rows!(q6k_body, false, w, a, stride, out)
 }
 
+/// Q8_0 runs one activation row at a time (it is not in the shipped model).
+#[inline(always)]
+fn q8_0_rows<const VNNI: bool>(w: &[BlockQ8_0], a: &[BlockQ8_0], stride: usize, out: &mut [f32]) {
+    for (c, o) in out.iter_mut().enumerate() {
+        *o = q8_0_body::<VNNI>(w, &a[c * stride..c * stride + w.len()]);
+    }
+}
+
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
-pub fn dot_q8_0_vnni(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
-    q8_0_body::<true>(w, a)
+pub fn q8_0_vnni(w: &[BlockQ8_0], a: &[BlockQ8_0], stride: usize, out: &mut [f32]) {
+    q8_0_rows::<true>(w, a, stride, out)
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
-pub fn dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
-    q8_0_body::<false>(w, a)
+pub fn q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0], stride: usize, out: &mut [f32]) {
+    q8_0_rows::<false>(w, a, stride, out)
 }

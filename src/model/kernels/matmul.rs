@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, QK_K, QK8_0, WeightBlock, as_blocks};
 use super::dispatch::Path;
-use super::rows::{self, MAX_ROWS};
+use super::rows::{MAX_ROWS, RowKernel};
 use super::{q4k, q6k, q8_0, quantize};
 
 /// A weight format the kernels run.
@@ -217,51 +217,30 @@ fn tile(
 ) {
     assert_eq!(w.cols, x.cols, "matmul shapes");
     match w.format {
-        Format::Q4K => tile_of(
-            w.blocks::<BlockQ4K>(rows.clone()),
-            rows,
-            &x.q8k,
-            x.rows,
-            put,
-            |w, a, s, o| rows::q4k(path, w, a, s, o),
-        ),
-        Format::Q6K => tile_of(
-            w.blocks::<BlockQ6K>(rows.clone()),
-            rows,
-            &x.q8k,
-            x.rows,
-            put,
-            |w, a, s, o| rows::q6k(path, w, a, s, o),
-        ),
-        Format::Q8_0 => tile_of(
-            w.blocks::<BlockQ8_0>(rows.clone()),
-            rows,
-            &x.q8_0,
-            x.rows,
-            put,
-            |w, a, s, o| rows::q8_0(path, w, a, s, o),
-        ),
+        Format::Q4K => tile_of::<BlockQ4K>(w, rows, &x.q8k, x.rows, path, put),
+        Format::Q6K => tile_of::<BlockQ6K>(w, rows, &x.q8k, x.rows, path, put),
+        Format::Q8_0 => tile_of::<BlockQ8_0>(w, rows, &x.q8_0, x.rows, path, put),
     }
 }
 
 /// The loop of [`tile`] for one block type: groups of up to MAX_ROWS activation
 /// rows, each against every weight row of the tile (both stay in L1 meanwhile).
-fn tile_of<W, A>(
-    w: &[W],
+fn tile_of<W: RowKernel>(
+    w: &QMatrix,
     rows: Range<usize>,
-    a: &[A],
+    a: &[W::Act],
     n_act: usize,
+    path: Path,
     put: impl Fn(usize, usize, f32),
-    kernel: impl Fn(&[W], &[A], usize, &mut [f32]),
 ) {
-    let n_rows = rows.len();
-    let per_row = w.len() / n_rows.max(1);
+    let blocks = w.blocks::<W>(rows.clone());
+    let per_row = w.cols / W::VALUES;
     for c0 in (0..n_act).step_by(MAX_ROWS) {
         let n = MAX_ROWS.min(n_act - c0);
         let mut tmp = [0f32; MAX_ROWS];
         for (i, r) in rows.clone().enumerate() {
-            let wr = &w[i * per_row..(i + 1) * per_row];
-            kernel(wr, &a[c0 * per_row..], per_row, &mut tmp[..n]);
+            let wr = &blocks[i * per_row..(i + 1) * per_row];
+            W::rows(path, wr, &a[c0 * per_row..], per_row, &mut tmp[..n]);
             for (k, &v) in tmp[..n].iter().enumerate() {
                 put(c0 + k, r, v);
             }
