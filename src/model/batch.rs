@@ -7,13 +7,11 @@
 //! prefix read-only (it is not copied) and keep only their own tokens' keys and
 //! values.
 //!
-//! A batch of one row gives the bits of `Session::forward`. Several rows agree with
-//! each other but not bit for bit with one row: candle runs some matmuls (Q6_K) on
-//! other kernels for more than one row, as it does for a multi-token forward; on the
-//! real model that moves logits by ~0.5 (see the tests in `model::tests::real`).
-//! Keep batches under 32 rows: from 32 rows candle switches Q4_K matmuls to AMX
-//! tiles on CPUs that have them, which packs another copy of every weight (see
-//! `engine::candle::prefill_chunk`).
+//! A batch gives the bits of `Session::forward` row for row on the CPU: our matrix
+//! kernels (`model::kernels`) run every activation row with the arithmetic of a
+//! one-row product while reading each weight row once for all of them. (Candle's
+//! kernels, still used on other devices, switch Q6_K to repacked tiles for more
+//! than one row, which moves the real model's logits by ~0.5.)
 
 use candle_core::{DType, Result, Tensor};
 

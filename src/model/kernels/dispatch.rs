@@ -110,3 +110,17 @@ pub fn cpu_features() -> Vec<&'static str> {
     out.push("neon");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Path;
+
+    #[test]
+    fn every_path_name_parses_back_and_others_do_not() {
+        for p in Path::ALL {
+            assert_eq!(Path::parse(p.name()), Some(p));
+        }
+        assert_eq!(Path::parse(" avx2\n"), Some(Path::Avx2));
+        assert_eq!(Path::parse("sse2"), None);
+    }
+}
