@@ -18,10 +18,11 @@ use crate::settings::DeviceSetting;
 
 /// Prompt tokens evaluated per forward pass; between chunks a cancel is noticed.
 ///
-/// Kept under 32 rows on purpose: from 32 rows candle switches Q4_K matmuls to AMX
-/// tiles on CPUs that have them, which packs a third copy of every weight (+1.4 GB
-/// resident) for no measurable prefill gain at our prompt sizes (see README,
-/// "Performance"). `CARO_PREFILL_CHUNK` overrides it for experiments.
+/// On the CPU our kernels read each weight row once per chunk whatever its size.
+/// (Under candle's kernels, still used on other devices, chunks stay under 32 rows:
+/// from 32 rows candle switches Q4_K matmuls to AMX tiles on CPUs that have them,
+/// which packs another copy of every weight.) `CARO_PREFILL_CHUNK` overrides it for
+/// experiments.
 pub fn prefill_chunk() -> usize {
     crate::settings::env::prefill_chunk().unwrap_or(31)
 }
@@ -119,8 +120,9 @@ impl CandleBackend {
         })
     }
 
-    /// Runs throw-away forwards once: candle repacks weights for its fast kernels on
-    /// first use, which would otherwise make the first request several times slower.
+    /// Runs throw-away forwards once, so the first request does not pay for first use:
+    /// candle packing weights where it still runs the matmuls (off the CPU), and
+    /// buffers, caches and thread start-up everywhere.
     pub fn warm_up(&self) -> Result<Duration, EngineError> {
         let start = Instant::now();
         let mut s = Session::new(self.weights.clone());

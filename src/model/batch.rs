@@ -7,19 +7,18 @@
 //! prefix read-only (it is not copied) and keep only their own tokens' keys and
 //! values.
 //!
-//! A batch of one row gives the bits of `Session::forward`. Several rows agree with
-//! each other but not bit for bit with one row: candle runs some matmuls (Q6_K) on
-//! other kernels for more than one row, as it does for a multi-token forward; on the
-//! real model that moves logits by ~0.5 (see the tests in `model::tests::real`).
-//! Keep batches under 32 rows: from 32 rows candle switches Q4_K matmuls to AMX
-//! tiles on CPUs that have them, which packs another copy of every weight (see
-//! `engine::candle::prefill_chunk`).
+//! A batch gives the bits of `Session::forward` row for row on the CPU: our matrix
+//! kernels (`model::kernels`) run every activation row with the arithmetic of a
+//! one-row product while reading each weight row once for all of them. (Candle's
+//! kernels, still used on other devices, switch Q6_K to repacked tiles for more
+//! than one row, which moves the real model's logits by ~0.5.)
 
-use candle_core::{DType, Module, Result, Tensor};
+use candle_core::{DType, Result, Tensor};
 
 use super::attention;
 use super::kv_cache::LayerCache;
-use super::qwen2::{Layer, Session, Weights, project_shared};
+use super::linear::project_shared;
+use super::qwen2::{Layer, Session, Weights};
 
 /// Rows a branch's suffix cache allocates at first (it doubles when full): a reply is
 /// a few dozen tokens, and the session's 512-row default, per layer per branch, would
@@ -86,8 +85,7 @@ impl Batch<'_> {
             }
         }
         let ids: Vec<u32> = feed.iter().map(|&(_, t)| t).collect();
-        let ids = Tensor::new(ids.as_slice(), &w.device)?.unsqueeze(0)?;
-        let mut x = w.embed.embedding(&ids)?;
+        let mut x = w.embed.lookup(&ids, &w.device)?;
         let (cos, sin) = self.rope_rows(&w, feed)?;
         for (l, layer) in w.layers.iter().enumerate() {
             x = self.layer(&w, l, layer, feed, &x, &cos, &sin)?;

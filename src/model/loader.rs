@@ -9,6 +9,7 @@ use std::sync::Arc;
 use candle_core::Device;
 use candle_core::quantized::gguf_file;
 
+use super::mapping::Mapping;
 use super::{ModelError, Tokenizer, Weights};
 
 pub struct LoadedModel {
@@ -73,8 +74,13 @@ pub fn load(path: &Path, context_cap: usize, device: &Device) -> Result<LoadedMo
         });
     }
     let tokenizer = Tokenizer::from_gguf(&content)?;
+    let map = if device.is_cpu() {
+        Some(Arc::new(Mapping::new(reader.get_ref()).map_err(io)?))
+    } else {
+        None
+    };
     let weights =
-        Weights::from_gguf(&content, &mut reader, context_cap, device).map_err(corrupt)?;
+        Weights::from_gguf(&content, &mut reader, map, context_cap, device).map_err(corrupt)?;
     Ok(LoadedModel {
         weights: Arc::new(weights),
         tokenizer: Arc::new(tokenizer),

@@ -2,8 +2,11 @@
 
 mod attention;
 mod batch;
+pub mod kernels;
 mod kv_cache;
+mod linear;
 mod loader;
+mod mapping;
 mod qwen2;
 mod tokenizer;
 

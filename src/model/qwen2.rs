@@ -1,4 +1,5 @@
-//! Qwen2 decoder on candle's quantized building blocks.
+//! Qwen2 decoder: candle tensors for the small operations, our kernels on the mapped
+//! GGUF blocks for the weight matrices (see `linear`).
 //!
 //! Unlike `candle_transformers::models::quantized_qwen2`, the immutable weights
 //! ([`Weights`], shared through `Arc`) are split from the per-request state
@@ -8,10 +9,12 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor, gguf_file};
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::quantized::gguf_file;
+use candle_core::{DType, Device, Result, Tensor};
 
 use super::kv_cache::LayerCache;
+use super::linear::{Embedding, Linear, Source, project_shared};
+use super::mapping::Mapping;
 
 /// Hyper-parameters read from the GGUF metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,26 +76,26 @@ impl Qwen2Config {
 
 pub(super) struct Layer {
     pub(super) attn_norm: Tensor,
-    pub(super) wq: Arc<QTensor>,
-    pub(super) wk: Arc<QTensor>,
-    pub(super) wv: Arc<QTensor>,
+    pub(super) wq: Linear,
+    pub(super) wk: Linear,
+    pub(super) wv: Linear,
     pub(super) bq: Tensor,
     pub(super) bk: Tensor,
     pub(super) bv: Tensor,
-    pub(super) wo: QMatMul,
+    pub(super) wo: Linear,
     pub(super) ffn_norm: Tensor,
-    pub(super) w_gate: Arc<QTensor>,
-    pub(super) w_up: Arc<QTensor>,
-    pub(super) w_down: QMatMul,
+    pub(super) w_gate: Linear,
+    pub(super) w_up: Linear,
+    pub(super) w_down: Linear,
 }
 
 /// The immutable part of the model, loaded once and shared by every session.
 pub struct Weights {
     pub(super) cfg: Qwen2Config,
-    pub(super) embed: Arc<QTensor>,
+    pub(super) embed: Embedding,
     pub(super) layers: Vec<Layer>,
     pub(super) norm: Tensor,
-    pub(super) output: QMatMul,
+    pub(super) output: Linear,
     pub(super) cos: Tensor,
     pub(super) sin: Tensor,
     pub(super) device: Device,
@@ -104,40 +107,54 @@ impl Weights {
         &self.device
     }
 
+    /// `map`, the whole file mapped, lets the CPU use the weights in place; without
+    /// it (or on another device) they are read into candle tensors.
     pub fn from_gguf<R: std::io::Read + std::io::Seek>(
         ct: &gguf_file::Content,
         reader: &mut R,
+        map: Option<Arc<Mapping>>,
         context_cap: usize,
         device: &Device,
     ) -> Result<Self> {
         let cfg = Qwen2Config::from_gguf(ct, context_cap)?;
-        let mut q = |name: &str| -> Result<QTensor> { ct.tensor(reader, name, device) };
-        let embed = Arc::new(q("token_embd.weight")?);
-        let norm = q("output_norm.weight")?.dequantize(device)?;
+        let mut src = Source {
+            ct,
+            reader,
+            map,
+            device,
+        };
+        let embed = src.embedding("token_embd.weight")?;
+        let norm = src.tensor("output_norm.weight")?.dequantize(device)?;
         // Qwen2.5 small models may tie the output head to the embedding table; share
         // the one quantized copy rather than loading it twice.
         let output = if ct.tensor_infos.contains_key("output.weight") {
-            QMatMul::from_arc(Arc::new(q("output.weight")?))?
+            src.linear("output.weight")?
         } else {
-            QMatMul::from_arc(embed.clone())?
+            embed.as_linear()?
         };
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
             let p = format!("blk.{i}");
-            let mut t = |n: &str| q(&format!("{p}.{n}"));
+            let mut small = |n: &str| src.tensor(&format!("{p}.{n}"))?.dequantize(device);
+            let attn_norm = small("attn_norm.weight")?;
+            let bq = small("attn_q.bias")?;
+            let bk = small("attn_k.bias")?;
+            let bv = small("attn_v.bias")?;
+            let ffn_norm = small("ffn_norm.weight")?;
+            let mut lin = |n: &str| src.linear(&format!("{p}.{n}"));
             layers.push(Layer {
-                attn_norm: t("attn_norm.weight")?.dequantize(device)?,
-                wq: Arc::new(t("attn_q.weight")?),
-                wk: Arc::new(t("attn_k.weight")?),
-                wv: Arc::new(t("attn_v.weight")?),
-                bq: t("attn_q.bias")?.dequantize(device)?,
-                bk: t("attn_k.bias")?.dequantize(device)?,
-                bv: t("attn_v.bias")?.dequantize(device)?,
-                wo: QMatMul::from_arc(Arc::new(t("attn_output.weight")?))?,
-                ffn_norm: t("ffn_norm.weight")?.dequantize(device)?,
-                w_gate: Arc::new(t("ffn_gate.weight")?),
-                w_up: Arc::new(t("ffn_up.weight")?),
-                w_down: QMatMul::from_arc(Arc::new(t("ffn_down.weight")?))?,
+                attn_norm,
+                wq: lin("attn_q.weight")?,
+                wk: lin("attn_k.weight")?,
+                wv: lin("attn_v.weight")?,
+                bq,
+                bk,
+                bv,
+                wo: lin("attn_output.weight")?,
+                ffn_norm,
+                w_gate: lin("ffn_gate.weight")?,
+                w_up: lin("ffn_up.weight")?,
+                w_down: lin("ffn_down.weight")?,
             });
         }
         let (cos, sin) = rope_tables(&cfg, device)?;
@@ -170,19 +187,6 @@ fn rope_tables(cfg: &Qwen2Config, device: &Device) -> Result<(Tensor, Tensor)> {
         .reshape((cfg.max_context, 1))?;
     let angles = positions.matmul(&inv_freq)?;
     Ok((angles.cos()?, angles.sin()?))
-}
-
-/// Runs `x` through several weight matrices that share it as input. For a single
-/// token (decode) candle can fuse them into one pass over the activations.
-pub(super) fn project_shared(ws: &[&Arc<QTensor>], x: &Tensor) -> Result<Vec<Tensor>> {
-    let (_, seq, _) = x.dims3()?;
-    if seq == 1 {
-        let refs: Vec<&QTensor> = ws.iter().map(|w| w.as_ref()).collect();
-        if let Some(out) = QTensor::gemv_fused_shared_lhs(&refs, x)? {
-            return Ok(out);
-        }
-    }
-    ws.iter().map(|w| x.apply_op1_no_bwd(w.as_ref())).collect()
 }
 
 /// The tokens a session holds and their keys and values, one `(k, v)` per layer.
@@ -296,8 +300,7 @@ impl Session {
         for c in &mut self.caches {
             c.truncate(pos);
         }
-        let ids = Tensor::new(tokens, &w.device)?.unsqueeze(0)?;
-        let mut x = w.embed.embedding(&ids)?;
+        let mut x = w.embed.lookup(tokens, &w.device)?;
         let cos = w.cos.narrow(0, pos, seq)?;
         let sin = w.sin.narrow(0, pos, seq)?;
         let n_rep = cfg.n_head / cfg.n_kv_head;

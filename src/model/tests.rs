@@ -165,13 +165,12 @@ mod batch {
     use super::{max_abs_diff, tiny_model};
 
     /// Batched rows against the same tokens decoded one at a time. Each activation row
-    /// is quantized to Q8 on its own and the attention kernel gives the bits of the
-    /// plain path (see `attention::decode_two`), so one row is bit-identical (measured
-    /// 0; the fused one-row gemv, where the CPU has it, is taken by both). Several rows
-    /// can differ only where candle picks another matmul kernel for m > 1 (Q6_K on
-    /// repacked tiles instead of its one-row GEMV): measured ≤ 1.9e-6 on this tiny
-    /// model (the real model amplifies it to ~0.5, see `real`). 1e-4 is 50 times that
-    /// and still far below what a wrong position or prefix does to these logits (~0.1
+    /// is quantized to Q8 on its own, our CPU kernels give every row the arithmetic of
+    /// a one-row product (see `model::kernels`), and the attention kernel gives the
+    /// bits of the plain path (see `attention::decode_two`): measured 0 for one row and
+    /// for several. The tolerance is for candle's kernels on other devices, which pick
+    /// another matmul for m > 1 (≤ 1.9e-6 measured with them on this tiny model); 1e-4
+    /// is still far below what a wrong position or prefix does to these logits (~0.1
     /// and more).
     const TOLERANCE: f32 = 1e-4;
 
@@ -371,15 +370,11 @@ mod real {
         top(logits, 1)[0]
     }
 
-    /// Where batched rows can differ from a plain session, and where they cannot: one
-    /// row takes the very kernels of `Session::forward` (bit-identical), and identical
-    /// rows of a larger batch agree with each other bit for bit, so the batch itself
-    /// adds no error. Several rows do differ from one row, as several tokens of one
-    /// `Session::forward` do from feeding them one at a time: for more than one row
-    /// candle runs Q6_K matmuls (the output head, some `ffn_down`s) on repacked tiles
-    /// instead of its one-row GEMV. Measured on this prompt (release, AVX-512 without
-    /// VNNI): 2, 4 and 8 identical rows all 0.399 from the one-row logits; the
-    /// session's own last 4 prompt tokens in one pass vs one at a time, 0.467.
+    /// Batched rows give the bits of a plain session: one row takes the very kernels of
+    /// `Session::forward`, and on the CPU our matrix kernels run each activation row
+    /// with the arithmetic of a one-row product, so several rows do too. (With
+    /// candle's kernels, which switch Q6_K to repacked tiles for more than one row,
+    /// identical rows were 0.399 from the one-row logits.)
     #[test]
     fn one_row_is_exact_and_identical_rows_agree() {
         let Some(m) = real_model() else { return };
@@ -398,21 +393,15 @@ mod real {
         for r in 1..rows {
             assert_eq!(super::max_abs_diff(&row0, &many.get(r).expect("row")), 0.0);
         }
-        eprintln!(
-            "real model, 4 identical rows vs one row: max |Δ| = {}",
-            super::max_abs_diff(&row0, &want)
-        );
+        assert_eq!(super::max_abs_diff(&row0, &want), 0.0);
     }
 
     /// Four branches, started on the four likeliest first tokens and continued
-    /// greedily, against sessions that decode each sequence alone.
-    ///
-    /// Measured (release, AVX-512 without VNNI): max |Δ| = 0.565, 1.45 % of that
-    /// row's logit range, argmax the same at every step. That is the multi-row kernel
-    /// path (see `one_row_is_exact_and_identical_rows_agree`: 0.40 for identical rows,
-    /// 0.47 within a plain session), not the batch. Tolerances: 1.0 absolute and 3 %
-    /// of the range, about twice the measured figures; a wrong position or a wrong
-    /// prefix moves the logits by several units and changes the argmax.
+    /// greedily, against sessions that decode each sequence alone: the same bits (see
+    /// `one_row_is_exact_and_identical_rows_agree`). Measured 0 with our kernels; with
+    /// candle's it was 0.565, 1.45 % of the row's logit range, so the tolerances (1.0
+    /// absolute, 3 % of the range) stay for devices that still run candle's; a wrong
+    /// position or prefix moves the logits by several units and changes the argmax.
     #[test]
     fn four_branches_match_sessions_decoding_alone() {
         let Some(m) = real_model() else { return };

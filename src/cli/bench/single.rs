@@ -33,6 +33,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     let rss_after_load = peak_rss_mb();
     tracing::debug!("rss after load+warm-up: {:.0} MB", crate::daemon::rss_mb());
     crate::outln!("\n== {} thread(s) ==", backend.info().threads);
+    crate::outln!("{}", kernels_line());
     crate::outln!("load            {load:>8.0} ms");
     crate::outln!("warm-up         {warmup:>8.0} ms");
 
@@ -145,4 +146,20 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
 /// Peak resident memory of this process (VmHWM), in MB.
 fn peak_rss_mb() -> f64 {
     crate::daemon::proc_status_kb("VmHWM:").map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Which matrix kernels ran and what the CPU offers: figures from machines of
+/// different kinds (or a forced path) are only comparable with this line beside them.
+fn kernels_line() -> String {
+    use crate::model::kernels::dispatch;
+    let active = dispatch::active();
+    let forced = match std::env::var(dispatch::ENV) {
+        Ok(v) => format!(" (forced by {}={v})", dispatch::ENV),
+        Err(_) => String::new(),
+    };
+    format!(
+        "kernels         {}{forced} · CPU features: {}",
+        active.name(),
+        dispatch::cpu_features().join(" ")
+    )
 }

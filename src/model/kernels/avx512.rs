@@ -1,0 +1,257 @@
+//! AVX-512 dot products: one weight row against up to four activation rows, so a
+//! weight block is unpacked once for all of them (batched decoding, prefill).
+//!
+//! 64 values per register: a 32-byte run of Q4_K nibbles is broadcast to both
+//! halves and shifted by 0 in the low half and 4 in the high half, which lays the
+//! two 32-value sub-blocks out in order against one 64-byte activation load (Q6_K's
+//! high bits likewise). With VNNI the scale multiply and the add fuse into one
+//! `vpdpwssd`; without it they stay `vpmaddwd` + `vpaddd`.
+
+use std::arch::x86_64::*;
+
+use super::avx2::{f16x, f16x2, hsum128, load64, load128, load256};
+use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, unpack_scales_mins};
+
+#[inline(always)]
+fn load512<T: Copy>(b: &[T]) -> __m512i {
+    assert!(std::mem::size_of_val(b) >= 64);
+    // SAFETY: the slice holds at least 64 bytes (checked above); the load is unaligned.
+    // Only called from functions compiled with AVX-512F.
+    unsafe { _mm512_loadu_si512(b.as_ptr().cast()) }
+}
+
+/// Σ p·s pairwise into `acc` (i16 × i16 → i32).
+#[inline(always)]
+fn dot16<const VNNI: bool>(acc: __m512i, p: __m512i, s: __m512i) -> __m512i {
+    // SAFETY: only called from functions compiled with AVX-512BW, and with VNNI when
+    // `VNNI` is true.
+    unsafe {
+        if VNNI {
+            _mm512_dpwssd_epi32(acc, p, s)
+        } else {
+            _mm512_add_epi32(acc, _mm512_madd_epi16(p, s))
+        }
+    }
+}
+
+/// i16 lane indices that give lanes 0..16 word `a` and lanes 16..32 word `b`.
+#[inline(always)]
+fn pair_index(a: i16, b: i16) -> __m512i {
+    // SAFETY: only called from functions compiled with AVX-512F.
+    unsafe { _mm512_inserti64x4::<1>(_mm512_set1_epi16(a), _mm256_set1_epi16(b)) }
+}
+
+/// i16 lane indices that give lanes 8k..8k+8 word `4t + k`.
+#[inline(always)]
+fn quad_index(t: i16) -> __m512i {
+    // SAFETY: only called from functions compiled with AVX-512F.
+    unsafe {
+        let lo = _mm256_inserti128_si256::<1>(
+            _mm256_castsi128_si256(_mm_set1_epi16(4 * t)),
+            _mm_set1_epi16(4 * t + 1),
+        );
+        let hi = _mm256_inserti128_si256::<1>(
+            _mm256_castsi128_si256(_mm_set1_epi16(4 * t + 2)),
+            _mm_set1_epi16(4 * t + 3),
+        );
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+    }
+}
+
+#[inline(always)]
+fn q4k_body<const N: usize, const VNNI: bool>(
+    w: &[BlockQ4K],
+    a: &[BlockQ8K],
+    stride: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: only instantiated inside the `target_feature` entry points below, which
+    // enable AVX-512F/BW/VL (and VNNI for `VNNI`); loads go through checked slices.
+    unsafe {
+        let m4 = _mm512_set1_epi8(0xF);
+        let shift = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi16(4));
+        let idx = [
+            pair_index(0, 1),
+            pair_index(2, 3),
+            pair_index(4, 5),
+            pair_index(6, 7),
+        ];
+        let mut acc = [_mm512_setzero_ps(); N];
+        let mut acc_m = [_mm_setzero_ps(); N];
+        for (i, x) in w.iter().enumerate() {
+            let (sc, mn) = unpack_scales_mins(&x.scales);
+            let sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(load64(&sc)));
+            let mins = _mm_cvtepu8_epi16(load64(&mn));
+            let mut q = [_mm512_setzero_si512(); 4];
+            let mut s = [_mm512_setzero_si512(); 4];
+            for j in 0..4 {
+                let b = _mm512_broadcast_i64x4(load256(&x.qs[32 * j..]));
+                q[j] = _mm512_and_si512(_mm512_srlv_epi16(b, shift), m4);
+                s[j] = _mm512_permutexvar_epi16(idx[j], sc16);
+            }
+            let (dw, dmin) = f16x2([x.d[0], x.d[1], x.dmin[0], x.dmin[1]]);
+            for c in 0..N {
+                let y = &a[c * stride + i];
+                let mut sumi = _mm512_setzero_si512();
+                for j in 0..4 {
+                    let p = _mm512_maddubs_epi16(q[j], load512(&y.qs[64 * j..]));
+                    sumi = dot16::<VNNI>(sumi, p, s[j]);
+                }
+                acc[c] =
+                    _mm512_fmadd_ps(_mm512_set1_ps(dw * y.d), _mm512_cvtepi32_ps(sumi), acc[c]);
+                let bs = load256(&y.bsums);
+                let q8s = _mm_hadd_epi16(
+                    _mm256_castsi256_si128(bs),
+                    _mm256_extracti128_si256::<1>(bs),
+                );
+                let prod = _mm_madd_epi16(mins, q8s);
+                acc_m[c] = _mm_fmadd_ps(_mm_set1_ps(-dmin * y.d), _mm_cvtepi32_ps(prod), acc_m[c]);
+            }
+        }
+        for c in 0..N {
+            out[c] = _mm512_reduce_add_ps(acc[c]) + hsum128(acc_m[c]);
+        }
+    }
+}
+
+#[inline(always)]
+fn q6k_body<const N: usize, const VNNI: bool>(
+    w: &[BlockQ6K],
+    a: &[BlockQ8K],
+    stride: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: as in `q4k_body`.
+    unsafe {
+        let m3 = _mm512_set1_epi8(3);
+        let m15 = _mm512_set1_epi8(15);
+        // Bits 0-1 and 2-3 of `qh` for values 0..64 of a half, 4-5 and 6-7 for 64..128.
+        let sh_lo = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi16(2));
+        let sh_hi = _mm512_inserti64x4::<1>(_mm512_set1_epi16(4), _mm256_set1_epi16(6));
+        let idx = [quad_index(0), quad_index(1), quad_index(2), quad_index(3)];
+        let mut acc = [_mm512_setzero_ps(); N];
+        for (i, x) in w.iter().enumerate() {
+            let sc16 = _mm256_cvtepi8_epi16(load128(&x.scales));
+            let sc512 = _mm512_castsi256_si512(sc16);
+            let mut q = [_mm512_setzero_si512(); 4];
+            for n in 0..2 {
+                let ql = load512(&x.ql[64 * n..]);
+                let qh = _mm512_broadcast_i64x4(load256(&x.qh[32 * n..]));
+                let hl = _mm512_slli_epi16::<4>(_mm512_and_si512(_mm512_srlv_epi16(qh, sh_lo), m3));
+                let hh = _mm512_slli_epi16::<4>(_mm512_and_si512(_mm512_srlv_epi16(qh, sh_hi), m3));
+                q[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, m15), hl);
+                q[2 * n + 1] =
+                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16::<4>(ql), m15), hh);
+            }
+            let s = [
+                _mm512_permutexvar_epi16(idx[0], sc512),
+                _mm512_permutexvar_epi16(idx[1], sc512),
+                _mm512_permutexvar_epi16(idx[2], sc512),
+                _mm512_permutexvar_epi16(idx[3], sc512),
+            ];
+            let dw = f16x(x.d);
+            for c in 0..N {
+                let y = &a[c * stride + i];
+                // The -32 offset through the activation sums: Σ(q-32)a = Σqa - 32Σa.
+                let corr = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load256(&y.bsums), sc16));
+                let mut sumi =
+                    _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(corr));
+                for t in 0..4 {
+                    let p = _mm512_maddubs_epi16(q[t], load512(&y.qs[64 * t..]));
+                    sumi = dot16::<VNNI>(sumi, p, s[t]);
+                }
+                acc[c] =
+                    _mm512_fmadd_ps(_mm512_set1_ps(dw * y.d), _mm512_cvtepi32_ps(sumi), acc[c]);
+            }
+        }
+        for c in 0..N {
+            out[c] = _mm512_reduce_add_ps(acc[c]);
+        }
+    }
+}
+
+#[inline(always)]
+fn q8_0_body<const VNNI: bool>(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
+    // SAFETY: as in `q4k_body`.
+    unsafe {
+        let mut acc = _mm512_setzero_ps();
+        let pairs = w.len() / 2;
+        for i in 0..pairs {
+            let (x0, x1) = (&w[2 * i], &w[2 * i + 1]);
+            let (y0, y1) = (&a[2 * i], &a[2 * i + 1]);
+            let x =
+                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load256(&x0.qs)), load256(&x1.qs));
+            let y =
+                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load256(&y0.qs)), load256(&y1.qs));
+            // u8 × i8 products need an unsigned side: |x| against y with x's sign.
+            let neg = _mm512_movepi8_mask(x);
+            let ax = _mm512_abs_epi8(x);
+            let sy = _mm512_mask_sub_epi8(y, neg, _mm512_setzero_si512(), y);
+            let sumi = if VNNI {
+                _mm512_dpbusd_epi32(_mm512_setzero_si512(), ax, sy)
+            } else {
+                _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), _mm512_set1_epi16(1))
+            };
+            let d = _mm512_insertf32x8::<1>(
+                _mm512_set1_ps(f16x(x0.d) * f16x(y0.d)),
+                _mm256_set1_ps(f16x(x1.d) * f16x(y1.d)),
+            );
+            acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc);
+        }
+        let mut sum = _mm512_reduce_add_ps(acc);
+        if w.len() % 2 == 1 {
+            sum += super::q8_0::dot(&w[w.len() - 1..], &a[w.len() - 1..w.len()]);
+        }
+        sum
+    }
+}
+
+/// Dispatches `out.len()` (1..=`rows::MAX_ROWS`) activation rows to the body compiled for `n`.
+macro_rules! by_rows {
+    ($body:ident, $vnni:expr, $w:expr, $a:expr, $stride:expr, $out:expr) => {
+        match $out.len() {
+            1 => $body::<1, $vnni>($w, $a, $stride, $out),
+            2 => $body::<2, $vnni>($w, $a, $stride, $out),
+            3 => $body::<3, $vnni>($w, $a, $stride, $out),
+            _ => $body::<4, $vnni>($w, $a, $stride, &mut $out[..4]),
+        }
+    };
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
+pub fn q4k_vnni(w: &[BlockQ4K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
+    by_rows!(q4k_body, true, w, a, stride, out)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
+pub fn q4k(w: &[BlockQ4K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
+    by_rows!(q4k_body, false, w, a, stride, out)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
+pub fn q6k_vnni(w: &[BlockQ6K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
+    by_rows!(q6k_body, true, w, a, stride, out)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
+pub fn q6k(w: &[BlockQ6K], a: &[BlockQ8K], stride: usize, out: &mut [f32]) {
+    by_rows!(q6k_body, false, w, a, stride, out)
+}
+
+/// Q8_0 runs one activation row at a time (it is not in the shipped model).
+#[inline(always)]
+fn q8_0_rows<const VNNI: bool>(w: &[BlockQ8_0], a: &[BlockQ8_0], stride: usize, out: &mut [f32]) {
+    for (c, o) in out.iter_mut().enumerate() {
+        *o = q8_0_body::<VNNI>(w, &a[c * stride..c * stride + w.len()]);
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
+pub fn q8_0_vnni(w: &[BlockQ8_0], a: &[BlockQ8_0], stride: usize, out: &mut [f32]) {
+    q8_0_rows::<true>(w, a, stride, out)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
+pub fn q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0], stride: usize, out: &mut [f32]) {
+    q8_0_rows::<false>(w, a, stride, out)
+}

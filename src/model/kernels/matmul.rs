@@ -1,0 +1,249 @@
+//! Quantized weight matrices times activation rows, split over the engine's threads
+//! by weight rows: each weight row is read from memory once per call, whatever the
+//! number of activation rows (batched decoding and prefill rely on this).
+
+use std::ops::Range;
+
+use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, QK_K, QK8_0, WeightBlock, as_blocks};
+use super::dispatch::Path;
+use super::rows::{MAX_ROWS, RowKernel};
+use super::{q4k, q6k, q8_0, quantize};
+
+/// A weight format the kernels run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Q4K,
+    Q6K,
+    Q8_0,
+}
+
+impl Format {
+    pub fn from_ggml(t: candle_core::quantized::GgmlDType) -> Option<Self> {
+        use candle_core::quantized::GgmlDType as G;
+        match t {
+            G::Q4K => Some(Format::Q4K),
+            G::Q6K => Some(Format::Q6K),
+            G::Q8_0 => Some(Format::Q8_0),
+            _ => None,
+        }
+    }
+
+    /// (values, bytes) per block.
+    fn block(self) -> (usize, usize) {
+        match self {
+            Format::Q4K => (QK_K, size_of::<BlockQ4K>()),
+            Format::Q6K => (QK_K, size_of::<BlockQ6K>()),
+            Format::Q8_0 => (QK8_0, size_of::<BlockQ8_0>()),
+        }
+    }
+
+    /// Whether the activations go to Q8_K (the K-quants) rather than Q8_0.
+    fn wants_q8k(self) -> bool {
+        self != Format::Q8_0
+    }
+}
+
+/// A `rows × cols` weight matrix stored row by row in GGUF blocks.
+#[derive(Clone, Copy)]
+pub struct QMatrix<'a> {
+    format: Format,
+    data: &'a [u8],
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a> QMatrix<'a> {
+    /// Checks that `data` holds exactly `rows × cols` values of `format`.
+    pub fn new(format: Format, data: &'a [u8], rows: usize, cols: usize) -> Result<Self, String> {
+        let (values, bytes) = format.block();
+        if !cols.is_multiple_of(values) {
+            return Err(format!(
+                "{cols} columns is not a whole number of {format:?} blocks"
+            ));
+        }
+        let want = rows * (cols / values) * bytes;
+        if data.len() != want {
+            return Err(format!(
+                "{rows}×{cols} {format:?} needs {want} bytes, got {}",
+                data.len()
+            ));
+        }
+        Ok(Self {
+            format,
+            data,
+            rows,
+            cols,
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn row_bytes(&self) -> usize {
+        let (values, bytes) = self.format.block();
+        self.cols / values * bytes
+    }
+
+    fn blocks<B: WeightBlock>(&self, rows: Range<usize>) -> &'a [B] {
+        let rb = self.row_bytes();
+        as_blocks(&self.data[rows.start * rb..rows.end * rb])
+            .expect("whole blocks, checked by QMatrix::new")
+    }
+
+    /// Row `r`, dequantized into `out` (`cols` values).
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        match self.format {
+            Format::Q4K => dequantize(self.blocks::<BlockQ4K>(r..r + 1), out, q4k::dequantize),
+            Format::Q6K => dequantize(self.blocks::<BlockQ6K>(r..r + 1), out, q6k::dequantize),
+            Format::Q8_0 => dequantize(self.blocks::<BlockQ8_0>(r..r + 1), out, q8_0::dequantize),
+        }
+    }
+}
+
+fn dequantize<B: WeightBlock>(blocks: &[B], out: &mut [f32], f: impl Fn(&B, &mut [f32])) {
+    for (b, y) in blocks.iter().zip(out.chunks_exact_mut(B::VALUES)) {
+        f(b, y);
+    }
+}
+
+/// `rows × cols` activations quantized for the weight formats that will use them.
+pub struct Activations {
+    rows: usize,
+    cols: usize,
+    q8k: Vec<BlockQ8K>,
+    q8_0: Vec<BlockQ8_0>,
+}
+
+impl Activations {
+    /// `x` is `rows × cols`, row-major; `cols` must suit every format in `formats`.
+    pub fn quantize(x: &[f32], rows: usize, cols: usize, formats: &[Format]) -> Self {
+        let mut a = Self {
+            rows,
+            cols,
+            q8k: Vec::new(),
+            q8_0: Vec::new(),
+        };
+        if formats.iter().any(|f| f.wants_q8k()) {
+            a.q8k = vec![BlockQ8K::default(); rows * cols / QK_K];
+            quantize::q8k(x, &mut a.q8k);
+        }
+        if formats.iter().any(|f| !f.wants_q8k()) {
+            a.q8_0 = vec![BlockQ8_0::default(); rows * cols / QK8_0];
+            quantize::q8_0(x, &mut a.q8_0);
+        }
+        a
+    }
+}
+
+/// Weight rows one work unit covers: enough to amortise taking a unit, few enough
+/// that two threads share a small matrix (k and v have 256 rows) evenly.
+const TILE: usize = 8;
+
+/// The output buffers, written by several threads at once.
+struct Outputs(Vec<(*mut f32, usize)>);
+
+// SAFETY: the pointers are only written through `Outputs::write`, at indices that
+// distinct work units never share (see `matmul`), while the buffers outlive the call.
+unsafe impl Sync for Outputs {}
+
+impl Outputs {
+    /// Stores `v` at index `i` of buffer `m`.
+    ///
+    /// # Safety
+    /// No other thread may write or read that element during the call.
+    unsafe fn write(&self, m: usize, i: usize, v: f32) {
+        let (ptr, len) = self.0[m];
+        assert!(i < len);
+        // SAFETY: in bounds (checked above); exclusivity is the caller's promise.
+        unsafe { *ptr.add(i) = v };
+    }
+}
+
+/// `x · wᵀ` for each matrix in `ws` (all with `x.cols` columns), on `path`: one
+/// `x.rows × w.rows` row-major result per matrix. Work is shared by the engine's
+/// threads (candle's pool, which the rest of the forward pass uses too, so the two
+/// never compete for cores).
+pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
+    let path = if path.supported() {
+        path
+    } else {
+        super::dispatch::detected()
+    };
+    let mut outs: Vec<Vec<f32>> = ws.iter().map(|w| vec![0f32; x.rows * w.rows]).collect();
+    let ptrs = Outputs(outs.iter_mut().map(|o| (o.as_mut_ptr(), o.len())).collect());
+    // Units: TILE-row slices of each matrix in turn.
+    let starts: Vec<usize> = ws
+        .iter()
+        .scan(0, |n, w| {
+            let s = *n;
+            *n += w.rows.div_ceil(TILE);
+            Some(s)
+        })
+        .collect();
+    let units = ws.iter().map(|w| w.rows.div_ceil(TILE)).sum();
+    let run = |range: Range<usize>| {
+        for u in range {
+            let m = starts.partition_point(|&s| s <= u) - 1;
+            let w = &ws[m];
+            let r0 = (u - starts[m]) * TILE;
+            let rows = r0..(r0 + TILE).min(w.rows);
+            tile(w, rows, x, path, |c, r, v| {
+                // SAFETY: unit `u` alone covers weight rows `rows` of matrix `m`, and
+                // element (c, r) of output `m` belongs to row r.
+                unsafe { ptrs.write(m, c * w.rows + r, v) }
+            });
+        }
+    };
+    candle_core::utils::barrier_pool().execute_chunked(units, run);
+    outs
+}
+
+/// Weight rows `rows` of `w` against every activation row; `put(c, r, value)`.
+fn tile(
+    w: &QMatrix,
+    rows: Range<usize>,
+    x: &Activations,
+    path: Path,
+    put: impl Fn(usize, usize, f32),
+) {
+    assert_eq!(w.cols, x.cols, "matmul shapes");
+    match w.format {
+        Format::Q4K => tile_of::<BlockQ4K>(w, rows, &x.q8k, x.rows, path, put),
+        Format::Q6K => tile_of::<BlockQ6K>(w, rows, &x.q8k, x.rows, path, put),
+        Format::Q8_0 => tile_of::<BlockQ8_0>(w, rows, &x.q8_0, x.rows, path, put),
+    }
+}
+
+/// The loop of [`tile`] for one block type: groups of up to MAX_ROWS activation
+/// rows, each against every weight row of the tile (both stay in L1 meanwhile).
+fn tile_of<W: RowKernel>(
+    w: &QMatrix,
+    rows: Range<usize>,
+    a: &[W::Act],
+    n_act: usize,
+    path: Path,
+    put: impl Fn(usize, usize, f32),
+) {
+    let blocks = w.blocks::<W>(rows.clone());
+    let per_row = w.cols / W::VALUES;
+    for c0 in (0..n_act).step_by(MAX_ROWS) {
+        let n = MAX_ROWS.min(n_act - c0);
+        let mut tmp = [0f32; MAX_ROWS];
+        for (i, r) in rows.clone().enumerate() {
+            let wr = &blocks[i * per_row..(i + 1) * per_row];
+            W::rows(path, wr, &a[c0 * per_row..], per_row, &mut tmp[..n]);
+            for (k, &v) in tmp[..n].iter().enumerate() {
+                put(c0 + k, r, v);
+            }
+        }
+    }
+}

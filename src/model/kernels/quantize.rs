@@ -1,0 +1,51 @@
+//! Activations to 8-bit blocks, as GGML's `quantize_row_q8_K_ref` and
+//! `quantize_row_q8_0` do, so the dot products see the same integers as llama.cpp.
+
+use super::blocks::{BlockQ8_0, BlockQ8K, QK_K, QK8_0, f16_bytes};
+
+/// Quantizes `x` (a whole number of 256-value blocks) into `out`.
+pub fn q8k(x: &[f32], out: &mut [BlockQ8K]) {
+    for (xs, b) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
+        // Two passes, both vectorisable: the largest magnitude, then its first
+        // occurrence's sign (the value GGML's single pass keeps).
+        let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let max = xs.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0);
+        if amax == 0.0 {
+            *b = BlockQ8K::default();
+            continue;
+        }
+        // -127/max, not 127/amax: GGML's choice, kept so the integers match.
+        let iscale = -127.0 / max;
+        for (q, &v) in b.qs.iter_mut().zip(xs) {
+            *q = nearest_int(iscale * v).min(127) as i8;
+        }
+        for (s, qs) in b.bsums.iter_mut().zip(b.qs.chunks_exact(16)) {
+            *s = qs.iter().map(|&q| q as i16).sum();
+        }
+        for (s, pair) in b.bsums32.iter_mut().zip(b.bsums.chunks_exact(2)) {
+            *s = pair[0] + pair[1];
+        }
+        b.d = 1.0 / iscale;
+    }
+}
+
+/// Quantizes `x` (a whole number of 32-value blocks) into `out`.
+pub fn q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
+    for (xs, b) in x.chunks_exact(QK8_0).zip(out.iter_mut()) {
+        let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        b.d = f16_bytes(d);
+        for (q, &v) in b.qs.iter_mut().zip(xs) {
+            *q = nearest_int(v * id) as i8;
+        }
+    }
+}
+
+/// Round to nearest, ties to even, for |x| < 2²²: GGML's `nearest_int`. Adding
+/// 1.5·2²³ leaves the rounded integer in the low mantissa bits; unlike
+/// `f32::round_ties_even` (a libm call without SSE4.1) it vectorises.
+fn nearest_int(x: f32) -> i32 {
+    let v = x + 12_582_912.0;
+    (v.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
+}

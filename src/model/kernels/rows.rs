@@ -1,0 +1,58 @@
+//! One weight row against a few activation rows, on the chosen path.
+
+use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, WeightBlock};
+use super::dispatch::Path;
+use super::{q4k, q6k, q8_0};
+
+/// Activation rows one kernel call takes at most.
+pub const MAX_ROWS: usize = 4;
+
+/// A weight block type with its activation block type and its kernels.
+pub trait RowKernel: WeightBlock {
+    type Act: Copy;
+
+    /// `w` (one weight row) against `out.len()` (≤ MAX_ROWS) activation rows, row
+    /// `c` starting at `a[c * stride]`.
+    fn rows(path: Path, w: &[Self], a: &[Self::Act], stride: usize, out: &mut [f32]);
+}
+
+/// The row-at-a-time kernels' shared loop.
+fn each<W, A>(w: &[W], a: &[A], stride: usize, out: &mut [f32], dot: impl Fn(&[W], &[A]) -> f32) {
+    for (c, o) in out.iter_mut().enumerate() {
+        *o = dot(w, &a[c * stride..c * stride + w.len()]);
+    }
+}
+
+/// Implements [`RowKernel`]: `$vnni` and `$avx512` (in `avx512`) take several
+/// activation rows, `$avx2` (in `avx2`) and `$portable` one.
+macro_rules! row_kernel {
+    ($block:ty, $act:ty, $vnni:ident, $avx512:ident, $avx2:ident, $portable:path) => {
+        impl RowKernel for $block {
+            type Act = $act;
+
+            fn rows(path: Path, w: &[Self], a: &[$act], stride: usize, out: &mut [f32]) {
+                debug_assert!(out.len() <= MAX_ROWS);
+                debug_assert!(a.len() >= (out.len() - 1) * stride + w.len());
+                match path {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `path` is one `dispatch` found this CPU to run (see
+                    // `matmul`), which enables every feature the kernel is built for.
+                    Path::Avx512Vnni => unsafe { super::avx512::$vnni(w, a, stride, out) },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as above.
+                    Path::Avx512 => unsafe { super::avx512::$avx512(w, a, stride, out) },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as above.
+                    Path::Avx2 => each(w, a, stride, out, |w, a| unsafe {
+                        super::avx2::$avx2(w, a)
+                    }),
+                    _ => each(w, a, stride, out, $portable),
+                }
+            }
+        }
+    };
+}
+
+row_kernel!(BlockQ4K, BlockQ8K, q4k_vnni, q4k, dot_q4k, q4k::dot);
+row_kernel!(BlockQ6K, BlockQ8K, q6k_vnni, q6k, dot_q6k, q6k::dot);
+row_kernel!(BlockQ8_0, BlockQ8_0, q8_0_vnni, q8_0, dot_q8_0, q8_0::dot);
