@@ -5,7 +5,7 @@
 //! `DIR=/; rm -rf $DIR` are only dangerous in light of what came before.
 
 use super::args::{Arg, HOME, OPAQUE, UNKNOWN, Vars, command_name, is_only_expansion, render};
-use super::paths::{PathInfo, basename, classify};
+use super::paths::{PathInfo, Scope, basename, classify};
 use super::{Level, Verdict, exec, fanout, network, rules};
 use crate::syntax::wrappers::{self, Note, Wrap};
 use crate::syntax::{
@@ -499,6 +499,12 @@ impl Engine {
                         next.echo = Some(text);
                     } else {
                         next.items = fanout::listed_paths(self, eff.name, rest);
+                        // `find / -name '*.key' -exec cat {} \;` prints keys too.
+                        next.secret |= next.items.as_ref().is_some_and(|(items, _)| {
+                            items
+                                .iter()
+                                .any(|a| self.classify(a).scope == Scope::Credentials)
+                        });
                     }
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::args::Arg;
 use super::engine::{Ctx, Engine, Input, Inv};
-use super::paths::{Class, PathInfo, Scope};
+use super::paths::{Class, PathInfo, Scope, basename};
 use super::rules;
 
 /// What `echo` / `printf` would print, close enough to re-parse as a script.
@@ -48,10 +48,20 @@ pub(crate) fn listed_paths(
             (!items.is_empty()).then_some((items, !parsed.filtered))
         }
         "ls" => {
+            // `ls DIR` prints the entries of DIR, not DIR itself.
             let operands: Vec<Arg<'static>> = rest
                 .iter()
                 .filter(|a| !a.text.starts_with('-'))
-                .map(Arg::detached)
+                .map(|a| {
+                    let text = &a.text;
+                    let glob = text.contains(['*', '?']);
+                    let entries = if glob {
+                        text.clone()
+                    } else {
+                        format!("{}/*", text.trim_end_matches('/'))
+                    };
+                    a.derived(&entries).detached()
+                })
                 .collect();
             let listed = if operands.is_empty() {
                 vec![Arg::synthetic("*")]
@@ -167,12 +177,20 @@ pub(crate) fn xargs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
-/// `arg` with every `marker` (`{}`) replaced by `item`, which it then stands for.
+/// `arg` with every `marker` (`{}`) replaced by `item`, which it then stands for. After
+/// a directory (`~/{}`) the marker is an entry's name, so only the item's last
+/// component goes in (`ls ~ | xargs -I{} rm -rf ~/{}` deletes `~/*`).
 fn substitute<'w>(arg: &Arg<'w>, marker: &str, item: &Arg<'_>) -> Arg<'w> {
     if !arg.text.contains(marker) {
         return arg.clone();
     }
-    let mut out = arg.derived(&arg.text.replace(marker, &item.text));
+    let after_dir = arg.text.contains(&format!("/{marker}"));
+    let fill = if after_dir {
+        basename(&item.text)
+    } else {
+        item.text.as_str()
+    };
+    let mut out = arg.derived(&arg.text.replace(marker, fill));
     if item.about.is_some() {
         out.about.clone_from(&item.about);
     }
@@ -359,7 +377,11 @@ fn parse_find<'a, 'w>(args: &'a [Arg<'w>]) -> FindExpr<'a, 'w> {
 /// `-mtime -2` as "modified in the last 2 days", `-size +100M` as "larger than 100M".
 fn test_words(test: &str, value: &str) -> String {
     let amount = value.trim_start_matches(['+', '-']);
-    let unit = if test.ends_with("min") { "minute" } else { "day" };
+    let unit = if test.ends_with("min") {
+        "minute"
+    } else {
+        "day"
+    };
     let unit = if amount == "1" {
         unit.to_string()
     } else {
@@ -398,8 +420,23 @@ fn is_junk(pattern: &str) -> bool {
         ".#*",
     ];
     const EXTENSIONS: &[&str] = &[
-        "pyc", "pyo", "o", "obj", "class", "tmp", "temp", "bak", "old", "swp", "swo", "orig",
-        "rej", "part", "crdownload", "cache", "dSYM",
+        "pyc",
+        "pyo",
+        "o",
+        "obj",
+        "class",
+        "tmp",
+        "temp",
+        "bak",
+        "old",
+        "swp",
+        "swo",
+        "orig",
+        "rej",
+        "part",
+        "crdownload",
+        "cache",
+        "dSYM",
     ];
     NAMES.contains(&pattern)
         || pattern.starts_with("core.")
@@ -413,8 +450,10 @@ fn is_junk(pattern: &str) -> bool {
 /// being written.
 fn is_rotated(pattern: &str) -> bool {
     let ext = pattern.rsplit('.').next().unwrap_or_default();
-    matches!(ext, "gz" | "bz2" | "xz" | "zst" | "zip" | "old" | "[0-9]" | "[1-9]")
-        || ext.chars().all(|c| c.is_ascii_digit())
+    matches!(
+        ext,
+        "gz" | "bz2" | "xz" | "zst" | "zip" | "old" | "[0-9]" | "[1-9]"
+    ) || ext.chars().all(|c| c.is_ascii_digit())
 }
 
 /// What `{}` stands for, per start point, and whether it is a narrow set of files
@@ -434,7 +473,10 @@ fn found_items<'w>(eng: &Engine, expr: &FindExpr<'_, 'w>) -> Vec<(Arg<'w>, bool)
                 && (expr.older || (names && expr.names.iter().all(|n| is_rotated(n)))));
         if narrow {
             items.push((
-                Arg::stand_in("files found by find", format!("matching files under {}", info.shown)),
+                Arg::stand_in(
+                    "files found by find",
+                    format!("matching files under {}", info.shown),
+                ),
                 true,
             ));
             continue;

@@ -99,6 +99,10 @@ fn word_fetches_at(word: &Word, depth: usize) -> bool {
 
 /// Remembers where a download lands, so running it later is caught.
 pub(crate) fn record_download(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    // netcat sends whatever it reads as well as receiving.
+    if matches!(inv.name(), "nc" | "ncat" | "netcat") {
+        upload_stdin(eng, inv);
+    }
     let wget = inv.name().starts_with("wget");
     let opts = if wget {
         Opts::parse(
@@ -110,7 +114,17 @@ pub(crate) fn record_download(eng: &mut Engine, inv: &Inv<'_, '_>) {
         Opts::parse(
             inv.rest(),
             "oHdXuAebcTxmwFrEKYyzCQtUP",
-            &["output", "header", "data", "user-agent"],
+            &[
+                "output",
+                "header",
+                "data",
+                "user-agent",
+                "data-binary",
+                "data-raw",
+                "data-urlencode",
+                "form",
+                "upload-file",
+            ],
         )
     };
     let url_name = opts
@@ -134,10 +148,19 @@ pub(crate) fn record_download(eng: &mut Engine, inv: &Inv<'_, '_>) {
     if let Some(file) = target.filter(|f| !f.is_empty()) {
         eng.downloads.push(file);
     }
-    let sent: Vec<String> = ["d", "F", "T", "data", "data-binary", "form", "upload-file"]
-        .iter()
-        .filter_map(|k| opts.value(k))
-        .collect();
+    let sent: Vec<String> = [
+        "d",
+        "F",
+        "T",
+        "data",
+        "data-binary",
+        "data-urlencode",
+        "form",
+        "upload-file",
+    ]
+    .iter()
+    .filter_map(|k| opts.value(k))
+    .collect();
     for value in sent {
         // `-d @file`, `-F key=@file`, `-T file`: the file's contents leave the machine.
         let file = value.split_once('@').map_or(value.as_str(), |(_, f)| f);
@@ -164,7 +187,10 @@ fn exposes(eng: &mut Engine, info: &PathInfo) {
 /// `curl -d @-`): implements D2 when a stage before it read credentials.
 pub(crate) fn upload_stdin(eng: &mut Engine, inv: &Inv<'_, '_>) {
     if inv.input.up.secret {
-        eng.note(Dangerous, "sends your keys or saved logins over the network");
+        eng.note(
+            Dangerous,
+            "sends your keys or saved logins over the network",
+        );
     }
 }
 

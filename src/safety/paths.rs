@@ -424,7 +424,13 @@ fn classify_abs(abs: &str, var: Option<String>) -> PathInfo {
 
 /// Login audit files: wiping one erases who logged in and when.
 const AUDIT_LOGS: &[&str] = &[
-    "auth.log", "secure", "wtmp", "btmp", "lastlog", "faillog", "audit.log",
+    "auth.log",
+    "secure",
+    "wtmp",
+    "btmp",
+    "lastlog",
+    "faillog",
+    "audit.log",
 ];
 
 /// Credentials, logs and kernel memory, which the directory layout alone misses.
@@ -453,8 +459,19 @@ fn special_scope(comps: &[&str]) -> Option<(Scope, Option<&'static str>)> {
     Some(found)
 }
 
-/// `id_rsa`, `id_ed25519`, `id_ecdsa_sk`, but not the public halves (`id_rsa.pub`).
+/// `id_rsa`, `id_ed25519`, `id_ecdsa_sk`, `server.key`, but not the public halves
+/// (`id_rsa.pub`).
 fn is_private_key(name: &str) -> bool {
+    // A backup copy (`id_rsa.bak`) is not the key in use.
+    if [".bak", ".old", ".orig", "~"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        return false;
+    }
+    if name.ends_with(".key") {
+        return true;
+    }
     let Some(kind) = name.strip_prefix("id_") else {
         return false;
     };

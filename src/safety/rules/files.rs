@@ -5,7 +5,7 @@ use crate::safety::args::{Arg, command_name};
 use crate::safety::engine::{Engine, Inv};
 use crate::safety::exec;
 use crate::safety::opts::Opts;
-use crate::safety::paths::{PathInfo, Scope};
+use crate::safety::paths::{Class, PathInfo, Scope};
 
 /// Severity of deleting `info`; shared by `rm`, `find -delete` and friends.
 ///
@@ -69,7 +69,10 @@ pub(crate) fn write_target(info: &PathInfo, append: bool) -> Option<(Level, Stri
         Scope::Sink => return None,
         Scope::KernelMemory => (
             Dangerous,
-            format!("writes into {}, which can crash the machine", info.describe()),
+            format!(
+                "writes into {}, which can crash the machine",
+                info.describe()
+            ),
         ),
         Scope::Credentials if append => (Caution, format!("appends to {}", info.describe())),
         Scope::Credentials => (
@@ -77,7 +80,10 @@ pub(crate) fn write_target(info: &PathInfo, append: bool) -> Option<(Level, Stri
             info.qualify(format!("overwrites {}", info.describe())),
         ),
         Scope::Logs if append => return None,
-        Scope::Logs => (Dangerous, info.qualify(format!("wipes {}", info.describe()))),
+        Scope::Logs => (
+            Dangerous,
+            info.qualify(format!("wipes {}", info.describe())),
+        ),
         Scope::Device if info.is_abs("/proc/sysrq-trigger") => (
             Dangerous,
             "writes to /proc/sysrq-trigger, which can crash or reboot the machine".to_string(),
@@ -227,7 +233,8 @@ pub(crate) fn mv(eng: &mut Engine, inv: &Inv<'_, '_>) {
     eng.note(Caution, "moves or renames files");
 }
 
-/// Implements D1 (vital files replaced), D6 (disks overwritten) and C2.
+/// Implements D1 (vital files replaced), D2 and D4 (keys or logs overwritten), D6
+/// (disks overwritten) and C2.
 pub(crate) fn cp(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "tSmgo", &["target-directory", "suffix", "mode"]);
     let (_, dest) = sources_and_dest(&opts);
@@ -242,6 +249,14 @@ pub(crate) fn cp(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 eng.note(Dangerous, format!("replaces {}", info.shown));
             }
             Scope::History => eng.note(Dangerous, "overwrites your shell history"),
+            Scope::Credentials | Scope::Logs => eng.note(
+                Dangerous,
+                info.qualify(format!("overwrites {}", info.describe())),
+            ),
+            // A stand-in for every file `find` matched under a system or home directory.
+            _ if info.about.is_some() && matches!(info.class(), Class::System | Class::Home) => {
+                eng.note(Dangerous, format!("overwrites {}", info.describe()));
+            }
             Scope::SystemFile if !info.is_dropin() => {
                 eng.note(Caution, format!("overwrites system file {}", info.shown));
             }
@@ -325,7 +340,9 @@ fn world_writable(mode: &str) -> bool {
 fn exposes(mode: &str) -> bool {
     if !mode.is_empty() && mode.chars().all(|c| c.is_digit(8)) {
         let digits: Vec<u32> = mode.chars().filter_map(|c| c.to_digit(8)).collect();
-        let tail = digits.get(digits.len().saturating_sub(2)..).unwrap_or_default();
+        let tail = digits
+            .get(digits.len().saturating_sub(2)..)
+            .unwrap_or_default();
         return digits.len() >= 3 && tail.iter().any(|d| d & 6 != 0);
     }
     mode.split(',').any(|clause| {
@@ -490,11 +507,7 @@ pub(crate) fn truncate(eng: &mut Engine, inv: &Inv<'_, '_>) {
                     info.qualify(format!("empties {}", info.describe())),
                 );
             }
-            Scope::Root
-            | Scope::Home
-            | Scope::UsersHome
-            | Scope::SystemDir
-            | Scope::TopLevel
+            Scope::Root | Scope::Home | Scope::UsersHome | Scope::SystemDir | Scope::TopLevel
                 if shrinks && info.many() =>
             {
                 eng.note(

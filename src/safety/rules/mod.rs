@@ -72,7 +72,7 @@ pub(crate) fn check(eng: &mut Engine, inv: &Inv<'_, '_>) {
         "sysctl" => security::sysctl(eng, inv),
         "journalctl" => system::journalctl(eng, inv),
         "gpg" | "gpg2" => security::gpg(eng, inv),
-        "nc" | "ncat" | "netcat" | "socat" => crate::safety::network::upload_stdin(eng, inv),
+        "socat" => crate::safety::network::upload_stdin(eng, inv),
         "badblocks" | "nvme" => disk::disk_tools(eng, inv),
         "crontab" => system::crontab(eng, inv),
         "history" => system::history(eng, inv),
@@ -80,7 +80,8 @@ pub(crate) fn check(eng: &mut Engine, inv: &Inv<'_, '_>) {
         "userdel" | "deluser" => eng.note(Caution, "deletes a user account"),
         "tar" | "unzip" | "7z" => files::extract(eng, inv),
         "umount" => system::umount(eng, inv),
-        "mount" => eng.note(Caution, "mounts or unmounts a filesystem"),
+        // Without operands `mount` only lists what is mounted.
+        "mount" if !inv.rest().is_empty() => eng.note(Caution, "mounts or unmounts a filesystem"),
         "chattr" => eng.note(Caution, "changes file attributes"),
         name if packages::is_package_manager(name) => packages::packages(eng, inv),
         "git" => vcs::git(eng, inv),

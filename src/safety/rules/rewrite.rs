@@ -23,9 +23,10 @@ fn judge(info: &PathInfo, recursive: bool, replaces: bool, verb: &str) -> Option
         }
         Class::Credentials | Class::Logs => (Caution, format!("{verb} {what} in place")),
         Class::Device => (Dangerous, format!("{verb} {what}")),
-        Class::System if info.scope == Scope::SystemFile && info.is_vital() => {
-            (Dangerous, format!("{verb} {what}, which can lock everyone out"))
-        }
+        Class::System if info.scope == Scope::SystemFile && info.is_vital() => (
+            Dangerous,
+            format!("{verb} {what}, which can lock everyone out"),
+        ),
         Class::System if info.scope == Scope::SystemFile && replaces => (
             Dangerous,
             format!("{verb} {what}, so the system no longer finds it"),

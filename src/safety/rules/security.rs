@@ -17,6 +17,11 @@ const WEAKENINGS: &[(&str, &[&str], &str)] = &[
         "turns SELinux off",
     ),
     (
+        "/etc/sysconfig/selinux",
+        &["selinux=disabled", "selinux=permissive"],
+        "turns SELinux off",
+    ),
+    (
         "/etc/ssh/sshd_config",
         &["permitemptypasswords yes", "permitrootlogin yes"],
         "lets anyone log in over SSH as root or without a password",
@@ -64,7 +69,10 @@ pub(crate) fn setenforce(eng: &mut Engine, inv: &Inv<'_, '_>) {
         .iter()
         .any(|a| a.is("0") || a.text.eq_ignore_ascii_case("permissive"))
     {
-        eng.note(Dangerous, "turns off SELinux enforcement for the whole machine");
+        eng.note(
+            Dangerous,
+            "turns off SELinux enforcement for the whole machine",
+        );
     }
 }
 
@@ -90,7 +98,11 @@ pub(crate) fn apparmor(eng: &mut Engine, inv: &Inv<'_, '_>) {
 /// `passwd -d user` and `usermod -p ''` leave an account with no password at all.
 pub(crate) fn password(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = if inv.name() == "passwd" {
-        Opts::parse(inv.rest(), "nxwir", &["mindays", "maxdays", "warndays", "inactive"])
+        Opts::parse(
+            inv.rest(),
+            "nxwir",
+            &["mindays", "maxdays", "warndays", "inactive"],
+        )
     } else {
         Opts::parse(
             inv.rest(),
@@ -98,10 +110,10 @@ pub(crate) fn password(eng: &mut Engine, inv: &Inv<'_, '_>) {
             &["password", "home", "shell", "expiredate", "inactive"],
         )
     };
-    let user = opts
-        .operands
-        .last()
-        .map_or_else(|| "your account".to_string(), |u| format!("account {}", u.shown()));
+    let user = opts.operands.last().map_or_else(
+        || "your account".to_string(),
+        |u| format!("account {}", u.shown()),
+    );
     let removed = match inv.name() {
         "passwd" => opts.flag('d', "delete"),
         _ => opts
@@ -141,11 +153,13 @@ pub(crate) fn sysctl(eng: &mut Engine, inv: &Inv<'_, '_>) {
 /// keys only is C2.
 pub(crate) fn gpg(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let args = inv.rest();
-    if args
-        .iter()
-        .any(|a| a.text.starts_with("--delete-secret-key") || a.is("--delete-secret-and-public-key"))
-    {
-        eng.note(Dangerous, "deletes your GPG private keys, which cannot be recreated");
+    if args.iter().any(|a| {
+        a.text.starts_with("--delete-secret-key") || a.is("--delete-secret-and-public-key")
+    }) {
+        eng.note(
+            Dangerous,
+            "deletes your GPG private keys, which cannot be recreated",
+        );
     } else if args.iter().any(|a| a.text.starts_with("--delete-key")) {
         eng.note(Caution, "deletes GPG public keys from your keyring");
     }

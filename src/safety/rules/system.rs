@@ -70,6 +70,10 @@ pub(crate) fn kill(eng: &mut Engine, inv: &Inv<'_, '_>) {
 
 /// Implements D7 (every process, or every process of a user), else C3.
 pub(crate) fn pkill(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    // `killall -l` lists signal names (pkill's `-l` lists while killing).
+    if inv.name() == "killall" && inv.rest().iter().any(|a| a.is("-l") || a.is("--list")) {
+        return;
+    }
     if inv.name() == "killall5" {
         eng.note(Dangerous, "signals every process on the system");
         return;
@@ -128,7 +132,11 @@ pub(crate) fn power(eng: &mut Engine, inv: &Inv<'_, '_>) {
 pub(crate) fn umount(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "tOoN", &["types", "test-opts", "options"]);
     if opts.flag('a', "all") {
-        let how = if opts.flag('f', "force") { "forcibly " } else { "" };
+        let how = if opts.flag('f', "force") {
+            "forcibly "
+        } else {
+            ""
+        };
         eng.note(
             Dangerous,
             format!("{how}unmounts every filesystem, breaking everything still using them"),
@@ -138,7 +146,10 @@ pub(crate) fn umount(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let forced = opts.flag('f', "force") || opts.flag('l', "lazy");
     for target in &opts.operands {
         if forced && eng.classify(target).abs.as_deref() == Some("/") {
-            eng.note(Dangerous, "unmounts the root filesystem out from under the system");
+            eng.note(
+                Dangerous,
+                "unmounts the root filesystem out from under the system",
+            );
         }
     }
     eng.note(Caution, "mounts or unmounts a filesystem");
@@ -150,7 +161,14 @@ pub(crate) fn journalctl(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(
         inv.rest(),
         "uDnop",
-        &["vacuum-time", "vacuum-size", "vacuum-files", "unit", "since", "until"],
+        &[
+            "vacuum-time",
+            "vacuum-size",
+            "vacuum-files",
+            "unit",
+            "since",
+            "until",
+        ],
     );
     let time = opts.value("vacuum-time");
     let size = opts.value("vacuum-size");
@@ -160,9 +178,14 @@ pub(crate) fn journalctl(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
     let everything = time.as_deref().is_some_and(|t| seconds(t) < 86_400)
         || size.as_deref().is_some_and(|s| bytes(s) < 16 << 20)
-        || files.as_deref().is_some_and(|f| f.trim() == "0" || f.trim() == "1");
+        || files
+            .as_deref()
+            .is_some_and(|f| f.trim() == "0" || f.trim() == "1");
     if everything {
-        eng.note(Dangerous, "deletes nearly all of the system journal (every past log)");
+        eng.note(
+            Dangerous,
+            "deletes nearly all of the system journal (every past log)",
+        );
     } else {
         eng.note(Caution, "deletes old journal files");
     }

@@ -70,8 +70,10 @@ pub(crate) fn git(eng: &mut Engine, inv: &Inv<'_, '_>) {
             eng.note(Caution, "discards local changes");
             discards(eng, true, false);
         }
-        "restore" if !rest.iter().all(|a| a.is("--staged") || a.is("-S")) => {
+        // `--staged` alone only unstages; the working tree is left as it is.
+        "restore" if !has(rest, &["--staged", "-S"]) || has(rest, &["--worktree", "-W"]) => {
             eng.note(Caution, "discards local changes");
+            discards(eng, true, false);
         }
         "switch" if has(rest, &["-f", "--force", "--discard-changes"]) => {
             eng.note(Caution, "discards local changes");
@@ -112,6 +114,9 @@ fn discards(eng: &mut Engine, changes: bool, untracked: bool) {
 }
 
 fn push(eng: &mut Engine, rest: &[Arg<'_>]) {
+    if has(rest, &["--dry-run", "-n"]) {
+        return;
+    }
     let mut force = false;
     let mut lease = false;
     let mut mirror = false;
