@@ -367,7 +367,9 @@ fn classify_relative(text: &str, var: Option<String>) -> PathInfo {
         _ => (stack.as_slice(), false),
     };
     let ups = dir.iter().take_while(|c| **c == "..").count();
-    let scope = if dir.is_empty() {
+    let scope = if stack.last().is_some_and(|l| is_private_key(l)) {
+        Scope::Credentials
+    } else if dir.is_empty() {
         Scope::Everything
     } else if ups == dir.len() || ups >= 3 {
         Scope::ParentEscape
@@ -380,6 +382,9 @@ fn classify_relative(text: &str, var: Option<String>) -> PathInfo {
     };
     let mut found = info(scope, glob, shown, var, None);
     found.pattern = stack.last().is_some_and(|l| has_glob(l));
+    if scope == Scope::Credentials {
+        found.label = Some("a private key");
+    }
     found
 }
 

@@ -69,6 +69,7 @@ pub(crate) fn check(eng: &mut Engine, inv: &Inv<'_, '_>) {
         "setenforce" => security::setenforce(eng, inv),
         "aa-teardown" | "aa-disable" | "aa-complain" => security::apparmor(eng, inv),
         "passwd" | "usermod" => security::password(eng, inv),
+        "chpasswd" => security::chpasswd(eng, inv),
         "sysctl" => security::sysctl(eng, inv),
         "journalctl" => system::journalctl(eng, inv),
         "gpg" | "gpg2" => security::gpg(eng, inv),

@@ -164,3 +164,21 @@ pub(crate) fn gpg(eng: &mut Engine, inv: &Inv<'_, '_>) {
         eng.note(Caution, "deletes GPG public keys from your keyring");
     }
 }
+
+/// `echo 'root:' | chpasswd`: a `user:` line with nothing after the colon sets an empty
+/// password. Implements D5.
+pub(crate) fn chpasswd(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let text = inv.input.up.echo.clone().or_else(|| inv.input.text.clone());
+    let emptied = text.iter().flat_map(|t| t.lines()).find_map(|line| {
+        let (user, password) = line.trim().split_once(':')?;
+        password.trim().is_empty().then(|| user.trim().to_string())
+    });
+    if let Some(user) = emptied {
+        eng.note(
+            Dangerous,
+            format!("removes the password of account {user}, so anyone can log in"),
+        );
+    } else {
+        eng.note(Caution, "changes account passwords");
+    }
+}

@@ -8,6 +8,7 @@ use crate::safety::Level::{Caution, Dangerous};
 use crate::safety::args::Arg;
 use crate::safety::engine::{Engine, Inv};
 use crate::safety::opts::Opts;
+use crate::syntax::{Command, Part, Word};
 
 /// A reboot or power-off that skips shutting services down and syncing disks.
 pub(crate) const FORCED_POWER: &str =
@@ -48,6 +49,9 @@ pub(crate) fn kill(eng: &mut Engine, inv: &Inv<'_, '_>) {
         }
     }
     for pid in &pids {
+        if let Some(whose) = pid.word.and_then(listed_processes) {
+            eng.note(Dangerous, format!("kills every process {whose}"));
+        }
         match pid.text.as_str() {
             "-1" => eng.note(
                 Dangerous,
@@ -66,6 +70,63 @@ pub(crate) fn kill(eng: &mut Engine, inv: &Inv<'_, '_>) {
         None => "kills processes".into(),
     };
     eng.note(Caution, why);
+}
+
+/// `kill $(ps -u alice -o pid=)`, `kill $(ps -e -o pid)`, `kill $(pgrep -u bob)`: the
+/// substitution lists every process of a user or of the system, and nothing after the
+/// listing (a `grep`, an `awk` pattern) narrows it. Returns whose processes they are.
+fn listed_processes(word: &Word) -> Option<String> {
+    word.parts.iter().find_map(|part| {
+        let Part::Sub(script) = part else { return None };
+        let [pipeline] = script.pipelines.as_slice() else {
+            return None;
+        };
+        let mut stages = pipeline.stages.iter().map(|stage| match stage {
+            Command::Simple(simple) => simple.words.iter().map(Word::literal).collect(),
+            _ => None,
+        });
+        let first: Vec<String> = stages.next()??;
+        // Stages that only reshape the list keep every process in it.
+        let reshaping = stages.all(|words: Option<Vec<String>>| {
+            words.is_some_and(|w| match w.first().map(String::as_str) {
+                Some("tail" | "cut" | "tr" | "xargs") => true,
+                Some("awk") => !w.iter().skip(1).any(|a| a.contains(['/', '='])),
+                _ => false,
+            })
+        });
+        if !reshaping {
+            return None;
+        }
+        let program = first.first()?.as_str();
+        let rest: Vec<&str> = first.iter().skip(1).map(String::as_str).collect();
+        let user = rest
+            .windows(2)
+            .find(|w| matches!(w[0], "-u" | "-U" | "--user"))
+            .map(|w| w[1].to_string());
+        match program {
+            "ps" if rest
+                .iter()
+                .any(|a| matches!(*a, "-C" | "-p" | "--pid" | "-q")) =>
+            {
+                None
+            }
+            "ps" if user.is_some() => user.map(|u| format!("of user {u}")),
+            "ps" if rest
+                .iter()
+                .any(|a| matches!(*a, "-e" | "-A" | "aux" | "ax" | "-ax" | "-aux" | "-ef")) =>
+            {
+                Some("on the system".into())
+            }
+            "pgrep"
+                if rest
+                    .iter()
+                    .all(|a| a.starts_with('-') || Some(a.to_string()) == user) =>
+            {
+                user.map(|u| format!("of user {u}"))
+            }
+            _ => None,
+        }
+    })
 }
 
 /// Implements D7 (every process, or every process of a user), else C3.
