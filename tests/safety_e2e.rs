@@ -207,3 +207,27 @@ fn the_destructive_judge_reads_answers_as_intended() {
     ));
     assert!(!destructive(&case(&["/etc"], &["gzip"]), "gzip -k /etc"));
 }
+
+/// `caro check` exits 0 for safe, 1 for caution and 10 for dangerous under the new
+/// verdicts (no model needed).
+#[test]
+fn check_exit_codes_follow_the_new_verdicts() {
+    let code = |cmd: &str| {
+        std::process::Command::new(common::caro_bin())
+            .args(["check", "--", cmd])
+            .output()
+            .expect("run caro check")
+            .status
+            .code()
+    };
+    assert_eq!(code("find / -type f -mtime +1 -delete"), Some(10));
+    assert_eq!(
+        code("find /var/log -type f -mtime -2 -exec gzip {} \\;"),
+        Some(10)
+    );
+    assert_eq!(code("sudo setenforce 0"), Some(10));
+    assert_eq!(code("sudo pkill -u alice"), Some(10));
+    assert_eq!(code("kill 1234"), Some(1));
+    assert_eq!(code("rm -rf ./build"), Some(1));
+    assert_eq!(code("git clean -n"), Some(0));
+}

@@ -798,6 +798,37 @@ fn check_comment_marker_is_prose(sh: Sh) {
     assert!(line.starts_with("ls"), "{sh:?}: {line:?}");
 }
 
+/// A request whose answer is dangerous (`setenforce 0`): the widget prints its warning
+/// line under the prompt, and `caro check` on the same line exits 10 (issue 15).
+fn check_dangerous_answer_warns(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    }) else {
+        return;
+    };
+    let prose = "turn off selinux enforcement";
+    t.type_prose(prose);
+    let line = t.complete(prose);
+    let screen = t.screen();
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.trim_start().starts_with("caro: dangerous:")),
+        "{sh:?}: no warning line for {line:?}:\n{screen}"
+    );
+    t.assert_nothing_ran();
+    let status = Command::new(env!("CARGO_BIN_EXE_caro"))
+        .args(["check", "--", &line])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run caro check");
+    assert_eq!(status.code(), Some(10), "{sh:?}: caro check {line:?}");
+}
+
 macro_rules! per_shell {
     ($($name:ident => $body:expr;)*) => {
         mod zsh {
@@ -824,4 +855,5 @@ per_shell! {
     cursor_anywhere_takes_the_whole_line => check_cursor_anywhere_takes_the_whole_line;
     vi_mode => check_vi_mode;
     comment_marker_is_prose => check_comment_marker_is_prose;
+    dangerous_answer_warns => check_dangerous_answer_warns;
 }
