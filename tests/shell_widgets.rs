@@ -798,16 +798,23 @@ fn check_comment_marker_is_prose(sh: Sh) {
     assert!(line.starts_with("ls"), "{sh:?}: {line:?}");
 }
 
-/// A request whose answer is dangerous (`setenforce 0`): the widget prints its warning
-/// line under the prompt, and `caro check` on the same line exits 10 (issue 15).
-fn check_dangerous_answer_warns(sh: Sh) {
-    let Some(_) = real_model() else { return };
-    let _guard = model_guard();
-    let Some(t) = Term::start(Setup {
+/// A shell with the real model behind its widget, holding the model lock; `None`
+/// (with a message) when the model, tmux or the shell is missing.
+fn real_model_term(sh: Sh) -> Option<(std::sync::MutexGuard<'static, ()>, Term)> {
+    real_model()?;
+    let guard = model_guard();
+    let setup = Setup {
         sh,
         model: Model::Real,
         vi: false,
-    }) else {
+    };
+    Term::start(setup).map(|t| (guard, t))
+}
+
+/// A request whose answer is dangerous (`setenforce 0`): the widget prints its warning
+/// line under the prompt, and `caro check` on the same line exits 10 (issue 15).
+fn check_dangerous_answer_warns(sh: Sh) {
+    let Some((_guard, t)) = real_model_term(sh) else {
         return;
     };
     let prose = "turn off selinux enforcement";
