@@ -915,6 +915,42 @@ fn check_explain_keeps_line(sh: Sh) {
     assert!(!t.dir.path().join("home/a.tgz").exists());
     t.assert_nothing_ran();
     t.prompt_still_works();
+/// A shell with the real model behind its widget, holding the model lock; `None`
+/// (with a message) when the model, tmux or the shell is missing.
+fn real_model_term(sh: Sh) -> Option<(std::sync::MutexGuard<'static, ()>, Term)> {
+    real_model()?;
+    let guard = model_guard();
+    let setup = Setup {
+        sh,
+        model: Model::Real,
+        vi: false,
+    };
+    Term::start(setup).map(|t| (guard, t))
+}
+
+/// A request whose answer is dangerous (`setenforce 0`): the widget prints its warning
+/// line under the prompt, and `caro check` on the same line exits 10 (issue 15).
+fn check_dangerous_answer_warns(sh: Sh) {
+    let Some((_guard, t)) = real_model_term(sh) else {
+        return;
+    };
+    let prose = "turn off selinux enforcement";
+    t.type_prose(prose);
+    let line = t.complete(prose);
+    let screen = t.screen();
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.trim_start().starts_with("caro: dangerous:")),
+        "{sh:?}: no warning line for {line:?}:\n{screen}"
+    );
+    t.assert_nothing_ran();
+    let status = Command::new(env!("CARGO_BIN_EXE_caro"))
+        .args(["check", "--", &line])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run caro check");
+    assert_eq!(status.code(), Some(10), "{sh:?}: caro check {line:?}");
 }
 
 macro_rules! per_shell {
@@ -946,4 +982,5 @@ per_shell! {
     explain_keeps_line => check_explain_keeps_line;
     fix_after_failure => check_fix_after_failure;
     instructions_change_the_answer => check_instructions_change_the_answer;
+    dangerous_answer_warns => check_dangerous_answer_warns;
 }

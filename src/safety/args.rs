@@ -22,6 +22,9 @@ pub(crate) struct Arg<'w> {
     /// The first unknown expansion, as typed, for messages ("if $DIR is empty").
     pub(crate) var: Option<String>,
     pub(crate) word: Option<&'w Word>,
+    /// What the argument stands for, in words, when it is a stand-in rather than typed
+    /// text (`find`'s `{}` becomes "every file under /etc named *.conf").
+    pub(crate) about: Option<String>,
 }
 
 impl AsRef<str> for Arg<'_> {
@@ -36,6 +39,7 @@ impl<'w> Arg<'w> {
             text: text.into(),
             var: None,
             word: None,
+            about: None,
         }
     }
 
@@ -45,6 +49,25 @@ impl<'w> Arg<'w> {
             text: text.to_string(),
             var: self.var.clone(),
             word: self.word,
+            about: self.about.clone(),
+        }
+    }
+
+    /// A stand-in for many paths: `text` is classified, `about` is how reasons name it.
+    pub(crate) fn stand_in(text: impl Into<String>, about: impl Into<String>) -> Self {
+        Arg {
+            about: Some(about.into()),
+            ..Arg::synthetic(text)
+        }
+    }
+
+    /// The same text and meaning, no longer tied to the parsed word (to outlive it).
+    pub(crate) fn detached(&self) -> Arg<'static> {
+        Arg {
+            text: self.text.clone(),
+            var: self.var.clone(),
+            word: None,
+            about: self.about.clone(),
         }
     }
 
@@ -78,6 +101,7 @@ pub(crate) fn render<'w>(word: &'w Word, vars: &Vars) -> Arg<'w> {
         text,
         var,
         word: Some(word),
+        about: None,
     }
 }
 
@@ -161,6 +185,10 @@ fn known_output(script: &Script) -> Option<Known> {
     let last = words.last().cloned().unwrap_or_default();
     Some(match first {
         "pwd" => Known::Text(".".into()),
+        // `$(echo /)` is just its words: hiding a path this way does not hide it.
+        "echo" if words.len() > 1 && !words.iter().skip(1).any(|w| w.starts_with('-')) => {
+            Known::Text(words.get(1..).unwrap_or_default().join(" "))
+        }
         "which" | "command" | "type" if words.len() > 1 => Known::Text(last),
         "mktemp" => Known::Text("/tmp/tmp.XXXXXX".into()),
         "whoami" | "id" => Known::Text("user".into()),

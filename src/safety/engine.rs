@@ -5,7 +5,7 @@
 //! `DIR=/; rm -rf $DIR` are only dangerous in light of what came before.
 
 use super::args::{Arg, HOME, OPAQUE, UNKNOWN, Vars, command_name, is_only_expansion, render};
-use super::paths::{PathInfo, basename, classify};
+use super::paths::{PathInfo, Scope, basename, classify};
 use super::{Level, Verdict, exec, fanout, network, rules};
 use crate::syntax::wrappers::{self, Note, Wrap};
 use crate::syntax::{
@@ -28,6 +28,16 @@ pub(crate) struct Engine {
     pub(crate) cwd: Option<String>,
     /// Basenames of files written by a downloader, to catch `curl -o x.sh && sh x.sh`.
     pub(crate) downloads: Vec<String>,
+    /// What git has been told to throw away so far: changes to tracked files
+    /// (`reset --hard`) and untracked files (`clean -f`); both together is all the
+    /// uncommitted work.
+    pub(crate) git_discards: GitDiscards,
+}
+
+#[derive(Default, Clone, Copy)]
+pub(crate) struct GitDiscards {
+    pub(crate) changes: bool,
+    pub(crate) untracked: bool,
 }
 
 /// What flows into a pipeline stage from the stages before it.
@@ -36,11 +46,13 @@ pub(crate) struct Upstream {
     pub(crate) present: bool,
     pub(crate) downloader: bool,
     pub(crate) decoder: bool,
+    /// A stage before read keys or saved logins, so the data flowing on is secret.
+    pub(crate) secret: bool,
     /// Text printed by an `echo`/`printf` just before, which a shell would run.
     pub(crate) echo: Option<String>,
     /// Paths a stage just before lists (`echo`, `ls`, an unfiltered `find`), which
     /// `xargs` turns into operands; the flag says they stand for whole trees.
-    pub(crate) items: Option<(Vec<String>, bool)>,
+    pub(crate) items: Option<(Vec<Arg<'static>>, bool)>,
 }
 
 /// Everything a command reads on standard input.
@@ -58,6 +70,7 @@ impl Input<'_> {
             present: false,
             downloader: false,
             decoder: false,
+            secret: false,
             echo: None,
             items: None,
         };
@@ -189,7 +202,7 @@ impl Engine {
             Command::Simple(simple) => self.check_simple(simple, up),
             Command::Group { body, redirs } => {
                 self.nested(|e| e.check_script(body, up));
-                self.check_redirs(redirs, false);
+                self.check_redirs(redirs, false, None);
             }
             Command::Function { name, body } => {
                 if is_fork_bomb(name, body) {
@@ -220,10 +233,15 @@ impl Engine {
             }
         }
         let args: Vec<Arg<'_>> = simple.words.iter().map(|w| self.render(w)).collect();
-        let downloads = self
-            .effective(&args)
+        let effective = self.effective(&args);
+        let downloads = effective
+            .as_ref()
             .is_some_and(|a| network::is_downloader(a.name));
-        self.check_redirs(&simple.redirs, downloads);
+        // What `echo x > file` writes, so settings files can be judged by their content.
+        let printed = effective
+            .filter(|e| e.name == "echo" || e.name == "printf")
+            .map(|e| fanout::printed_text(e.name, e.args.get(1..).unwrap_or_default()));
+        self.check_redirs(&simple.redirs, downloads, printed.as_deref());
         if args.is_empty() {
             for assign in &simple.assigns {
                 let value = self.render(&assign.value).text;
@@ -276,7 +294,7 @@ impl Engine {
         }
     }
 
-    fn check_redirs(&mut self, redirs: &[Redir], from_downloader: bool) {
+    fn check_redirs(&mut self, redirs: &[Redir], from_downloader: bool, printed: Option<&str>) {
         for redir in redirs {
             let append = match redir.op {
                 RedirOp::Write => false,
@@ -298,6 +316,9 @@ impl Engine {
                 self.downloads.push(basename(&arg.text).to_string());
             }
             let info = self.classify(&arg);
+            if let Some(text) = printed {
+                rules::security::written(self, &info, text);
+            }
             if let Some((level, why)) = rules::files::write_target(&info, append) {
                 self.note(level, why);
             }
@@ -398,12 +419,50 @@ impl Engine {
                 true
             }
             "for" | "select" => {
-                if let Some(var) = inv.rest().first() {
-                    self.vars.remove(&var.text);
-                }
+                self.loop_var(inv.rest());
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Runs `f` with `$0`, `$1`, … set to `words`, as `sh -c CODE WORDS` does.
+    pub(crate) fn with_positional(&mut self, words: &[Arg<'_>], f: impl FnOnce(&mut Self)) {
+        const NAMES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+        let saved: Vec<Option<String>> = NAMES.iter().map(|n| self.vars.remove(*n)).collect();
+        for (name, word) in NAMES.iter().zip(words) {
+            self.vars.insert((*name).to_string(), word.text.clone());
+        }
+        f(self);
+        for (name, old) in NAMES.iter().zip(saved) {
+            match old {
+                Some(value) => self.vars.insert((*name).to_string(), value),
+                None => self.vars.remove(*name),
+            };
+        }
+    }
+
+    /// `for f in A B C`: the body runs with `$f` set to each word, so `$f` stands for
+    /// the gravest of them (`for f in ~/*; do rm -rf "$f"; done` deletes the home
+    /// directory's contents).
+    fn loop_var(&mut self, rest: &[Arg<'_>]) {
+        let Some(var) = rest.first() else { return };
+        let words = match rest.get(1) {
+            Some(a) if a.is("in") => rest.get(2..).unwrap_or_default(),
+            _ => &[],
+        };
+        let gravest = words
+            .iter()
+            .take(16)
+            .find(|w| self.classify(w).scope.grave())
+            .or_else(|| words.first());
+        match gravest {
+            Some(word) if !word.text.contains([UNKNOWN, OPAQUE]) => {
+                self.vars.insert(var.text.clone(), word.text.clone());
+            }
+            _ => {
+                self.vars.remove(&var.text);
+            }
         }
     }
 
@@ -413,6 +472,7 @@ impl Engine {
             present: true,
             downloader: prev.downloader,
             decoder: prev.decoder,
+            secret: prev.secret,
             echo: None,
             items: None,
         };
@@ -421,6 +481,7 @@ impl Engine {
                 let args: Vec<Arg<'_>> = simple.words.iter().map(|w| self.render(w)).collect();
                 if let Some(eff) = self.effective(&args) {
                     let rest = eff.args.get(1..).unwrap_or_default();
+                    next.secret |= network::reads_secret(self, rest);
                     if network::is_downloader(eff.name) {
                         next.downloader = true;
                     } else if network::is_decoder(eff.name, rest) {
@@ -433,11 +494,17 @@ impl Engine {
                         next.echo = Some(text);
                     } else if eff.name == "echo" || eff.name == "printf" {
                         let text = fanout::printed_text(eff.name, rest);
-                        let items = text.split_whitespace().map(str::to_string).collect();
+                        let items = text.split_whitespace().map(Arg::synthetic).collect();
                         next.items = Some((items, false));
                         next.echo = Some(text);
                     } else {
-                        next.items = fanout::listed_paths(eff.name, rest);
+                        next.items = fanout::listed_paths(self, eff.name, rest);
+                        // `find / -name '*.key' -exec cat {} \;` prints keys too.
+                        next.secret |= next.items.as_ref().is_some_and(|(items, _)| {
+                            items
+                                .iter()
+                                .any(|a| self.classify(a).scope == Scope::Credentials)
+                        });
                     }
                 }
             }

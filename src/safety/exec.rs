@@ -147,7 +147,11 @@ fn shell(eng: &mut Engine, inv: &Inv<'_, '_>) {
         }
     }
     match args.get(i) {
-        Some(code) if command_mode => eng.check_code_arg(code),
+        Some(code) if command_mode => {
+            // `sh -c 'rm "$1"' _ FILE`: the words after the code are `$0`, `$1`, …
+            let positional = args.get(i + 1..).unwrap_or_default();
+            eng.with_positional(positional, |e| e.check_code_arg(code));
+        }
         Some(file) if !stdin_mode => run_file(eng, file),
         _ => run_stdin(eng, inv, true),
     }

@@ -1,9 +1,9 @@
 //! Commands that run another command over many paths: `xargs` and `find -exec`/`-delete`,
 //! plus the listings (`echo`, `ls`, `find`) that feed them.
 
-use super::Level;
 use super::args::Arg;
 use super::engine::{Ctx, Engine, Input, Inv};
+use super::paths::{Class, PathInfo, Scope, basename};
 use super::rules;
 
 /// What `echo` / `printf` would print, close enough to re-parse as a script.
@@ -30,22 +30,41 @@ fn is_echo_flag(w: &str) -> bool {
     w.len() > 1 && w.starts_with('-') && w.chars().skip(1).all(|c| "neE".contains(c))
 }
 
-/// Paths that `ls` or an unfiltered `find` print, as `xargs` would receive them.
-pub(crate) fn listed_paths(name: &str, rest: &[Arg<'_>]) -> Option<(Vec<String>, bool)> {
+/// Paths that `ls` or `find` print, as `xargs` would receive them; the flag says they
+/// stand for whole trees. None when nothing is known of them.
+pub(crate) fn listed_paths(
+    eng: &Engine,
+    name: &str,
+    rest: &[Arg<'_>],
+) -> Option<(Vec<Arg<'static>>, bool)> {
     match name {
         "find" => {
             let parsed = parse_find(rest);
-            let starts = parsed.starts.iter().map(|a| a.text.clone()).collect();
-            (!parsed.filtered).then_some((starts, true))
+            let items: Vec<Arg<'static>> = found_items(eng, &parsed)
+                .into_iter()
+                .filter(|(_, narrow)| !narrow)
+                .map(|(a, _)| a.detached())
+                .collect();
+            (!items.is_empty()).then_some((items, !parsed.filtered))
         }
         "ls" => {
-            let operands: Vec<String> = rest
+            // `ls DIR` prints the entries of DIR, not DIR itself.
+            let operands: Vec<Arg<'static>> = rest
                 .iter()
                 .filter(|a| !a.text.starts_with('-'))
-                .map(|a| a.text.clone())
+                .map(|a| {
+                    let text = &a.text;
+                    let glob = text.contains(['*', '?']);
+                    let entries = if glob {
+                        text.clone()
+                    } else {
+                        format!("{}/*", text.trim_end_matches('/'))
+                    };
+                    a.derived(&entries).detached()
+                })
                 .collect();
             let listed = if operands.is_empty() {
-                vec!["*".to_string()]
+                vec![Arg::synthetic("*")]
             } else {
                 operands
             };
@@ -124,7 +143,7 @@ pub(crate) fn xargs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let (items, recursive) = match (&up.items, &inv.input.text) {
         (Some((items, recursive)), _) => (Some(items.clone()), *recursive),
         (None, Some(text)) => (
-            Some(text.split_whitespace().map(str::to_string).collect()),
+            Some(text.split_whitespace().map(Arg::synthetic).collect()),
             false,
         ),
         (None, None) => (None, false),
@@ -138,23 +157,18 @@ pub(crate) fn xargs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let mut runs: Vec<Vec<Arg<'_>>> = Vec::new();
     match &replace {
         Some(r) if !r.is_empty() => {
-            let fill: Vec<&str> = if items.is_empty() {
-                vec!["items read from input"]
+            let fill: Vec<Arg<'static>> = if items.is_empty() {
+                vec![Arg::synthetic("items read from input")]
             } else {
-                items.iter().map(String::as_str).take(16).collect()
+                items.iter().take(16).cloned().collect()
             };
-            for item in fill {
-                runs.push(
-                    command
-                        .iter()
-                        .map(|a| a.derived(&a.text.replace(r.as_str(), item)))
-                        .collect(),
-                );
+            for item in &fill {
+                runs.push(command.iter().map(|a| substitute(a, r, item)).collect());
             }
         }
         _ => {
             let mut run: Vec<Arg<'_>> = command.to_vec();
-            run.extend(items.iter().take(64).map(|s| Arg::synthetic(s.clone())));
+            run.extend(items.iter().take(64).cloned());
             runs.push(run);
         }
     }
@@ -163,11 +177,41 @@ pub(crate) fn xargs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// `arg` with every `marker` (`{}`) replaced by `item`, which it then stands for. After
+/// a directory (`~/{}`) the marker is an entry's name, so only the item's last
+/// component goes in (`ls ~ | xargs -I{} rm -rf ~/{}` deletes `~/*`).
+fn substitute<'w>(arg: &Arg<'w>, marker: &str, item: &Arg<'_>) -> Arg<'w> {
+    if !arg.text.contains(marker) {
+        return arg.clone();
+    }
+    let after_dir = arg.text.contains(&format!("/{marker}"));
+    let fill = if after_dir {
+        basename(&item.text)
+    } else {
+        item.text.as_str()
+    };
+    let mut out = arg.derived(&arg.text.replace(marker, fill));
+    if item.about.is_some() {
+        out.about.clone_from(&item.about);
+    }
+    out
+}
+
 struct FindExpr<'a, 'w> {
     starts: Vec<Arg<'w>>,
     filtered: bool,
     delete: bool,
     execs: Vec<&'a [Arg<'w>]>,
+    /// `-name`/`-iname` patterns.
+    names: Vec<String>,
+    /// `-empty`: only empty files and directories.
+    empty: bool,
+    /// An age test that keeps only old files (`-mtime +30`).
+    older: bool,
+    /// The tests in words, for reasons ("older than 30 days").
+    words: Vec<String>,
+    /// `-type d` finds directories.
+    dirs: bool,
 }
 
 fn parse_find<'a, 'w>(args: &'a [Arg<'w>]) -> FindExpr<'a, 'w> {
@@ -257,6 +301,11 @@ fn parse_find<'a, 'w>(args: &'a [Arg<'w>]) -> FindExpr<'a, 'w> {
         filtered: false,
         delete: false,
         execs: Vec::new(),
+        names: Vec::new(),
+        empty: false,
+        older: false,
+        words: Vec::new(),
+        dirs: false,
     };
     while let Some(a) = args.get(k) {
         if a.text.starts_with('-') || matches!(a.text.as_str(), "(" | "!" | ")" | ",") {
@@ -282,14 +331,37 @@ fn parse_find<'a, 'w>(args: &'a [Arg<'w>]) -> FindExpr<'a, 'w> {
                 k += 1;
             }
             "-fprintf" => k += 2,
-            _ if PLAIN.contains(&t) => {}
-            _ if PLAIN_WITH_ARG.contains(&t) => k += 1,
             // `-name '*'` matches everything, so it narrows nothing.
             "-name" | "-iname" | "-path" | "-wholename"
                 if args.get(k).is_some_and(|p| p.is("*")) =>
             {
                 k += 1
             }
+            "-name" | "-iname" => {
+                expr.filtered = true;
+                if let Some(p) = args.get(k) {
+                    expr.names.push(p.text.clone());
+                }
+                k += 1;
+            }
+            "-empty" => {
+                expr.filtered = true;
+                expr.empty = true;
+                expr.words.push("that are empty".into());
+            }
+            "-type" => {
+                expr.dirs |= args.get(k).is_some_and(|p| p.is("d"));
+                k += 1;
+            }
+            "-mtime" | "-atime" | "-ctime" | "-mmin" | "-amin" | "-cmin" | "-size" | "-user" => {
+                expr.filtered = true;
+                let value = args.get(k).map(|a| a.text.as_str()).unwrap_or_default();
+                expr.older |= t != "-size" && t != "-user" && value.starts_with('+');
+                expr.words.push(test_words(t, value));
+                k += 1;
+            }
+            _ if PLAIN.contains(&t) => {}
+            _ if PLAIN_WITH_ARG.contains(&t) => k += 1,
             _ if t.starts_with('-') => {
                 expr.filtered = true;
                 if TEST_WITH_ARG.contains(&t) || t.starts_with("-newer") {
@@ -302,42 +374,177 @@ fn parse_find<'a, 'w>(args: &'a [Arg<'w>]) -> FindExpr<'a, 'w> {
     expr
 }
 
+/// `-mtime -2` as "modified in the last 2 days", `-size +100M` as "larger than 100M".
+fn test_words(test: &str, value: &str) -> String {
+    let amount = value.trim_start_matches(['+', '-']);
+    let unit = if test.ends_with("min") {
+        "minute"
+    } else {
+        "day"
+    };
+    let unit = if amount == "1" {
+        unit.to_string()
+    } else {
+        format!("{unit}s")
+    };
+    let verb = match test.get(1..2) {
+        Some("a") => "accessed",
+        Some("c") => "changed",
+        _ => "modified",
+    };
+    match (test, value.chars().next()) {
+        ("-size", Some('+')) => format!("larger than {amount}"),
+        ("-size", Some('-')) => format!("smaller than {amount}"),
+        ("-size", _) => format!("of size {amount}"),
+        ("-user", _) => format!("owned by {value}"),
+        (_, Some('+')) => format!("older than {amount} {unit}"),
+        (_, Some('-')) => format!("{verb} in the last {amount} {unit}"),
+        _ => format!("{verb} {amount} {unit} ago"),
+    }
+}
+
+/// Names of files that are rebuilt or thrown away routinely: caches, build output,
+/// editor and OS litter, core dumps.
+fn is_junk(pattern: &str) -> bool {
+    const NAMES: &[&str] = &[
+        ".DS_Store",
+        "Thumbs.db",
+        "desktop.ini",
+        "core",
+        "__pycache__",
+        "node_modules",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".cache",
+        "*~",
+        ".#*",
+    ];
+    const EXTENSIONS: &[&str] = &[
+        "pyc",
+        "pyo",
+        "o",
+        "obj",
+        "class",
+        "tmp",
+        "temp",
+        "bak",
+        "old",
+        "swp",
+        "swo",
+        "orig",
+        "rej",
+        "part",
+        "crdownload",
+        "cache",
+        "dSYM",
+    ];
+    NAMES.contains(&pattern)
+        || pattern.starts_with("core.")
+        || pattern.starts_with("tmp")
+        || pattern
+            .rsplit_once('.')
+            .is_some_and(|(stem, ext)| stem.ends_with('*') && EXTENSIONS.contains(&ext))
+}
+
+/// Rotated or compressed logs (`*.gz`, `*.1`, `*.log.[0-9]`): old copies, not the logs
+/// being written.
+fn is_rotated(pattern: &str) -> bool {
+    let ext = pattern.rsplit('.').next().unwrap_or_default();
+    matches!(
+        ext,
+        "gz" | "bz2" | "xz" | "zst" | "zip" | "old" | "[0-9]" | "[1-9]"
+    ) || ext.chars().all(|c| c.is_ascii_digit())
+}
+
+/// What `{}` stands for, per start point, and whether it is a narrow set of files
+/// (junk, empty files, old logs, names inside a project) rather than everything under a
+/// place that matters: then it stands for "every file under START", a pattern inside
+/// the start that the path classifier judges like `START/*`.
+fn found_items<'w>(eng: &Engine, expr: &FindExpr<'_, 'w>) -> Vec<(Arg<'w>, bool)> {
+    let mut items = Vec::new();
+    for start in expr.starts.iter().take(8) {
+        let info = eng.classify(start);
+        let base = start.text.trim_end_matches('/');
+        let names = !expr.names.is_empty();
+        let narrow = expr.empty
+            || (names && expr.names.iter().all(|n| is_junk(n)))
+            || (names && matches!(info.class(), Class::Project | Class::Temporary))
+            || (matches!(info.class(), Class::Logs | Class::Temporary)
+                && (expr.older || (names && expr.names.iter().all(|n| is_rotated(n)))));
+        if narrow {
+            items.push((
+                Arg::stand_in(
+                    "files found by find",
+                    format!("matching files under {}", info.shown),
+                ),
+                true,
+            ));
+            continue;
+        }
+        let about = find_words(expr, &info);
+        // A name that is itself special (`id_rsa*`, `auth.log`) is judged as that file.
+        let special = expr.names.iter().find(|n| {
+            let scope = eng.classify(&start.derived(&format!("{base}/{n}"))).scope;
+            matches!(scope, Scope::Credentials | Scope::Logs | Scope::History)
+        });
+        let text = match special {
+            Some(name) => format!("{base}/{name}"),
+            None => format!("{base}/*"),
+        };
+        let mut item = start.derived(&text);
+        item.about = Some(about);
+        items.push((item, false));
+    }
+    items
+}
+
+/// "every file under / named *.log modified in the last day".
+fn find_words(expr: &FindExpr<'_, '_>, start: &PathInfo) -> String {
+    let what = if expr.dirs {
+        "every directory"
+    } else {
+        "every file"
+    };
+    let place = match start.scope {
+        Scope::Home => "your home directory".to_string(),
+        Scope::Everything => "the current directory".to_string(),
+        _ => start.shown.clone(),
+    };
+    let mut out = format!("{what} under {place}");
+    if !expr.names.is_empty() {
+        out.push_str(" named ");
+        out.push_str(&expr.names.join(" or "));
+    }
+    for w in &expr.words {
+        out.push(' ');
+        out.push_str(w);
+    }
+    out
+}
+
+/// Implements D1 (every file under a system or home directory deleted or rewritten),
+/// D2 and D4 through the command it runs on each match, else C1 (matches in a project).
 pub(crate) fn find(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let expr = parse_find(inv.rest());
     if expr.delete {
-        for start in &expr.starts {
-            let info = eng.classify(start);
-            if expr.filtered {
-                eng.note(
-                    Level::Caution,
-                    format!("deletes matching files under {}", info.shown),
-                );
-            } else {
+        if expr.filtered {
+            for (item, _) in found_items(eng, &expr) {
+                let info = eng.classify(&item);
+                let (level, why) = rules::files::delete_judgement(&info, false);
+                eng.note(level, why);
+            }
+        } else {
+            for start in &expr.starts {
+                let info = eng.classify(start);
                 let (level, why) = rules::files::delete_judgement(&info, true);
                 eng.note(level, why);
             }
         }
     }
-    // With a filter, `{}` is some matching file; without one, it is every path under
-    // the start, including the start itself.
-    let items: Vec<Arg<'_>> = if expr.filtered {
-        vec![Arg::synthetic("files found by find")]
-    } else {
-        expr.starts.iter().take(8).cloned().collect()
-    };
+    let items = found_items(eng, &expr);
     for exec in &expr.execs {
-        for start in &items {
-            let item = start.text.as_str();
-            let run: Vec<Arg<'_>> = exec
-                .iter()
-                .map(|a| {
-                    if a.text.contains("{}") {
-                        start.derived(&a.text.replace("{}", item))
-                    } else {
-                        a.clone()
-                    }
-                })
-                .collect();
+        for (item, _) in &items {
+            let run: Vec<Arg<'_>> = exec.iter().map(|a| substitute(a, "{}", item)).collect();
             let ctx = Ctx {
                 sudo: inv.ctx.sudo,
                 recursive_hint: !expr.filtered,

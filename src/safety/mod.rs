@@ -21,6 +21,8 @@ mod cases;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
+mod scope_table;
+#[cfg(test)]
 mod tests;
 
 pub use bench::bench_report;

@@ -3,10 +3,11 @@
 //! Piping a download into an interpreter runs code nobody has read, so any stage that
 //! fetches taints what it feeds.
 
-use super::args::{Arg, command_name};
+use super::Level::Dangerous;
+use super::args::{Arg, HOME, command_name};
 use super::engine::{Engine, Inv};
 use super::opts::Opts;
-use super::paths::basename;
+use super::paths::{PathInfo, Scope, basename};
 use crate::syntax::wrappers::is_wrapper;
 use crate::syntax::{Command, MAX_DEPTH, Part, Script, Word};
 
@@ -98,6 +99,10 @@ fn word_fetches_at(word: &Word, depth: usize) -> bool {
 
 /// Remembers where a download lands, so running it later is caught.
 pub(crate) fn record_download(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    // netcat sends whatever it reads as well as receiving.
+    if matches!(inv.name(), "nc" | "ncat" | "netcat") {
+        upload_stdin(eng, inv);
+    }
     let wget = inv.name().starts_with("wget");
     let opts = if wget {
         Opts::parse(
@@ -109,7 +114,17 @@ pub(crate) fn record_download(eng: &mut Engine, inv: &Inv<'_, '_>) {
         Opts::parse(
             inv.rest(),
             "oHdXuAebcTxmwFrEKYyzCQtUP",
-            &["output", "header", "data", "user-agent"],
+            &[
+                "output",
+                "header",
+                "data",
+                "user-agent",
+                "data-binary",
+                "data-raw",
+                "data-urlencode",
+                "form",
+                "upload-file",
+            ],
         )
     };
     let url_name = opts
@@ -133,4 +148,56 @@ pub(crate) fn record_download(eng: &mut Engine, inv: &Inv<'_, '_>) {
     if let Some(file) = target.filter(|f| !f.is_empty()) {
         eng.downloads.push(file);
     }
+    let sent: Vec<String> = [
+        "d",
+        "F",
+        "T",
+        "data",
+        "data-binary",
+        "data-urlencode",
+        "form",
+        "upload-file",
+    ]
+    .iter()
+    .filter_map(|k| opts.value(k))
+    .collect();
+    for value in sent {
+        // `-d @file`, `-F key=@file`, `-T file`: the file's contents leave the machine.
+        let file = value.split_once('@').map_or(value.as_str(), |(_, f)| f);
+        if file == "-" {
+            upload_stdin(eng, inv);
+        } else if !file.is_empty() {
+            let info = eng.classify(&Arg::synthetic(file));
+            exposes(eng, &info);
+        }
+    }
+}
+
+/// Implements D2 (credentials exposed): a key or saved login sent over the network.
+fn exposes(eng: &mut Engine, info: &PathInfo) {
+    if info.scope == Scope::Credentials {
+        eng.note(
+            Dangerous,
+            format!("sends {} over the network", info.describe()),
+        );
+    }
+}
+
+/// A network client sending what it reads on standard input (`nc host 9000`,
+/// `curl -d @-`): implements D2 when a stage before it read credentials.
+pub(crate) fn upload_stdin(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    if inv.input.up.secret {
+        eng.note(
+            Dangerous,
+            "sends your keys or saved logins over the network",
+        );
+    }
+}
+
+/// The stage reads credentials (`cat ~/.ssh/id_rsa`, `tar c ~/.aws`), so what it
+/// prints is secret. Only path-like words are classified: the check runs on every stage.
+pub(crate) fn reads_secret(eng: &Engine, rest: &[Arg<'_>]) -> bool {
+    rest.iter()
+        .filter(|a| a.text.contains('/') || a.text.starts_with(HOME))
+        .any(|a| eng.classify(a).scope == Scope::Credentials)
 }

@@ -29,6 +29,15 @@ pub(crate) enum Scope {
     /// The whole current directory (`.`, `*`, `./*`).
     Everything,
     Git,
+    /// Keys and saved logins (`~/.ssh`, `~/.gnupg`, `~/.aws`, a private key file): they
+    /// cannot be rebuilt, and exposing them hands over the accounts they open.
+    Credentials,
+    /// The system's logs as a whole (`/var/log`, `/var/log/*.log`, the journal) or its
+    /// login audit trail (`auth.log`, `wtmp`): records nobody can recreate.
+    Logs,
+    /// Physical memory and I/O ports (`/dev/mem`, `/dev/port`, `/proc/kcore`): reading
+    /// them exposes every secret in memory, writing them crashes the machine.
+    KernelMemory,
     /// Held in a variable we cannot see.
     Variable,
     Ordinary,
@@ -37,7 +46,7 @@ pub(crate) enum Scope {
 impl Scope {
     /// Targets whose loss is catastrophic; used to decide whether an empty variable
     /// could turn an ordinary command into a disaster.
-    fn grave(self) -> bool {
+    pub(crate) fn grave(self) -> bool {
         matches!(
             self,
             Scope::Root
@@ -49,8 +58,31 @@ impl Scope {
                 | Scope::History
                 | Scope::ParentEscape
                 | Scope::Everything
+                | Scope::Credentials
+                | Scope::Logs
+                | Scope::KernelMemory
         )
     }
+}
+
+/// The coarse classes of docs/safety.md that a path falls in; reasons and the wide
+/// rules (rewrites, truncation) speak in these terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// `/`, the operating system's directories and files, other users' homes.
+    System,
+    /// Your home directory, or everything in it.
+    Home,
+    /// Keys and saved logins.
+    Credentials,
+    /// The system logs and audit trail.
+    Logs,
+    /// Disks, memory and kernel interfaces.
+    Device,
+    /// Scratch space: `/tmp`, `/var/tmp`.
+    Temporary,
+    /// Anything else: the project you are in, a file you named.
+    Project,
 }
 
 #[derive(Debug, Clone)]
@@ -64,11 +96,20 @@ pub(crate) struct PathInfo {
     pub(crate) var: Option<String>,
     /// Absolute, normalised form when known (for exact-file checks such as /etc/passwd).
     pub(crate) abs: Option<String>,
+    /// The last component is a pattern (`*.conf`), so the path may name many files.
+    pub(crate) pattern: bool,
+    /// What kind of credential, for reasons ("your SSH keys").
+    pub(crate) label: Option<&'static str>,
+    /// The words a stand-in argument carries ("every file under / older than 1 day").
+    pub(crate) about: Option<String>,
 }
 
 impl PathInfo {
     /// The target in words, for reasons.
     pub(crate) fn describe(&self) -> String {
+        if let Some(about) = &self.about {
+            return about.clone();
+        }
         match self.scope {
             Scope::Root => "the entire filesystem".into(),
             Scope::Home if self.glob => "everything in your home directory".into(),
@@ -82,6 +123,14 @@ impl PathInfo {
             Scope::ParentEscape => format!("parent directories ({})", self.shown),
             Scope::Everything => "everything in the current directory".into(),
             Scope::Git => "the repository's git history".into(),
+            Scope::Credentials => {
+                format!("{} ({})", self.label.unwrap_or("your keys"), self.shown)
+            }
+            Scope::Logs if self.glob || self.pattern || self.is_abs("/var/log") => {
+                format!("the system logs ({})", self.shown)
+            }
+            Scope::Logs => format!("the system log {}", self.shown),
+            Scope::KernelMemory => format!("kernel memory ({})", self.shown),
             Scope::Variable => match self.var.as_deref() {
                 Some(var) if var != self.shown => self.shown.clone(),
                 var => format!("whatever {} points to", var.unwrap_or("the variable")),
@@ -100,6 +149,34 @@ impl PathInfo {
         } else {
             reason
         }
+    }
+
+    /// The class of docs/safety.md this path falls in.
+    pub(crate) fn class(&self) -> Class {
+        let under = |dir: &str| {
+            self.abs
+                .as_deref()
+                .is_some_and(|a| a == dir || a.starts_with(&format!("{dir}/")))
+        };
+        match self.scope {
+            Scope::Credentials => Class::Credentials,
+            Scope::Logs => Class::Logs,
+            Scope::Device | Scope::KernelMemory => Class::Device,
+            Scope::Home | Scope::History => Class::Home,
+            _ if under("/tmp") || under("/var/tmp") => Class::Temporary,
+            Scope::Root
+            | Scope::UsersHome
+            | Scope::SystemDir
+            | Scope::SystemFile
+            | Scope::TopLevel => Class::System,
+            _ if under(&format!("/home/{HOME}")) => Class::Home,
+            _ => Class::Project,
+        }
+    }
+
+    /// Many files at once: a glob, a pattern, or a stand-in for what `find` matched.
+    pub(crate) fn many(&self) -> bool {
+        self.glob || self.pattern || self.about.is_some()
     }
 
     pub(crate) fn is_abs(&self, path: &str) -> bool {
@@ -219,6 +296,7 @@ pub(crate) fn classify(arg: &Arg<'_>, cwd: Option<&str>) -> PathInfo {
     }
     let filled = text.replace([UNKNOWN, OPAQUE], "x");
     let mut info = classify_known(&filled, cwd, var);
+    info.about.clone_from(&arg.about);
     if filled != text {
         info.shown = arg.shown();
         if info.scope == Scope::Ordinary {
@@ -264,7 +342,14 @@ fn info(
         shown,
         var,
         abs,
+        pattern: false,
+        label: None,
+        about: None,
     }
+}
+
+fn has_glob(comp: &str) -> bool {
+    comp.contains(['*', '?', '['])
 }
 
 fn classify_relative(text: &str, var: Option<String>) -> PathInfo {
@@ -282,7 +367,9 @@ fn classify_relative(text: &str, var: Option<String>) -> PathInfo {
         _ => (stack.as_slice(), false),
     };
     let ups = dir.iter().take_while(|c| **c == "..").count();
-    let scope = if dir.is_empty() {
+    let scope = if stack.last().is_some_and(|l| is_private_key(l)) {
+        Scope::Credentials
+    } else if dir.is_empty() {
         Scope::Everything
     } else if ups == dir.len() || ups >= 3 {
         Scope::ParentEscape
@@ -293,7 +380,12 @@ fn classify_relative(text: &str, var: Option<String>) -> PathInfo {
             _ => Scope::Ordinary,
         }
     };
-    info(scope, glob, shown, var, None)
+    let mut found = info(scope, glob, shown, var, None);
+    found.pattern = stack.last().is_some_and(|l| has_glob(l));
+    if scope == Scope::Credentials {
+        found.label = Some("a private key");
+    }
+    found
 }
 
 fn classify_abs(abs: &str, var: Option<String>) -> PathInfo {
@@ -321,12 +413,99 @@ fn classify_abs(abs: &str, var: Option<String>) -> PathInfo {
         _ => dir,
     };
     let is_history = !glob && comps.last().is_some_and(|l| HISTORY_FILES.contains(l));
+    let special = special_scope(&comps);
     let scope = if is_history {
         Scope::History
+    } else if let Some((scope, _)) = special {
+        scope
     } else {
         abs_scope(dir, glob)
     };
-    info(scope, glob, shown, var, Some(normal))
+    let mut found = info(scope, glob, shown, var, Some(normal));
+    found.pattern = comps.last().is_some_and(|l| has_glob(l));
+    found.label = special.and_then(|(_, label)| label);
+    found
+}
+
+/// Login audit files: wiping one erases who logged in and when.
+const AUDIT_LOGS: &[&str] = &[
+    "auth.log",
+    "secure",
+    "wtmp",
+    "btmp",
+    "lastlog",
+    "faillog",
+    "audit.log",
+];
+
+/// Credentials, logs and kernel memory, which the directory layout alone misses.
+fn special_scope(comps: &[&str]) -> Option<(Scope, Option<&'static str>)> {
+    let home_rest = match comps {
+        ["home" | "Users", _, rest @ ..] | ["root", rest @ ..] => Some(rest),
+        _ => None,
+    };
+    if let Some(label) = home_rest.and_then(credential_in_home) {
+        return Some((Scope::Credentials, Some(label)));
+    }
+    if comps.last().is_some_and(|l| is_private_key(l)) {
+        return Some((Scope::Credentials, Some("a private key")));
+    }
+    let found = match comps {
+        ["etc", "ssl", "private", ..] => (Scope::Credentials, Some("the machine's TLS keys")),
+        ["etc", "ssh", name] if name.starts_with("ssh_host_") && !name.ends_with(".pub") => {
+            (Scope::Credentials, Some("the machine's SSH host keys"))
+        }
+        ["var", "log"] | ["var", "log", "journal" | "audit", ..] => (Scope::Logs, None),
+        ["var", "log", last] if has_glob(last) => (Scope::Logs, None),
+        ["var", "log", .., last] if AUDIT_LOGS.contains(last) => (Scope::Logs, None),
+        ["dev", "mem" | "kmem" | "port"] | ["proc", "kcore"] => (Scope::KernelMemory, None),
+        _ => return None,
+    };
+    Some(found)
+}
+
+/// `id_rsa`, `id_ed25519`, `id_ecdsa_sk`, `server.key`, but not the public halves
+/// (`id_rsa.pub`).
+fn is_private_key(name: &str) -> bool {
+    // A backup copy (`id_rsa.bak`) is not the key in use.
+    if [".bak", ".old", ".orig", "~"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        return false;
+    }
+    if name.ends_with(".key") {
+        return true;
+    }
+    let Some(kind) = name.strip_prefix("id_") else {
+        return false;
+    };
+    ["rsa", "dsa", "ecdsa", "ed25519"]
+        .iter()
+        .any(|k| kind.starts_with(k))
+        && !name.contains(".pub")
+}
+
+/// Which credential a path inside a home directory holds, if any.
+fn credential_in_home(rest: &[&str]) -> Option<&'static str> {
+    Some(match rest {
+        [".ssh"] => "your SSH keys",
+        [".ssh", name]
+            if name.starts_with("authorized_keys")
+                || (has_glob(name) && !name.ends_with(".pub")) =>
+        {
+            "your SSH keys"
+        }
+        [".gnupg", ..] => "your GPG keys",
+        [".aws", ..] => "your AWS credentials",
+        [".azure", ..] => "your Azure credentials",
+        [".kube"] | [".kube", "config"] => "your Kubernetes credentials",
+        [".config", "gcloud", ..] => "your Google Cloud credentials",
+        [".docker", "config.json"] => "your Docker registry logins",
+        [".password-store", ..] => "your password store",
+        [".netrc" | ".pgpass" | ".git-credentials"] => "your saved passwords",
+        _ => return None,
+    })
 }
 
 fn abs_scope(dir: &[&str], glob: bool) -> Scope {

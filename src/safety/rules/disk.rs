@@ -1,6 +1,11 @@
-//! Commands that write disks, filesystems and partition tables directly.
+//! Commands that write disks, filesystems and partition tables directly, and anything
+//! that reads or writes kernel memory.
+//!
+//! Implements D6 (raw devices and kernel interfaces) of docs/safety.md, else C2 (an
+//! image file written).
 
 use crate::safety::Level::{Caution, Dangerous};
+use crate::safety::args::Arg;
 use crate::safety::engine::{Engine, Inv};
 use crate::safety::paths::Scope;
 
@@ -28,6 +33,61 @@ fn device(eng: &Engine, inv: &Inv<'_, '_>) -> Option<String> {
     })
 }
 
+/// Commands that only look at a path's metadata, never its contents.
+const METADATA_ONLY: &[&str] = &["ls", "stat", "file", "test", "[", "lsblk", "df", "du"];
+
+/// Any command that opens `/dev/mem`, `/dev/kmem`, `/dev/port` or `/proc/kcore`
+/// (`cat`, `dd if=`, `hexdump`, `strings`, a `<` redirection): reading them exposes
+/// every secret in memory, writing them crashes the machine.
+pub(crate) fn kernel_memory(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    if METADATA_ONLY.contains(&inv.name()) {
+        return;
+    }
+    let named = inv.rest().iter().map(|a| {
+        let text = a.text.as_str();
+        text.strip_prefix("if=")
+            .or_else(|| text.strip_prefix("of="))
+            .unwrap_or(text)
+            .to_string()
+    });
+    let redirected = inv.input.file.iter().cloned();
+    for path in named.chain(redirected) {
+        // Cheap test first: the check runs on every command.
+        if !(path.contains("mem") || path.contains("port") || path.contains("kcore")) {
+            continue;
+        }
+        let info = eng.classify(&Arg::synthetic(path));
+        if info.scope == Scope::KernelMemory {
+            eng.note(
+                Dangerous,
+                format!(
+                    "reads or writes {}, exposing secrets or crashing the machine",
+                    info.describe()
+                ),
+            );
+        }
+    }
+}
+
+/// `badblocks -w` overwrites the whole disk with test patterns; `nvme format` and
+/// `nvme sanitize` erase it.
+pub(crate) fn disk_tools(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let args = inv.rest();
+    let erases = match inv.name() {
+        "badblocks" => args
+            .iter()
+            .any(|a| a.text.starts_with('-') && !a.text.starts_with("--") && a.text.contains('w')),
+        _ => args
+            .first()
+            .is_some_and(|a| matches!(a.text.as_str(), "format" | "sanitize")),
+    };
+    if erases {
+        let dev = device(eng, inv).unwrap_or_else(|| "a disk".into());
+        eng.note(Dangerous, format!("erases everything on {dev}"));
+    }
+}
+
+/// Implements D6 (a disk written), D1 (a system file overwritten), else C2.
 pub(crate) fn dd(eng: &mut Engine, inv: &Inv<'_, '_>) {
     for arg in inv.rest() {
         let Some(path) = arg.text.strip_prefix("of=") else {
@@ -45,13 +105,16 @@ pub(crate) fn dd(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 )),
             ),
             Scope::History => eng.note(Dangerous, "overwrites your shell history"),
-            Scope::SystemFile => eng.note(Dangerous, info.qualify(format!("overwrites {what}"))),
+            Scope::SystemFile | Scope::Credentials | Scope::Logs => {
+                eng.note(Dangerous, info.qualify(format!("overwrites {what}")))
+            }
             // dd cannot write a directory; what remains is an ordinary file.
             _ => eng.note(Caution, format!("writes {}", info.shown)),
         }
     }
 }
 
+/// Implements D6 (a disk formatted), else C2 (an image file).
 pub(crate) fn mkfs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     if let Some(dev) = device(eng, inv) {
         eng.note(
@@ -71,6 +134,7 @@ pub(crate) fn mkfs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// Implements D6 (a disk erased or rewritten), else C3.
 pub(crate) fn wipefs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let erases = inv.rest().iter().any(|a| {
         a.is("--all")
@@ -89,6 +153,7 @@ pub(crate) fn wipefs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// Implements D6 (a disk erased or rewritten), else C3.
 pub(crate) fn blkdiscard(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let dev = device(eng, inv).unwrap_or_else(|| "a disk".into());
     eng.note(
@@ -98,6 +163,7 @@ pub(crate) fn blkdiscard(eng: &mut Engine, inv: &Inv<'_, '_>) {
 }
 
 /// `fdisk`, `gdisk`, `sfdisk`, `sgdisk`, `parted`, `cfdisk`.
+/// Implements D6 (a disk erased or rewritten), else C3.
 pub(crate) fn partition(eng: &mut Engine, inv: &Inv<'_, '_>) {
     const READ_ONLY: &[&str] = &[
         "-l",
@@ -159,6 +225,7 @@ pub(crate) fn partition(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// Implements D6 (a disk erased or rewritten), else C3.
 pub(crate) fn hdparm(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let erase = inv.rest().iter().any(|a| {
         a.text.starts_with("--security-erase")
@@ -173,6 +240,7 @@ pub(crate) fn hdparm(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// Implements D6 (a disk erased or rewritten), else C3.
 pub(crate) fn diskutil(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let verb = inv
         .rest()
@@ -190,6 +258,7 @@ pub(crate) fn diskutil(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// Implements D6 (a disk erased or rewritten), else C3.
 pub(crate) fn cryptsetup(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let destroys = inv.rest().iter().any(|a| {
         matches!(
@@ -208,6 +277,7 @@ pub(crate) fn cryptsetup(eng: &mut Engine, inv: &Inv<'_, '_>) {
 }
 
 /// ZFS and LVM: destroying a pool, dataset or volume deletes its data.
+/// Implements D6 (a disk erased or rewritten), else C3.
 pub(crate) fn volumes(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let name = inv.name();
     let verb = inv.rest().iter().find(|a| !a.text.starts_with('-'));

@@ -5,14 +5,21 @@ use crate::safety::args::{Arg, command_name};
 use crate::safety::engine::{Engine, Inv};
 use crate::safety::exec;
 use crate::safety::opts::Opts;
-use crate::safety::paths::{PathInfo, Scope};
+use crate::safety::paths::{Class, PathInfo, Scope};
 
 /// Severity of deleting `info`; shared by `rm`, `find -delete` and friends.
+///
+/// Implements D1 (system, home or `/` deleted), D2 (credentials destroyed), D4 (all
+/// logs destroyed) and C1 (a project's files deleted) of docs/safety.md.
 pub(crate) fn delete_judgement(info: &PathInfo, recursive: bool) -> (Level, String) {
     let wide = recursive || info.glob;
     let what = info.describe();
     let (level, reason) = match info.scope {
-        Scope::Root => (Dangerous, "deletes the entire filesystem".to_string()),
+        Scope::Root if info.about.is_none() => {
+            (Dangerous, "deletes the entire filesystem".to_string())
+        }
+        Scope::Root => (Dangerous, format!("deletes {what}")),
+        Scope::Home if info.about.is_some() => (Dangerous, format!("deletes {what}")),
         Scope::Home if info.glob => (
             Dangerous,
             "deletes everything in your home directory".into(),
@@ -25,13 +32,16 @@ pub(crate) fn delete_judgement(info: &PathInfo, recursive: bool) -> (Level, Stri
             Caution,
             format!("tries to delete {what} (fails without -r)"),
         ),
-        Scope::SystemFile => (Dangerous, format!("deletes {what}")),
+        Scope::SystemFile | Scope::Credentials | Scope::Logs | Scope::KernelMemory => {
+            (Dangerous, format!("deletes {what}"))
+        }
         Scope::History => (Dangerous, "deletes your shell history".into()),
         Scope::ParentEscape if recursive => (Dangerous, format!("deletes {what}")),
         Scope::Everything if recursive => (
             Dangerous,
             "deletes everything in the current directory".into(),
         ),
+        Scope::Everything if info.about.is_some() => (Caution, format!("deletes {what}")),
         Scope::Everything => (
             Caution,
             "deletes every file in the current directory".into(),
@@ -50,10 +60,30 @@ pub(crate) fn delete_judgement(info: &PathInfo, recursive: bool) -> (Level, Stri
 }
 
 /// Severity of writing to `info` (redirections, `tee`); None when harmless.
+///
+/// Implements D1 (system files overwritten), D2 (credentials overwritten), D4 (logs
+/// wiped), D6 (raw devices and kernel interfaces written) and C2 (one file overwritten).
 pub(crate) fn write_target(info: &PathInfo, append: bool) -> Option<(Level, String)> {
     let shown = &info.shown;
     let found = match info.scope {
         Scope::Sink => return None,
+        Scope::KernelMemory => (
+            Dangerous,
+            format!(
+                "writes into {}, which can crash the machine",
+                info.describe()
+            ),
+        ),
+        Scope::Credentials if append => (Caution, format!("appends to {}", info.describe())),
+        Scope::Credentials => (
+            Dangerous,
+            info.qualify(format!("overwrites {}", info.describe())),
+        ),
+        Scope::Logs if append => return None,
+        Scope::Logs => (
+            Dangerous,
+            info.qualify(format!("wipes {}", info.describe())),
+        ),
         Scope::Device if info.is_abs("/proc/sysrq-trigger") => (
             Dangerous,
             "writes to /proc/sysrq-trigger, which can crash or reboot the machine".to_string(),
@@ -86,6 +116,7 @@ pub(crate) fn write_target(info: &PathInfo, append: bool) -> Option<(Level, Stri
     Some(found)
 }
 
+/// Implements D1, D2 and D4 through [`delete_judgement`].
 pub(crate) fn rm(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "", &[]);
     let recursive =
@@ -112,6 +143,7 @@ pub(crate) fn rm(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// Implements D1, D2, D4 and D6 (system files, credentials, logs or disks destroyed).
 pub(crate) fn shred(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "ns", &["iterations", "size", "random-source"]);
     for operand in opts.operands {
@@ -126,6 +158,9 @@ pub(crate) fn shred(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 )),
             ),
             Scope::History => eng.note(Dangerous, "destroys your shell history"),
+            Scope::Credentials | Scope::Logs => {
+                eng.note(Dangerous, info.qualify(format!("destroys {what}")))
+            }
             Scope::Root
             | Scope::Home
             | Scope::UsersHome
@@ -149,6 +184,7 @@ fn sources_and_dest<'s, 'w>(opts: &Opts<'s, 'w>) -> (Vec<&'s Arg<'w>>, Option<Ar
     }
 }
 
+/// Implements D1 (system or home moved away) and C2 (files renamed).
 pub(crate) fn mv(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "tS", &["target-directory", "suffix"]);
     let (sources, dest) = sources_and_dest(&opts);
@@ -172,6 +208,7 @@ pub(crate) fn mv(eng: &mut Engine, inv: &Inv<'_, '_>) {
             ),
             Scope::History if into_sink => eng.note(Dangerous, "wipes your shell history"),
             Scope::History => eng.note(Caution, "moves your shell history away"),
+            Scope::Credentials => eng.note(Caution, format!("moves {what} away")),
             _ => {}
         }
     }
@@ -196,6 +233,8 @@ pub(crate) fn mv(eng: &mut Engine, inv: &Inv<'_, '_>) {
     eng.note(Caution, "moves or renames files");
 }
 
+/// Implements D1 (vital files replaced), D2 and D4 (keys or logs overwritten), D6
+/// (disks overwritten) and C2.
 pub(crate) fn cp(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "tSmgo", &["target-directory", "suffix", "mode"]);
     let (_, dest) = sources_and_dest(&opts);
@@ -210,6 +249,14 @@ pub(crate) fn cp(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 eng.note(Dangerous, format!("replaces {}", info.shown));
             }
             Scope::History => eng.note(Dangerous, "overwrites your shell history"),
+            Scope::Credentials | Scope::Logs => eng.note(
+                Dangerous,
+                info.qualify(format!("overwrites {}", info.describe())),
+            ),
+            // A stand-in for every file `find` matched under a system or home directory.
+            _ if info.about.is_some() && matches!(info.class(), Class::System | Class::Home) => {
+                eng.note(Dangerous, format!("overwrites {}", info.describe()));
+            }
             Scope::SystemFile if !info.is_dropin() => {
                 eng.note(Caution, format!("overwrites system file {}", info.shown));
             }
@@ -219,6 +266,7 @@ pub(crate) fn cp(eng: &mut Engine, inv: &Inv<'_, '_>) {
     eng.note(Caution, "copies files, replacing any existing copies");
 }
 
+/// Implements D1 (a system or home directory mirrored away) and C2.
 pub(crate) fn rsync(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(
         inv.rest(),
@@ -252,6 +300,7 @@ pub(crate) fn rsync(eng: &mut Engine, inv: &Inv<'_, '_>) {
     eng.note(Caution, "copies files, replacing any existing copies");
 }
 
+/// Implements D1 (vital files replaced by links) and C2.
 pub(crate) fn ln(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "tS", &["target-directory", "suffix"]);
     let force = opts.flag('f', "force");
@@ -287,6 +336,39 @@ fn world_writable(mode: &str) -> bool {
     })
 }
 
+/// Mode lets the group or others read or write (644, 755, go+r, o+rw, a+r).
+fn exposes(mode: &str) -> bool {
+    if !mode.is_empty() && mode.chars().all(|c| c.is_digit(8)) {
+        let digits: Vec<u32> = mode.chars().filter_map(|c| c.to_digit(8)).collect();
+        let tail = digits
+            .get(digits.len().saturating_sub(2)..)
+            .unwrap_or_default();
+        return digits.len() >= 3 && tail.iter().any(|d| d & 6 != 0);
+    }
+    mode.split(',').any(|clause| {
+        let who: String = clause.chars().take_while(|c| "ugoa".contains(*c)).collect();
+        let rest = clause.get(who.len()..).unwrap_or_default();
+        (who.is_empty() || who.contains(['a', 'o', 'g']))
+            && rest.starts_with(['+', '='])
+            && rest.contains(['r', 'w'])
+    })
+}
+
+/// Credential directories themselves: listing one exposes no key.
+fn is_credential_dir(info: &PathInfo) -> bool {
+    let shown = info.shown.trim_end_matches('/');
+    [
+        "~/.ssh",
+        "~/.gnupg",
+        "~/.aws",
+        "~/.azure",
+        "~/.kube",
+        "~/.config/gcloud",
+        "~/.password-store",
+    ]
+    .contains(&shown)
+}
+
 /// Mode sets the set-user-ID bit.
 fn setuid(mode: &str) -> bool {
     if mode.len() == 4 && mode.chars().all(|c| c.is_digit(8)) {
@@ -295,6 +377,8 @@ fn setuid(mode: &str) -> bool {
     mode.contains("+s") && !mode.starts_with('g') && !mode.starts_with('o')
 }
 
+/// Implements D1 (permissions of a system tree changed), D2 (keys exposed) and D5
+/// (home or system directories made world-writable), else C2.
 pub(crate) fn chmod(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let mut recursive = false;
     let mut mode: Option<&str> = None;
@@ -341,7 +425,14 @@ pub(crate) fn chmod(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 | Scope::ParentEscape
                 | Scope::Device
         );
-        if info.scope == Scope::Root
+        let key_exposed = info.scope == Scope::Credentials
+            && (open || (exposes(mode) && (recursive || !is_credential_dir(&info))));
+        if key_exposed {
+            eng.note(
+                Dangerous,
+                format!("makes {what} readable or writable by others"),
+            );
+        } else if info.scope == Scope::Root
             || (recursive && (system || (info.scope == Scope::Home && open)))
         {
             let how = if recursive { " recursively" } else { "" };
@@ -349,7 +440,7 @@ pub(crate) fn chmod(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 Dangerous,
                 info.qualify(format!("changes permissions on {what}{how}")),
             );
-        } else if open && system {
+        } else if open && (system || matches!(info.scope, Scope::Home | Scope::Logs)) {
             eng.note(Dangerous, format!("makes {what} writable by everyone"));
         } else if open {
             eng.note(Caution, format!("makes {what} writable by everyone"));
@@ -360,6 +451,7 @@ pub(crate) fn chmod(eng: &mut Engine, inv: &Inv<'_, '_>) {
     eng.note(Caution, "changes file permissions");
 }
 
+/// Implements D1 (ownership of a system tree changed) and C2.
 pub(crate) fn chown(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "", &[]);
     let recursive = opts.flag('R', "recursive");
@@ -390,6 +482,7 @@ pub(crate) fn chown(eng: &mut Engine, inv: &Inv<'_, '_>) {
     eng.note(Caution, "changes file ownership");
 }
 
+/// Implements D1 (system or home files emptied), D2, D4 (logs emptied) and C2.
 pub(crate) fn truncate(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "sr", &["size", "reference"]);
     let size = opts
@@ -408,7 +501,15 @@ pub(crate) fn truncate(eng: &mut Engine, inv: &Inv<'_, '_>) {
         match info.scope {
             Scope::Sink => {}
             Scope::History => eng.note(Dangerous, "wipes your shell history"),
-            Scope::SystemFile | Scope::Device if shrinks => {
+            Scope::SystemFile | Scope::Device | Scope::Credentials | Scope::Logs if shrinks => {
+                eng.note(
+                    Dangerous,
+                    info.qualify(format!("empties {}", info.describe())),
+                );
+            }
+            Scope::Root | Scope::Home | Scope::UsersHome | Scope::SystemDir | Scope::TopLevel
+                if shrinks && info.many() =>
+            {
                 eng.note(
                     Dangerous,
                     info.qualify(format!("empties {}", info.describe())),
@@ -419,33 +520,24 @@ pub(crate) fn truncate(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// Implements D1, D2, D4, D5 and D6 through [`write_target`] and
+/// [`super::security::weakens`].
 pub(crate) fn tee(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "", &["output-error"]);
     let append = opts.flag('a', "append");
+    let text = inv.input.up.echo.clone().or_else(|| inv.input.text.clone());
     for operand in opts.operands {
         let info = eng.classify(operand);
+        if let Some(text) = &text {
+            super::security::written(eng, &info, text);
+        }
         if let Some((level, why)) = write_target(&info, append) {
             eng.note(level, why);
         }
     }
 }
 
-pub(crate) fn sed(eng: &mut Engine, inv: &Inv<'_, '_>) {
-    let in_place = inv.rest().iter().any(|a| {
-        let t = a.text.as_str();
-        let cluster = t.strip_prefix('-').filter(|c| !c.starts_with('-'));
-        t.starts_with("--in-place")
-            || cluster.is_some_and(|c| {
-                c.split_once('i')
-                    .is_some_and(|(before, _)| before.chars().all(|f| "nErsuz".contains(f)))
-            })
-    });
-    if in_place {
-        eng.note(Caution, "edits files in place");
-    }
-}
-
-/// Archive extraction writes over whatever is already there.
+/// Implements C2 (files replaced by an archive's copies).
 pub(crate) fn extract(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let args = inv.rest();
     let extracts = match inv.name() {

@@ -1,4 +1,6 @@
-//! Firewalls and the services that run them: turning one off exposes the machine.
+//! Firewalls and the security services that run them: turning one off exposes the
+//! machine. Implements D5 (security switched off) of docs/safety.md, else C3 (a service
+//! or rule changed).
 
 use crate::safety::Level::{Caution, Dangerous};
 use crate::safety::args::Arg;
@@ -17,9 +19,19 @@ const FIREWALL_UNITS: &[&str] = &[
     "pf",
 ];
 
-fn firewall_unit(name: &str) -> Option<&str> {
+/// Services that enforce security policy or watch for intrusions.
+const SECURITY_UNITS: &[&str] = &["apparmor", "auditd", "fail2ban", "selinux", "crowdsec"];
+
+/// The unit's name and what kind of protection it is, if stopping it exposes the machine.
+fn protective_unit(name: &str) -> Option<(&str, &'static str)> {
     let unit = name.strip_suffix(".service").unwrap_or(name);
-    FIREWALL_UNITS.contains(&unit).then_some(unit)
+    if FIREWALL_UNITS.contains(&unit) {
+        Some((unit, "firewall"))
+    } else if SECURITY_UNITS.contains(&unit) {
+        Some((unit, "security service"))
+    } else {
+        None
+    }
 }
 
 pub(crate) fn ufw(eng: &mut Engine, inv: &Inv<'_, '_>) {
@@ -77,7 +89,15 @@ pub(crate) fn iptables(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
     let policy = args.iter().any(|a| a.is("-P") || a.is("--policy"));
     if policy && args.iter().any(|a| a.is("ACCEPT")) {
-        eng.note(Caution, "sets a firewall default policy to ACCEPT");
+        // Accepting by default on the incoming chains lets every connection in.
+        if args.iter().any(|a| a.is("INPUT") || a.is("FORWARD")) {
+            eng.note(
+                Dangerous,
+                "lets every incoming connection through the firewall (policy ACCEPT)",
+            );
+        } else {
+            eng.note(Caution, "sets a firewall default policy to ACCEPT");
+        }
     }
     eng.note(Caution, "changes firewall rules");
 }
@@ -168,24 +188,31 @@ fn service_action<'a>(eng: &mut Engine, action: &str, units: impl Iterator<Item 
         "--status-all",
         "",
     ];
-    const STOPS: &[&str] = &["stop", "disable", "mask", "kill", "off", "remove"];
+    const STOPS: &[&str] = &[
+        "stop", "disable", "mask", "kill", "off", "remove", "teardown",
+    ];
     if READ.contains(&action) {
         return;
     }
+    let units: Vec<&str> = units.collect();
     if matches!(
         action,
         "reboot" | "poweroff" | "halt" | "kexec" | "suspend" | "hibernate"
     ) {
-        eng.note(Caution, "reboots or powers off the machine");
+        // `--force` skips stopping services cleanly (twice: skips even unmounting).
+        if units.iter().any(|u| *u == "--force" || *u == "-f") {
+            eng.note(Dangerous, super::system::FORCED_POWER);
+        } else {
+            eng.note(Caution, "reboots or powers off the machine");
+        }
         return;
     }
-    let units: Vec<&str> = units.collect();
     if STOPS.contains(&action)
-        && let Some(unit) = units.iter().find_map(|u| firewall_unit(u))
+        && let Some((unit, kind)) = units.iter().find_map(|u| protective_unit(u))
     {
         eng.note(
             Dangerous,
-            format!("stops the {unit} firewall, leaving the machine unprotected"),
+            format!("stops the {unit} {kind}, leaving the machine unprotected"),
         );
         return;
     }
@@ -204,25 +231,14 @@ pub(crate) fn service_cmd(eng: &mut Engine, inv: &Inv<'_, '_>) {
 /// `chkconfig iptables off`, `update-rc.d ufw disable`.
 pub(crate) fn boot_services(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let args = inv.rest();
-    let unit = args.iter().find_map(|a| firewall_unit(&a.text));
+    let unit = args.iter().find_map(|a| protective_unit(&a.text));
     let off = args
         .iter()
         .any(|a| matches!(a.text.as_str(), "off" | "disable" | "remove" | "--del"));
     match unit {
-        Some(unit) if off => eng.note(
-            Dangerous,
-            format!("keeps the {unit} firewall from starting"),
-        ),
+        Some((unit, kind)) if off => {
+            eng.note(Dangerous, format!("keeps the {unit} {kind} from starting"))
+        }
         _ => eng.note(Caution, "changes which services start at boot"),
-    }
-}
-
-pub(crate) fn setenforce(eng: &mut Engine, inv: &Inv<'_, '_>) {
-    if inv
-        .rest()
-        .iter()
-        .any(|a| a.is("0") || a.text.eq_ignore_ascii_case("permissive"))
-    {
-        eng.note(Caution, "turns off SELinux enforcement");
     }
 }

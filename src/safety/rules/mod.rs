@@ -5,6 +5,8 @@ pub(crate) mod disk;
 pub(crate) mod files;
 pub(crate) mod firewall;
 pub(crate) mod packages;
+pub(crate) mod rewrite;
+pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod vcs;
 
@@ -25,6 +27,7 @@ pub(crate) fn check(eng: &mut Engine, inv: &Inv<'_, '_>) {
         firewall::service(eng, command_name(&first.text), action);
         return;
     }
+    disk::kernel_memory(eng, inv);
     match inv.name() {
         "rm" | "unlink" | "srm" => files::rm(eng, inv),
         "rmdir" => eng.note(Caution, "removes empty directories"),
@@ -38,7 +41,8 @@ pub(crate) fn check(eng: &mut Engine, inv: &Inv<'_, '_>) {
         "chown" | "chgrp" => files::chown(eng, inv),
         "truncate" => files::truncate(eng, inv),
         "tee" => files::tee(eng, inv),
-        "sed" => files::sed(eng, inv),
+        "sed" => rewrite::sed(eng, inv),
+        name if rewrite::is_compressor(name) => rewrite::compress(eng, inv),
         "dd" => disk::dd(eng, inv),
         "wipefs" => disk::wipefs(eng, inv),
         "blkdiscard" => disk::blkdiscard(eng, inv),
@@ -62,13 +66,23 @@ pub(crate) fn check(eng: &mut Engine, inv: &Inv<'_, '_>) {
         "systemctl" => firewall::systemctl(eng, inv),
         "service" => firewall::service_cmd(eng, inv),
         "chkconfig" | "update-rc.d" => firewall::boot_services(eng, inv),
-        "setenforce" => firewall::setenforce(eng, inv),
+        "setenforce" => security::setenforce(eng, inv),
+        "aa-teardown" | "aa-disable" | "aa-complain" => security::apparmor(eng, inv),
+        "passwd" | "usermod" => security::password(eng, inv),
+        "chpasswd" => security::chpasswd(eng, inv),
+        "sysctl" => security::sysctl(eng, inv),
+        "journalctl" => system::journalctl(eng, inv),
+        "gpg" | "gpg2" => security::gpg(eng, inv),
+        "socat" => crate::safety::network::upload_stdin(eng, inv),
+        "badblocks" | "nvme" => disk::disk_tools(eng, inv),
         "crontab" => system::crontab(eng, inv),
         "history" => system::history(eng, inv),
         "set" => system::set(eng, inv),
         "userdel" | "deluser" => eng.note(Caution, "deletes a user account"),
         "tar" | "unzip" | "7z" => files::extract(eng, inv),
-        "mount" | "umount" => eng.note(Caution, "mounts or unmounts a filesystem"),
+        "umount" => system::umount(eng, inv),
+        // Without operands `mount` only lists what is mounted.
+        "mount" if !inv.rest().is_empty() => eng.note(Caution, "mounts or unmounts a filesystem"),
         "chattr" => eng.note(Caution, "changes file attributes"),
         name if packages::is_package_manager(name) => packages::packages(eng, inv),
         "git" => vcs::git(eng, inv),

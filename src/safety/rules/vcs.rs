@@ -1,4 +1,7 @@
 //! git: history rewrites on shared branches, and commands that discard local work.
+//!
+//! Implements D3 (a repository's shared history, or all of its uncommitted work, lost)
+//! of docs/safety.md, else C1 (one branch, some local changes).
 
 use crate::safety::Level::{Caution, Dangerous};
 use crate::safety::args::Arg;
@@ -49,6 +52,7 @@ pub(crate) fn git(eng: &mut Engine, inv: &Inv<'_, '_>) {
         "push" => push(eng, rest),
         "reset" if has(rest, &["--hard", "--merge", "--keep"]) => {
             eng.note(Caution, "discards uncommitted changes (git reset --hard)");
+            discards(eng, true, false);
         }
         "clean"
             if !has(rest, &["-n", "--dry-run"])
@@ -60,12 +64,16 @@ pub(crate) fn git(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 "deletes untracked files"
             };
             eng.note(Caution, why);
+            discards(eng, false, true);
         }
         "checkout" if has(rest, &["--", ".", "-f", "--force"]) => {
             eng.note(Caution, "discards local changes");
+            discards(eng, true, false);
         }
-        "restore" if !rest.iter().all(|a| a.is("--staged") || a.is("-S")) => {
+        // `--staged` alone only unstages; the working tree is left as it is.
+        "restore" if !has(rest, &["--staged", "-S"]) || has(rest, &["--worktree", "-W"]) => {
             eng.note(Caution, "discards local changes");
+            discards(eng, true, false);
         }
         "switch" if has(rest, &["-f", "--force", "--discard-changes"]) => {
             eng.note(Caution, "discards local changes");
@@ -91,7 +99,24 @@ pub(crate) fn git(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
+/// Records what a git command throws away; once both the changes to tracked files and
+/// the untracked files are gone, nothing uncommitted is left to recover.
+fn discards(eng: &mut Engine, changes: bool, untracked: bool) {
+    let seen = &mut eng.git_discards;
+    seen.changes |= changes;
+    seen.untracked |= untracked;
+    if seen.changes && seen.untracked {
+        eng.note(
+            Dangerous,
+            "discards all uncommitted work: every change and every untracked file",
+        );
+    }
+}
+
 fn push(eng: &mut Engine, rest: &[Arg<'_>]) {
+    if has(rest, &["--dry-run", "-n"]) {
+        return;
+    }
     let mut force = false;
     let mut lease = false;
     let mut mirror = false;
