@@ -915,6 +915,8 @@ fn check_explain_keeps_line(sh: Sh) {
     assert!(!t.dir.path().join("home/a.tgz").exists());
     t.assert_nothing_ran();
     t.prompt_still_works();
+}
+
 /// A shell with the real model behind its widget, holding the model lock; `None`
 /// (with a message) when the model, tmux or the shell is missing.
 fn real_model_term(sh: Sh) -> Option<(std::sync::MutexGuard<'static, ()>, Term)> {
