@@ -125,13 +125,14 @@ fn oracle_on_alfa_fixture_trees() {
         return;
     };
     let sb = common::Sandbox::with_model(std::path::Path::new("/nonexistent"));
-    // One case per fixture tree (reads, a deletion, a new file, the generic tree), one
+    // One case per fixture tree: reads, a deletion rated dangerous (never run), a new
+    // file, the generic tree; and one that reads the host.
 
     let ids = sb.dir.path().join("few.ids");
     let chosen = [
         "alfa-fs1-017",
         "alfa-fs1-029",
-        "alfa-fs2-029",
+        "alfa-fs2-046",
         "alfa-fs3-007",
         "alfa-fs4-011",
         "alfa-fs5-002",
@@ -165,13 +166,19 @@ fn oracle_on_alfa_fixture_trees() {
     }
     let by_id = |id: &str| &rows[chosen.iter().position(|c| *c == id).expect("chosen")];
     assert_eq!(by_id("alfa-fs1-029")["exec"], "host_state", "{exec}");
-    assert_eq!(exec["scored"], 5, "{rows:?}");
+    // A deletion of every file under a top-level directory is rated dangerous: it is
+    // never run, so not scored.
+    assert_eq!(
+        by_id("alfa-fs3-007")["exec_note"],
+        "rated dangerous, not run"
+    );
+    assert_eq!(exec["scored"], 4, "{rows:?}");
     assert_eq!(exec["equivalent"], exec["scored"], "{rows:?}");
     let categories = r["summary"]["categories"].as_array().expect("categories");
     assert!(
         categories
             .iter()
-            .any(|c| c["category"] == "files/find" && c["scored"] == 2),
+            .any(|c| c["category"] == "files/find" && c["scored"] == 1),
         "{categories:?}"
     );
 }

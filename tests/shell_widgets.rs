@@ -802,13 +802,7 @@ fn check_comment_marker_is_prose(sh: Sh) {
 /// fixed, on the line; it then runs with exit 0. After a success the empty
 /// line keeps the key's old meaning.
 fn check_fix_after_failure(sh: Sh) {
-    let Some(_) = real_model() else { return };
-    let _guard = model_guard();
-    let Some(t) = Term::start(Setup {
-        sh,
-        model: Model::Real,
-        vi: false,
-    }) else {
+    let Some((_guard, t)) = real_model_term(sh) else {
         return;
     };
     t.type_text("ls --nosuchflag");
@@ -852,13 +846,7 @@ fn check_fix_after_failure(sh: Sh) {
 /// turns a text search into rg. Written after the shell started: the daemon reads
 /// the file again before each request.
 fn check_instructions_change_the_answer(sh: Sh) {
-    let Some(_) = real_model() else { return };
-    let _guard = model_guard();
-    let Some(t) = Term::start(Setup {
-        sh,
-        model: Model::Real,
-        vi: false,
-    }) else {
+    let Some((_guard, t)) = real_model_term(sh) else {
         return;
     };
     let dir = t.dir.path().join("config/caro");

@@ -66,19 +66,29 @@ impl OpenAiBackend {
         &self,
         body: &serde_json::Value,
     ) -> Result<ureq::http::Response<ureq::Body>, RemoteError> {
-        let mut req = self
-            .agent
-            .post(&self.endpoint)
-            .header("Content-Type", "application/json")
-            .header("Accept", "text/event-stream");
-        match &self.key {
-            Ok(Some(key)) => req = req.header("Authorization", format!("Bearer {key}")),
-            Ok(None) => {}
+        let key = match &self.key {
+            Ok(key) => key,
             Err(var) => return Err(RemoteError::MissingKey { var: var.clone() }),
+        };
+        let body = body.to_string();
+        let send = || {
+            let mut req = self
+                .agent
+                .post(&self.endpoint)
+                .header("Content-Type", "application/json")
+                .header("Accept", "text/event-stream");
+            if let Some(key) = key {
+                req = req.header("Authorization", format!("Bearer {key}"));
+            }
+            req.send(body.as_str())
+        };
+        // A kept-alive connection the server has since closed fails before any byte of
+        // the answer; the same request once more, on a fresh connection, is safe.
+        let resp = match send() {
+            Err(ureq::Error::Io(e)) if stale_connection(&e) => send(),
+            other => other,
         }
-        let resp = req
-            .send(body.to_string())
-            .map_err(|e| self.transport_error(e, false))?;
+        .map_err(|e| self.transport_error(e, false))?;
         let status = resp.status().as_u16();
         if status == 200 {
             return Ok(resp);
@@ -142,6 +152,15 @@ fn read_lines(body: ureq::BodyReader<'static>) -> Receiver<Read> {
         }
     });
     rx
+}
+
+/// How a pooled connection that the server closed while idle fails on reuse.
+fn stale_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+    )
 }
 
 fn agent(timeout_secs: u64) -> ureq::Agent {
