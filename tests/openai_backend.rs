@@ -253,14 +253,7 @@ fn a_missing_or_unset_key_is_one_line() {
     let line = one_line_error(&o);
     assert!(line.contains("HTTP 401"), "{line}");
     assert!(!line.contains(KEY));
-    let o = sb
-        .cmd()
-        .args(["complete-line", "--shell", "bash", "--", "list files"])
-        .output()
-        .expect("run");
-    assert_ne!(o.status.code(), Some(0));
-    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
-    assert!(widget_error(&o).contains("HTTP 401"));
+    assert!(widget_fails(&sb).contains("HTTP 401"));
     // A key variable configured but not set: named, never guessed.
     let o = sandbox(&srv.url)
         .env("CARO_OPENAI_API_KEY_ENV", KEY_VAR)
