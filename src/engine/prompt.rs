@@ -77,11 +77,16 @@ pub fn preamble() -> Preamble {
 /// with it.
 pub fn preamble_for(instructions: Option<&str>) -> Preamble {
     let mut p = preamble();
-    p.instructions = instructions
+    p.instructions = instructions_turn(instructions);
+    p
+}
+
+/// The system turn that carries the user's instructions; `None` without any.
+pub fn instructions_turn(instructions: Option<&str>) -> Option<String> {
+    instructions
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(|t| format!("The user's standing instructions; follow them:\n{t}"));
-    p
+        .map(|t| format!("The user's standing instructions; follow them:\n{t}"))
 }
 
 /// The preamble with or without request notes on its examples (the evaluation

@@ -137,10 +137,11 @@ impl<B: Backend> Translator<B> {
     /// Follows the user's standing instructions from now on (`None`: none). Cheap
     /// when they did not change, so the daemon calls it before every request.
     pub fn set_instructions(&self, instructions: Option<&str>) {
-        let wanted = prompt::preamble_for(instructions);
+        // Only the instructions' turn can differ: the rest is built once, in `new`.
+        let wanted = prompt::instructions_turn(instructions);
         let mut current = self.preamble.lock().unwrap_or_else(|e| e.into_inner());
-        if *current != wanted {
-            *current = wanted;
+        if current.instructions != wanted {
+            current.instructions = wanted;
         }
     }
 
