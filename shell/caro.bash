@@ -17,6 +17,13 @@
 #   * On an empty line right after a failed command the key puts it, fixed,
 #     on the line; otherwise an empty line keeps the key's previous meaning (abort, i.e. the
 #     bell; also in vi insert mode, where readline would insert a raw ^G).
+#   * Typing more words after caro's answer and pressing the key again
+#     refines it ("find . -name '*.log'  only the ones over 1 MB").
+#   * Alt-I (`--explain-key`) explains the line; Alt-M (`--pick-key`) lists
+#     the answer and its alternatives, numbered: a digit puts one on the line.
+#   * `history = N` in caro's config.toml sends your last N commands
+#     (redacted) with each request; `keep_prose = false` stops the words you
+#     typed from being added to the history (Up finds them by default).
 #
 # `caro init bash --no-bind` only defines the functions; bind them yourself:
 #     bind -x '"\C-xg": _caro_complete_line'
@@ -46,9 +53,13 @@ _caro_bind_keys=@CARO_BIND@
 _caro_key=@CARO_KEY@
 _caro_undo_key=@CARO_UNDO_KEY@
 _caro_explain_key=@CARO_EXPLAIN_KEY@
+_caro_pick_key=@CARO_PICK_KEY@
+_caro_history=@CARO_HISTORY@
+_caro_keep_prose=@CARO_KEEP_PROSE@
 _caro_hop_complete='\C-x\C-]1'
 _caro_hop_undo='\C-x\C-]3'
 _caro_hop_explain='\C-x\C-]4'
+_caro_hop_pick='\C-x\C-]5'
 _caro_hop2='\C-x\C-]2'
 
 # Remembers whether the prompt follows a failed command: PROMPT_COMMAND
@@ -69,15 +80,32 @@ if [[ ${PROMPT_COMMAND-} != *_caro_status_hook* ]]; then
 fi
 
 # Usage (from a key binding): _caro_complete_line [KEYMAP]
-_caro_complete_line() {
+_caro_complete_line() { _caro_request complete "$@"; }
+# Usage (from a key binding): _caro_pick_line [KEYMAP]
+_caro_pick_line() { _caro_request pick "$@"; }
+
+# Usage: _caro_request complete|pick [KEYMAP]
+_caro_request() {
   # The whole line is the request, wherever the cursor is.
-  local km=${1-} line=$READLINE_LINE prose alt=0 fix=
+  local mode=$1 km=${2-} line=$READLINE_LINE prose alt=0 request typed=
+  # What kind of request it is (a fix, a refinement): sent again with an
+  # alternative.
+  local -a how=()
+  local extra=${line#"${_caro_last_result-}"}
   if [[ -n ${_caro_last_result-} && $line == "$_caro_last_result" ]]; then
     prose=$_caro_last_prose
-    fix=${_caro_last_fix-}
-    alt=$((_caro_alt + 1))
+    how=("${_caro_last_args[@]}")
+    request=$_caro_last_request
+    [[ $mode == complete ]] && alt=$((_caro_alt + 1))
+  elif [[ -n ${_caro_last_result-} && $extra != "$line" && $extra =~ ^[[:space:]]+[^[:space:]] ]]; then
+    # caro's answer with more words after it: refine the answer.
+    prose=$extra
+    how=(--refine-request "$_caro_last_request" --refine-answer "$_caro_last_result")
+    request="$_caro_last_request,$extra"
+    typed=$line
   else
     prose=$line
+    typed=$line
     [[ $prose == '# '* ]] && prose=${prose#'# '}
     if [[ -z ${prose//[[:space:]]/} && ${_caro_failed_status:-0} != 0 ]]; then
       # Empty line right after a failure: ask for the last command, fixed.
@@ -85,8 +113,10 @@ _caro_complete_line() {
       local last
       last=$(HISTTIMEFORMAT= history 1)
       [[ $last =~ ^[[:space:]]*[0-9]+\*?[[:space:]]+(.*)$ ]] && prose=${BASH_REMATCH[1]}
-      fix=$_caro_failed_status
+      how=(--fix-status "$_caro_failed_status")
+      typed=
     fi
+    request=$prose
   fi
 
   if [[ -n $km ]]; then
@@ -95,18 +125,24 @@ _caro_complete_line() {
     bind -m "$km" "\"$_caro_hop2\": \"\""
   fi
   if [[ -z ${prose//[[:space:]]/} ]]; then
-    [[ -n $km ]] && _caro_fallback complete "$km"
+    [[ -n $km ]] && _caro_fallback "$mode" "$km"
     return 0
   fi
 
   local bin=$_caro_bin_path
   [[ -x $bin ]] || bin=caro
-  local -a args=(complete-line --shell bash)
+  local -a args=(complete-line --shell bash "${how[@]}")
   ((alt > 0)) && args+=(--alternative "$alt")
+  [[ $mode == pick ]] && args+=(--pick)
   # bash blanks the prompt line while a bind -x command runs; the client
   # draws its own "thinking" note on the tty there and erases it.
   args+=(--progress)
-  [[ -n $fix ]] && args+=(--fix-status "$fix")
+  # The last commands go on the client's stdin, never on its command line.
+  local hist=
+  if ((_caro_history > 0)); then
+    args+=(--history)
+    hist=$(HISTTIMEFORMAT= fc -ln -"$_caro_history" -1 2>/dev/null)
+  fi
 
   # The client reads Ctrl-C from the tty itself; a Ctrl-C typed before it
   # has switched the tty to raw mode must not interrupt bash mid-binding.
@@ -120,7 +156,7 @@ _caro_complete_line() {
   local raw err rc out
   raw=$(
     {
-      err=$(command "$bin" "${args[@]}" -- "$prose" 2>&1 >&3 3>&-)
+      err=$(command "$bin" "${args[@]}" -- "$prose" 2>&1 >&3 3>&- <<<"$hist")
       printf '\036%s\036%s' "$?" "$err"
     } 3>&1
   )
@@ -144,7 +180,7 @@ _caro_complete_line() {
   err=${err%%$'\n'*}
 
   if [[ $rc == 0 && -n ${out//[[:space:]]/} ]]; then
-    if ((alt == 0)); then
+    if [[ $line != "${_caro_last_result-}" ]]; then
       # The line as typed, for _caro_undo.
       _caro_orig_line=$line
       _caro_orig_point=$READLINE_POINT
@@ -154,8 +190,15 @@ _caro_complete_line() {
     READLINE_POINT=$_caro_n
     _caro_last_result=$out
     _caro_last_prose=$prose
-    _caro_last_fix=$fix
+    _caro_last_args=("${how[@]}")
+    _caro_last_request=$request
     _caro_alt=$alt
+    if [[ $_caro_keep_prose == 1 && -n $typed ]]; then
+      # The words as typed go into the history, so Up finds them again; the
+      # status hook must not take them for a command that ran.
+      history -s -- "$typed"
+      _caro_histcmd=$HISTCMD
+    fi
     # A safety warning is printed where the prompt line was; readline then
     # redraws the prompt, holding the command, under it.
     [[ -n $err ]] && printf '%s\n' "$err" >&2
@@ -226,7 +269,7 @@ _caro_fallback() {
 # records our own macros as a key's previous meaning.
 _caro_bind() {
   local km role key var prev fn
-  local -a maps=(emacs-standard vi-insert vi-command) roles=(complete undo explain)
+  local -a maps=(emacs-standard vi-insert vi-command) roles=(complete undo explain pick)
 
   # Re-init with other keys: give the old ones back first.
   for role in "${roles[@]}"; do
@@ -235,6 +278,7 @@ _caro_bind() {
     case $role in
       undo) key=$_caro_undo_key ;;
       explain) key=$_caro_explain_key ;;
+      pick) key=$_caro_pick_key ;;
       *) key=$_caro_key ;;
     esac
     if [[ -n $prev && $prev != "$key" ]]; then
@@ -276,6 +320,7 @@ _caro_bind() {
     case $role in
       undo) key=$_caro_undo_key ;;
       explain) key=$_caro_explain_key ;;
+      pick) key=$_caro_pick_key ;;
       *) key=$_caro_key ;;
     esac
     [[ -n $key ]] || continue
@@ -311,11 +356,12 @@ _caro_bind() {
     case $role in
       undo) fn=_caro_undo ;;
       explain) fn=_caro_explain_line ;;
+      pick) fn=_caro_pick_line ;;
       *) fn=_caro_complete_line ;;
     esac
     for km in "${maps[@]}"; do
-      # In vi command mode Escape then i is a keystroke pair people type.
-      [[ $role == explain && $km == vi-command ]] && continue
+      # In vi command mode Escape then a letter is a keystroke pair people type.
+      [[ ($role == explain || $role == pick) && $km == vi-command ]] && continue
       bind -m "$km" -x "\"${!var}\": $fn $km"
       bind -m "$km" "\"$_caro_hop2\": \"\""
       bind -m "$km" "\"$key\": \"${!var}$_caro_hop2\""

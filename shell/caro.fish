@@ -14,6 +14,13 @@
 #   * A line starting with "# " is prose too; the marker is dropped.
 #   * On an empty line right after a failed command the key puts it, fixed,
 #     on the line; otherwise an empty line keeps the key's previous meaning (cancel).
+#   * Typing more words after caro's answer and pressing the key again
+#     refines it ("find . -name '*.log'  only the ones over 1 MB").
+#   * Alt-I (`--explain-key`) explains the line; Alt-M (`--pick-key`) lists
+#     the answer and its alternatives, numbered: a digit puts one on the line.
+#   * `history = N` in caro's config.toml sends your last N commands
+#     (redacted) with each request. From fish 4 on, the words you typed are
+#     added to the history (Up finds them); `keep_prose = false` stops that.
 #
 # `caro init fish --no-bind` only defines the functions; bind them yourself,
 # e.g. `bind \cx\cg _caro_complete_line` and `bind \ex _caro_undo`.
@@ -26,42 +33,80 @@ if status is-interactive
         set -g _caro_key @CARO_KEY@
         set -g _caro_undo_key @CARO_UNDO_KEY@
         set -g _caro_explain_key @CARO_EXPLAIN_KEY@
+        set -g _caro_pick_key @CARO_PICK_KEY@
     else
         set -g _caro_key @CARO_KEY4@
         set -g _caro_undo_key @CARO_UNDO_KEY4@
         set -g _caro_explain_key @CARO_EXPLAIN_KEY4@
+        set -g _caro_pick_key @CARO_PICK_KEY4@
     end
+    set -g _caro_history @CARO_HISTORY@
+    set -g _caro_keep_prose @CARO_KEEP_PROSE@
 
     function _caro_complete_line --description 'caro: turn the words on the command line into a command'
+        _caro_request complete
+    end
+
+    function _caro_pick_line --description 'caro: list answers for the words on the command line to pick from'
+        _caro_request pick
+    end
+
+    function _caro_request --argument-names mode
         set -l line (commandline | string collect)
         set -q line[1]; or set line ''
         # The whole line is the request, wherever the cursor is.
         set -l prose $line
         set -l alt 0
-        set -l fix
+        set -l request
+        set -l typed
+        # What kind of request it is (a fix, a refinement): sent again with an
+        # alternative.
+        set -l how
+        set -l n (string length -- "$_caro_last_result")
         if test -n "$_caro_last_result"; and test "$line" = "$_caro_last_result"
             set prose $_caro_last_prose
-            set fix $_caro_last_fix
-            set alt (math $_caro_alt + 1)
+            set how $_caro_last_args
+            set request $_caro_last_request
+            test $mode = complete; and set alt (math $_caro_alt + 1)
+        else if test -n "$_caro_last_result"
+            and test (string sub -l $n -- "$line") = "$_caro_last_result"
+            and string match -qr '^\s+\S' -- (string sub -s (math $n + 1) -- "$line")
+            # caro's answer with more words after it: refine the answer.
+            set prose (string sub -s (math $n + 1) -- "$line")
+            set how --refine-request $_caro_last_request --refine-answer $_caro_last_result
+            set request "$_caro_last_request,$prose"
+            set typed $line
         else if string match -q '# *' -- $prose
             set prose (string sub -s 3 -- $prose | string collect)
             set -q prose[1]; or set prose ''
+            set request $prose
+            set typed $line
         else if not string match -qr '\S' -- $prose; and set -q _caro_failed_cmd[1]
             # Empty line right after a failure: ask for that command, fixed.
             set prose $_caro_failed_cmd
-            set fix $_caro_failed_status
+            set how --fix-status $_caro_failed_status
+            set request $prose
+        else
+            set request $prose
+            set typed $line
         end
 
         if not string match -qr '\S' -- $prose
-            _caro_fallback complete
+            test $mode = complete; and _caro_fallback complete
             return
         end
 
         set -l bin $_caro_bin_path
         test -x "$bin"; or set bin caro
-        set -l args complete-line --shell fish
+        set -l args complete-line --shell fish $how
         test $alt -gt 0; and set -a args --alternative $alt
-        set -q fix[1]; and set -a args --fix-status $fix
+        test $mode = pick; and set -a args --pick
+        # The last commands go on the client's stdin, never on its command line.
+        set -l hist
+        if test $_caro_history -gt 0
+            set -a args --history
+            set hist (builtin history --max $_caro_history 2>/dev/null)[-1..1]
+        end
         # fish gives a binding no place to draw a note; the client draws its
         # own on the tty and erases it again, then we repaint.
         set -a args --progress
@@ -73,8 +118,8 @@ if status is-interactive
         end
         # `string collect` keeps inner newlines (heredocs, continuations)
         # and drops the trailing one.
-        set -l out (command $bin $args -- $prose 2>$_caro_errf | string collect)
-        set -l rc $pipestatus[1]
+        set -l out (printf '%s\n' $hist | command $bin $args -- $prose 2>$_caro_errf | string collect)
+        set -l rc $pipestatus[2]
         set -l err
         read -l err <$_caro_errf
 
@@ -88,8 +133,11 @@ if status is-interactive
             commandline -C (string length -- $out)
             set -g _caro_last_result $out
             set -g _caro_last_prose $prose
-            set -g _caro_last_fix $fix
+            set -g _caro_last_args $how
+            set -g _caro_last_request $request
             set -g _caro_alt $alt
+            # The words as typed go into the history, so Up finds them again.
+            test "$_caro_keep_prose" = 1; and test -n "$typed"; and _caro_history_add $typed
             # A safety warning goes under the line; the command still goes
             # in, it does not run until Enter.
             test -n "$err"; and _caro_message $err
@@ -109,6 +157,13 @@ if status is-interactive
         end
         _caro_message $err
         commandline -f repaint
+    end
+
+    # fish 3 has no command that adds to the history (it reads `history
+    # append` as a search for "append"), so there the words are not kept.
+    function _caro_history_add
+        string match -qr '^[0-3]\.' -- $FISH_VERSION; and return
+        builtin history append -- $argv[1]
     end
 
     function _caro_undo --description 'caro: put back the words caro replaced'
@@ -181,6 +236,7 @@ if status is-interactive
             set -l key $_caro_key
             test "$role" = undo; and set key $_caro_undo_key
             test "$role" = explain; and set key $_caro_explain_key
+            test "$role" = pick; and set key $_caro_pick_key
             set cmds (_caro_binding --preset $mode $key)
         end
         if not set -q cmds[1]
@@ -215,7 +271,7 @@ if status is-interactive
     # Idempotent: sourcing the init twice never records our own functions as
     # the keys' previous meaning; a new key hands the old one back.
     function _caro_bind
-        for role in complete undo explain
+        for role in complete undo explain pick
             set -l key $_caro_key
             set -l fn _caro_complete_line
             if test $role = undo
@@ -224,6 +280,9 @@ if status is-interactive
             else if test $role = explain
                 set key $_caro_explain_key
                 set fn _caro_explain_line
+            else if test $role = pick
+                set key $_caro_pick_key
+                set fn _caro_pick_line
             end
             set -l bound _caro_bound_$role
             for mode in default insert

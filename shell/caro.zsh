@@ -14,7 +14,14 @@
 #   * On an empty line right after a command that failed, the key puts that
 #     command, fixed, on the line; on any other empty line it keeps its
 #     previous meaning (send-break).
+#   * Typing more words after caro's answer and pressing the key again
+#     refines it ("find . -name '*.log'  only the ones over 1 MB").
 #   * Alt-I (`caro init zsh --explain-key KEY`) explains the line under it.
+#   * Alt-M (`caro init zsh --pick-key KEY`) lists the answer and its
+#     alternatives, numbered; a digit puts that one on the line.
+#   * `history = N` in caro's config.toml sends your last N commands
+#     (redacted) with each request; `keep_prose = false` stops the words you
+#     typed from being added to the history (Up finds them by default).
 #
 # The widget is `caro-complete-line`; `caro init zsh --no-bind` defines it
 # without binding any key, e.g. for `bindkey '^X^G' caro-complete-line`.
@@ -31,20 +38,29 @@
   # can hand the old key back.
   typeset -g _caro_bound_key
   typeset -g _caro_key=@CARO_KEY@
-  # Empty: no explain key.
+  # Empty: no explain key, no pick key.
   typeset -g _caro_explain_key=@CARO_EXPLAIN_KEY@ _caro_explain_bound
+  typeset -g _caro_pick_key=@CARO_PICK_KEY@ _caro_pick_bound
+  typeset -gi _caro_history=@CARO_HISTORY@ _caro_keep_prose=@CARO_KEEP_PROSE@
   # keymap -> the widget our key had before we took it.
   typeset -gA _caro_prev_widget
-  # State for "press again = another answer".
-  typeset -g _caro_last_result _caro_last_prose
+  # State for "press again = another answer" (the same words and options
+  # again) and for refining (the request the answer was for).
+  typeset -g _caro_last_result _caro_last_prose _caro_last_request
+  typeset -ga _caro_last_args
   typeset -gi _caro_alt
   # The command that just failed and its status, for "fix it" on an empty
   # line; set only when the prompt follows a command that ran.
-  typeset -g _caro_failed_cmd _caro_ran_cmd _caro_last_fix
+  typeset -g _caro_failed_cmd _caro_ran_cmd
   typeset -gi _caro_failed_status
 
-  _caro_complete_line() {
+  _caro_complete_line() { _caro_request complete }
+  _caro_pick_line() { _caro_request pick }
+
+  # Usage: _caro_request complete|pick
+  _caro_request() {
     emulate -L zsh
+    local mode=$1
     # The client reads Ctrl-C from the tty itself, but a Ctrl-C typed before
     # it has switched the tty to raw mode would abort the whole line editor
     # and lose the user's text. localtraps (from emulate -L) undoes this on
@@ -53,22 +69,37 @@
     trap '' INT
 
     # The whole line is the request, wherever the cursor is.
-    local prose=$BUFFER REPLY fix=
+    local prose=$BUFFER REPLY request typed=
     local -i alt=0
+    # What kind of request it is (a fix, a refinement): sent again with an
+    # alternative.
+    local -a how
+    local extra=${BUFFER#"$_caro_last_result"}
     if [[ -n $_caro_last_result && $BUFFER == "$_caro_last_result" ]]; then
       prose=$_caro_last_prose
-      fix=$_caro_last_fix
-      alt=$(( _caro_alt + 1 ))
+      how=("${_caro_last_args[@]}")
+      request=$_caro_last_request
+      [[ $mode == complete ]] && alt=$(( _caro_alt + 1 ))
+    elif [[ -n $_caro_last_result && $extra != "$BUFFER" && $extra == [[:space:]]*[^[:space:]]* ]]; then
+      # caro's answer with more words after it: refine the answer.
+      prose=$extra
+      how=(--refine-request "$_caro_last_request" --refine-answer "$_caro_last_result")
+      request="$_caro_last_request,$extra"
+      typed=$BUFFER
     elif [[ $prose == '# '* ]]; then
       prose=${prose#'# '}
+      request=$prose typed=$BUFFER
     elif [[ -z ${prose//[[:space:]]/} && -n $_caro_failed_cmd ]]; then
       # Empty line right after a failure: ask for the command, fixed.
       prose=$_caro_failed_cmd
-      fix=$_caro_failed_status
+      how=(--fix-status $_caro_failed_status)
+      request=$prose
+    else
+      request=$prose typed=$BUFFER
     fi
 
     if [[ -z ${prose//[[:space:]]/} ]]; then
-      _caro_fallback
+      [[ $mode == complete ]] && _caro_fallback
       return
     fi
 
@@ -76,9 +107,15 @@
     [[ -x $bin ]] || bin=caro
 
     local -a args
-    args=(complete-line --shell zsh)
+    args=(complete-line --shell zsh "${how[@]}")
     (( alt > 0 )) && args+=(--alternative $alt)
-    [[ -n $fix ]] && args+=(--fix-status $fix)
+    [[ $mode == pick ]] && args+=(--pick)
+    # The last commands go on the client's stdin, never on its command line.
+    local hist=
+    if (( _caro_history > 0 )); then
+      args+=(--history)
+      hist=$(fc -ln -$_caro_history -1 2>/dev/null)
+    fi
 
     local dots='...'
     [[ ${(L)${LC_ALL:-${LC_CTYPE:-$LANG}}} == *utf(-|)8* ]] && dots='…'
@@ -93,7 +130,7 @@
       trap '' INT
       {
         local err
-        err=$(trap '' INT; command "$bin" "${args[@]}" -- "$prose" 2>&1 >&3 3>&-)
+        err=$(trap '' INT; command "$bin" "${args[@]}" -- "$prose" 2>&1 >&3 3>&- <<<"$hist")
         print -rn -- $'\0'"$?"$'\0'"$err"
       } 3>&1
     )
@@ -116,8 +153,11 @@
       CURSOR=${#BUFFER}
       _caro_last_result=$out
       _caro_last_prose=$prose
-      _caro_last_fix=$fix
+      _caro_last_args=("${how[@]}")
+      _caro_last_request=$request
       _caro_alt=$alt
+      # The words as typed go into the history, so Up finds them again.
+      (( _caro_keep_prose )) && [[ -n $typed ]] && print -rs -- "$typed"
       # A warning from the safety check goes under the line; the command
       # still goes in, it does not run until Enter.
       if [[ -n $err ]]; then
@@ -169,6 +209,7 @@
   }
 
   zle -N caro-complete-line _caro_complete_line
+  zle -N caro-pick-line _caro_pick_line
 
   # What the command on the line does, under it; the line is not touched.
   _caro_explain_line() {
@@ -224,6 +265,16 @@
       done
     fi
     _caro_explain_bound=$_caro_explain_key
+    # Likewise the pick key.
+    if [[ -n $_caro_pick_bound && $_caro_pick_bound != "$_caro_pick_key" ]]; then
+      for km in $maps; do bindkey -M $km -r -- "$_caro_pick_bound"; done
+    fi
+    if [[ -n $_caro_pick_key ]]; then
+      for km in emacs viins; do
+        bindkey -M $km -- "$_caro_pick_key" caro-pick-line
+      done
+    fi
+    _caro_pick_bound=$_caro_pick_key
   }
   _caro_bind
 

@@ -144,6 +144,11 @@ impl Term {
     /// Starts the shell and waits for its first prompt; `None` (with a
     /// message) when tmux or the shell is missing.
     fn start(setup: Setup) -> Option<Term> {
+        Self::start_with(setup, "")
+    }
+
+    /// [`Term::start`] with `config` as caro's config.toml (when not empty).
+    fn start_with(setup: Setup, config: &str) -> Option<Term> {
         if !have_tmux() || !have(setup.sh.name()) {
             return None;
         }
@@ -151,6 +156,10 @@ impl Term {
         let d = dir.path();
         for sub in ["home", "config", "data", "work", "runtime"] {
             fs::create_dir_all(d.join(sub)).expect("create dir");
+        }
+        if !config.is_empty() {
+            fs::create_dir_all(d.join("config/caro")).expect("create config dir");
+            fs::write(d.join("config/caro/config.toml"), config).expect("write config");
         }
         set_private(&d.join("runtime"));
 
@@ -918,6 +927,132 @@ fn real_model_term(sh: Sh) -> Option<(std::sync::MutexGuard<'static, ()>, Term)>
     Term::start(setup).map(|t| (guard, t))
 }
 
+/// More words typed after caro's answer refine it: "only the ones over 1 MB" adds a
+/// size test to a `find`. Undo goes back to the line before the refinement.
+fn check_refine_adds_to_the_answer(sh: Sh) {
+    let Some((_guard, t)) = real_model_term(sh) else {
+        return;
+    };
+    let prose = "find all log files under this directory";
+    t.type_prose(prose);
+    let first = t.complete(prose);
+    assert!(first.starts_with("find "), "{sh:?}: {first:?}");
+    assert!(!first.contains("-size"), "{sh:?}: {first:?}");
+    let extra = " only the ones over 1 MB";
+    t.type_text(extra);
+    let typed = format!("{first}{extra}");
+    t.wait_for("the extra words", SHORT, |s| edit_line(s) == typed);
+    let refined = t.complete(&typed);
+    assert!(
+        refined.starts_with("find ") && refined.contains("-size +1M"),
+        "{sh:?}: not refined with a size test: {refined:?}"
+    );
+    t.press(sh.undo_key());
+    t.wait_for("the line before refining, after undo", SHORT, |s| {
+        edit_line(s) == typed
+    });
+    t.assert_nothing_ran();
+}
+
+/// The pick key lists the answer and its alternatives, numbered, under the prompt;
+/// a digit puts that one on the line, Esc leaves the line as it was.
+fn check_pick_with_a_digit(sh: Sh) {
+    let Some((_guard, t)) = real_model_term(sh) else {
+        return;
+    };
+    let prose = "show the 5 largest files in this directory";
+    t.type_prose(prose);
+    let list = |t: &Term| {
+        t.press("M-m");
+        let screen = t.wait_for("the numbered answers", MODEL_TIMEOUT, |s| {
+            s.contains("puts that one on the line")
+        });
+        let items: Vec<String> = screen
+            .lines()
+            .filter_map(|l| {
+                let (n, rest) = l.split_once("  ")?;
+                n.parse::<u32>().ok().map(|_| rest.to_owned())
+            })
+            .collect();
+        assert!(items.len() >= 2, "{sh:?}: fewer than two answers:\n{screen}");
+        items
+    };
+    // Esc first: nothing changes.
+    list(&t);
+    t.press("Escape");
+    t.wait_for("the list gone, the line kept", SHORT, |s| {
+        !s.contains("puts that one on the line") && edit_line(s) == prose
+    });
+    let items = list(&t);
+    t.type_text("2");
+    let second = items[1].split("  (").next().unwrap_or_default().to_owned();
+    t.wait_for("the second answer on the line", SHORT, |s| {
+        !s.contains("puts that one on the line") && edit_line(s) == second
+    });
+    t.assert_nothing_ran();
+    t.prompt_still_works();
+}
+
+/// With `history = 5` the last commands go with the request: "the file I just
+/// created" is the one `touch` made. Without it, the model cannot know the name. The
+/// words typed are kept in the shell's history (Up finds them) unless `keep_prose =
+/// false`.
+fn check_history_on_and_off(sh: Sh) {
+    let Some(_) = real_model() else { return };
+    let _guard = model_guard();
+    for on in [true, false] {
+        let config = if on {
+            "history = 5\n"
+        } else {
+            "keep_prose = false\n"
+        };
+        let setup = Setup {
+            sh,
+            model: Model::Real,
+            vi: false,
+        };
+        let Some(t) = Term::start_with(setup, config) else {
+            return;
+        };
+        t.type_text("touch notes-7781.txt");
+        t.press("Enter");
+        t.wait_for("touch to run", SHORT, |s| {
+            edit_line(s).is_empty() && prompt_at_bottom(s) && prompt_lines(s) >= 2
+        });
+        let prose = "count the lines of the file I just created";
+        t.type_prose(prose);
+        let line = t.complete(prose);
+        assert_eq!(
+            line.contains("notes-7781.txt"),
+            on,
+            "{sh:?}: history {}: {line:?}",
+            if on { "on" } else { "off" }
+        );
+        t.clear_line();
+        if sh == Sh::Fish && fish_major() < 4 {
+            println!("fish {}: no `history append`, the words are not kept", fish_major());
+            continue;
+        }
+        t.press("Up");
+        let want = if on { prose } else { "touch notes-7781.txt" };
+        t.wait_for("the last history entry", SHORT, |s| edit_line(s) == want);
+        t.clear_line();
+    }
+}
+
+/// fish's major version (0 when it cannot be read).
+fn fish_major() -> u32 {
+    Command::new("fish")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let v = String::from_utf8_lossy(&o.stdout).into_owned();
+            v.rsplit(' ').next()?.split('.').next()?.trim().parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// A request whose answer is dangerous (`setenforce 0`): the widget prints its warning
 /// line under the prompt, and `caro check` on the same line exits 10 (issue 15).
 fn check_dangerous_answer_warns(sh: Sh) {
@@ -973,4 +1108,7 @@ per_shell! {
     fix_after_failure => check_fix_after_failure;
     instructions_change_the_answer => check_instructions_change_the_answer;
     dangerous_answer_warns => check_dangerous_answer_warns;
+    refine_adds_to_the_answer => check_refine_adds_to_the_answer;
+    pick_with_a_digit => check_pick_with_a_digit;
+    history_on_and_off => check_history_on_and_off;
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use super::tty::Tty;
 use crate::daemon::DaemonError;
 use crate::daemon::client::{Client, Progress, Wait, Waiter};
-use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
+use crate::daemon::protocol::GenerateParams;
 use crate::engine::request::prose;
 use crate::error::{CaroError, exit};
 use crate::safety::Level;
@@ -31,10 +31,26 @@ pub struct CompleteLineArgs {
     /// BUFFER is the last command, which failed with this exit status: ask for a fix
     #[arg(long, value_name = "STATUS")]
     pub fix_status: Option<i32>,
+    /// The line held caro's answer to this request, and BUFFER is what was typed after it
+    #[arg(long, value_name = "TEXT", requires = "refine_answer")]
+    pub refine_request: Option<String>,
+    /// caro's answer that BUFFER's words revise (with --refine-request)
+    #[arg(long, value_name = "COMMAND", requires = "refine_request")]
+    pub refine_answer: Option<String>,
+    /// List the answer and its alternatives on the terminal and print the one picked
+    #[arg(long)]
+    pub pick: bool,
+    /// Standard input holds the shell's recent commands, oldest first; the last
+    /// `history` of them (config.toml) go with the request
+    #[arg(long)]
+    pub history: bool,
     /// The whole line: the request wherever the cursor is
     #[arg(allow_hyphen_values = true, num_args = 0.., value_name = "BUFFER")]
     pub buffer: Vec<String>,
 }
+
+/// Answers a pick list offers.
+const PICK_COUNT: u32 = 5;
 
 pub fn run(args: &CompleteLineArgs) -> i32 {
     let mut buffer = args.buffer.join(" ");
@@ -43,10 +59,33 @@ pub fn run(args: &CompleteLineArgs) -> i32 {
     {
         buffer = crate::engine::request::fix(&buffer, status);
     }
+    if let (Some(request), Some(answer)) = (&args.refine_request, &args.refine_answer)
+        && !buffer.trim().is_empty()
+    {
+        buffer = crate::engine::request::refine(request, answer, &buffer);
+    }
     if prose(&buffer).is_empty() {
         eprintln!("caro: nothing to turn into a command");
         return exit::BAD_REQUEST;
     }
+    // Settings are read only for the features that need them, so the plain key press
+    // costs no config parsing.
+    let settings = if args.pick || args.history {
+        match crate::settings::Settings::resolve(&Default::default()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let e = CaroError::from(e);
+                eprintln!("{}", e.one_line());
+                return e.exit_code();
+            }
+        }
+    } else {
+        None
+    };
+    let history = match (&settings, args.history) {
+        (Some(s), true) if s.history > 0 => recent_commands(s.history),
+        _ => Vec::new(),
+    };
     let shell = args
         .shell
         .unwrap_or_else(crate::settings::env::default_shell);
@@ -54,15 +93,10 @@ pub fn run(args: &CompleteLineArgs) -> i32 {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "/".into());
     let params = GenerateParams {
-        v: PROTOCOL_VERSION,
-        client: protocol::crate_version().into(),
-        buffer,
-        shell,
-        cwd,
         alternative: args.alternative,
-        temperature: None,
-        max_tokens: None,
-        seed: None,
+        candidates: if args.pick { PICK_COUNT } else { 0 },
+        history,
+        ..GenerateParams::new(buffer, shell, cwd)
     };
     // Raw mode only while we wait; the guard restores the terminal before we print.
     let mut waiter = TtyWaiter {
@@ -73,7 +107,24 @@ pub fn run(args: &CompleteLineArgs) -> i32 {
     let result = Client::new().generate(&params, &mut waiter);
     drop(waiter);
     match result {
-        Ok(done) => {
+        Ok(mut done) => {
+            if args.pick {
+                let with = settings.as_ref().map(|s| s.pick).unwrap_or_default();
+                match super::pick::choose(&done.candidates, with) {
+                    Ok(super::pick::Choice::Index(i)) => {
+                        if let Some(c) = done.candidates.get(i).cloned() {
+                            done.command = c.command;
+                            done.verdict = c.verdict;
+                            done.unverified = c.unverified;
+                        }
+                    }
+                    Ok(super::pick::Choice::Cancelled) => return exit::CANCELLED,
+                    Err(e) => {
+                        eprintln!("caro: {e}");
+                        return exit::FAILURE;
+                    }
+                }
+            }
             crate::outln!("{}", done.command);
             match (done.verdict.level, done.verdict.reason) {
                 (Level::Dangerous, Some(r)) => eprintln!("caro: dangerous: {r}"),
@@ -95,6 +146,28 @@ pub fn run(args: &CompleteLineArgs) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// The last `n` lines of standard input (the widget writes the shell's history there),
+/// read up to a bound so a runaway pipe cannot hold the key press.
+fn recent_commands(n: usize) -> Vec<String> {
+    use std::io::Read;
+    const MAX_INPUT: u64 = 256 * 1024;
+    let mut text = Vec::new();
+    if std::io::stdin()
+        .lock()
+        .take(MAX_INPUT)
+        .read_to_end(&mut text)
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect()
 }
 
 /// Waits on the terminal: Ctrl-C or Esc cancels, and an indicator appears under the

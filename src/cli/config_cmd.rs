@@ -2,7 +2,8 @@
 
 use super::ConfigAction;
 use crate::error::{CaroError, exit};
-use crate::settings::{ConfigFile, DaemonSection, Settings};
+use crate::settings::{ConfigFile, DaemonSection, KeysSection, Settings};
+use crate::shell::default_keys;
 
 pub fn run(action: ConfigAction, s: &Settings) -> Result<i32, CaroError> {
     match action {
@@ -21,6 +22,17 @@ pub fn run(action: ConfigAction, s: &Settings) -> Result<i32, CaroError> {
                 backend: Some(s.backend),
                 device: Some(s.device),
                 instructions: s.instructions.clone(),
+                history: Some(s.history),
+                keep_prose: Some(s.keep_prose),
+                pick: Some(s.pick),
+                keys: {
+                    let (complete, explain, pick) = default_keys();
+                    KeysSection {
+                        complete: s.keys.complete.clone().or(Some(complete.into())),
+                        explain: s.keys.explain.clone().or(Some(explain.into())),
+                        pick: s.keys.pick.clone().or(Some(pick.into())),
+                    }
+                },
                 daemon: DaemonSection {
                     idle_timeout: Some(s.idle_timeout_secs),
                     workers: Some(s.workers),

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::style::Style;
 use super::{CommonArgs, GenerateArgs};
 use crate::daemon::client::{Client, Progress, Wait, Waiter};
-use crate::daemon::protocol::{self, GenerateParams, PROTOCOL_VERSION};
+use crate::daemon::protocol::GenerateParams;
 use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::CommandOptions;
 use crate::engine::context::Context;
@@ -118,15 +118,11 @@ fn via_daemon(
     spinner: &Spinner,
 ) -> Result<Outcome, CaroError> {
     let params = GenerateParams {
-        v: PROTOCOL_VERSION,
-        client: protocol::crate_version().into(),
-        buffer: request.to_owned(),
-        shell: s.shell,
-        cwd: cwd.display().to_string(),
         alternative,
         temperature: Some(s.temperature),
         max_tokens: Some(s.max_tokens),
         seed: Some(s.seed),
+        ..GenerateParams::new(request.to_owned(), s.shell, cwd.display().to_string())
     };
     // A daemon started from here uses the model, threads and device this command resolved.
     let mut env = vec![

@@ -4,29 +4,43 @@ use clap::CommandFactory;
 
 use super::Cli;
 use crate::error::{CaroError, exit};
-use crate::settings::{self, Shell};
+use crate::settings::{self, Settings, Shell};
 use crate::shell;
 
-pub fn init(
-    shell: Shell,
-    key: Option<&str>,
-    explain_key: Option<&str>,
-    no_bind: bool,
-) -> Result<i32, CaroError> {
+/// `keys`: the main, explain and pick keys given as flags.
+pub fn init(shell: Shell, keys: [Option<&str>; 3], no_bind: bool) -> Result<i32, CaroError> {
     // The script calls this very binary, so a PATH change cannot swap it.
     let bin = std::env::current_exe().unwrap_or_else(|_| "caro".into());
-    let key = key.map(str::to_owned).or_else(settings::env::key);
-    let explain_key = explain_key
+    // A config file that does not parse must not cost the user their key binding:
+    // the script is printed with the defaults, and the error once on stderr.
+    let s = match Settings::resolve(&Default::default()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("caro: {e} (keys and history settings from it are ignored)");
+            None
+        }
+    };
+    let cfg = s.as_ref().map(|s| s.keys.clone()).unwrap_or_default();
+    let [key, explain, pick] = keys;
+    let key = key.map(str::to_owned).or_else(settings::env::key).or(cfg.complete);
+    let explain = explain
         .map(str::to_owned)
-        .or_else(settings::env::explain_key);
-    let script = shell::init_script(
-        shell,
-        key.as_deref(),
-        explain_key.as_deref(),
-        !no_bind,
-        &bin,
-    )
-    .map_err(|e| CaroError::Usage(e.to_string()))?;
+        .or_else(settings::env::explain_key)
+        .or(cfg.explain);
+    let pick = pick
+        .map(str::to_owned)
+        .or_else(settings::env::pick_key)
+        .or(cfg.pick);
+    let opts = shell::InitOptions {
+        key: key.as_deref(),
+        explain_key: explain.as_deref(),
+        pick_key: pick.as_deref(),
+        bind: !no_bind,
+        history: s.as_ref().map_or(0, |s| s.history),
+        keep_prose: s.as_ref().is_none_or(|s| s.keep_prose),
+    };
+    let script =
+        shell::init_script(shell, &opts, &bin).map_err(|e| CaroError::Usage(e.to_string()))?;
     crate::out!("{script}");
     Ok(exit::OK)
 }

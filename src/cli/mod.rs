@@ -10,6 +10,7 @@ mod explain_cmd;
 mod generate;
 mod init_cmd;
 mod model_cmd;
+mod pick;
 pub mod output;
 pub mod style;
 mod tty;
@@ -135,6 +136,9 @@ pub enum Command {
         /// Key that explains the command on the line, e.g. alt-i (default), or none [env: CARO_EXPLAIN_KEY]
         #[arg(long, value_name = "KEYSPEC")]
         explain_key: Option<String>,
+        /// Key that lists answers to pick from, e.g. alt-m (default), or none [env: CARO_PICK_KEY]
+        #[arg(long, value_name = "KEYSPEC")]
+        pick_key: Option<String>,
         /// Define the widget but bind no key
         #[arg(long)]
         no_bind: bool,
@@ -231,8 +235,15 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
             shell,
             key,
             explain_key,
+            pick_key,
             no_bind,
-        }) => return init_cmd::init(*shell, key.as_deref(), explain_key.as_deref(), *no_bind),
+        }) => {
+            return init_cmd::init(
+                *shell,
+                [key.as_deref(), explain_key.as_deref(), pick_key.as_deref()],
+                *no_bind,
+            );
+        }
         Some(Command::Completions { shell }) => return init_cmd::completions(*shell),
         Some(Command::Check { command, json }) => return Ok(check_cmd(&command.join(" "), *json)),
         Some(Command::Explain { command, json }) => {

@@ -246,6 +246,26 @@ impl Client {
                     tracing::info!("daemon from another version; restarting it");
                     self.stop()?;
                 }
+                // A daemon from before a field was added rejects the request as
+                // malformed; its answer to a ping says whether that is the reason.
+                Err(DaemonError::Remote {
+                    code: ErrorCode::BadRequest,
+                    message,
+                }) if attempt == 0 => match self.pid() {
+                    Err(DaemonError::Remote {
+                        code: ErrorCode::VersionMismatch,
+                        ..
+                    }) => {
+                        tracing::info!("daemon from another version; restarting it");
+                        self.stop()?;
+                    }
+                    _ => {
+                        return Err(DaemonError::Remote {
+                            code: ErrorCode::BadRequest,
+                            message,
+                        });
+                    }
+                },
                 other => return other,
             }
         }

@@ -10,7 +10,7 @@ use crate::settings::Shell;
 
 /// Bumped on any incompatible change. The crate version is exchanged too, so a client
 /// from another build restarts the daemon.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 pub const MAX_LINE: usize = 64 * 1024;
 
 pub fn crate_version() -> &'static str {
@@ -57,6 +57,37 @@ pub struct GenerateParams {
     pub max_tokens: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// With n > 0, `done` also lists up to n answers (the first and its alternatives)
+    /// for the user to pick from.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub candidates: u32,
+    /// The shell's recent commands, oldest first (sent only when `history` is on;
+    /// redacted again by the daemon).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl GenerateParams {
+    /// A first-answer request for `buffer` from this build of caro.
+    pub fn new(buffer: String, shell: Shell, cwd: String) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            client: crate_version().into(),
+            buffer,
+            shell,
+            cwd,
+            alternative: 0,
+            temperature: None,
+            max_tokens: None,
+            seed: None,
+            candidates: 0,
+            history: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +119,27 @@ pub struct Done {
     pub stats: GenerationStats,
     /// Time from the request arriving to this event, in ms (includes queueing).
     pub elapsed_ms: f64,
+    /// The answers to pick from, when the request asked for `candidates`; the first is
+    /// `command`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+/// One answer of a pick list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub command: String,
+    pub verdict: crate::safety::Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
+}
+
+/// The version fields of a request that did not parse, so that a client from another
+/// build is told to restart the daemon rather than that its request is malformed.
+#[derive(Debug, Deserialize)]
+pub struct Versions {
+    pub v: Option<u32>,
+    pub client: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +234,8 @@ mod tests {
             temperature: None,
             max_tokens: None,
             seed: None,
+            candidates: 3,
+            history: vec!["ls".into()],
         });
         let s = serde_json::to_string(&r).expect("serialize");
         assert!(s.contains("\"op\":\"generate\""));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal};
 
-use super::protocol::{
+use super::protocol::{Candidate, 
     self, DaemonStatus, Done, ErrorCode, Event, GenerateParams, LineError, PROTOCOL_VERSION,
     Request, Stage,
 };
@@ -278,6 +278,21 @@ fn serve(shared: &Arc<Shared>, mut stream: UnixStream) -> std::io::Result<()> {
     let request: Request = match serde_json::from_str(&line) {
         Ok(r) => r,
         Err(e) => {
+            // A client from another build may send fields this daemon does not know:
+            // that is a version mismatch (the client restarts us), not a bad request.
+            if let Ok(vs) = serde_json::from_str::<protocol::Versions>(&line)
+                && (vs.v.is_some_and(|v| v != PROTOCOL_VERSION)
+                    || vs.client.is_some_and(|c| c != protocol::crate_version()))
+            {
+                return fail(
+                    &mut stream,
+                    ErrorCode::VersionMismatch,
+                    format!(
+                        "daemon is version {} (protocol {PROTOCOL_VERSION})",
+                        protocol::crate_version()
+                    ),
+                );
+            }
             return fail(
                 &mut stream,
                 ErrorCode::BadRequest,
@@ -415,7 +430,7 @@ fn generate(
             stage: Stage::Queued,
         },
     )?;
-    let ctx = Context::detect(p.shell, Path::new(&p.cwd));
+    let ctx = Context::detect(p.shell, Path::new(&p.cwd)).with_history(&p.history);
     let s = &shared.settings;
     let ask = Ask {
         request: &p.buffer,
@@ -443,21 +458,51 @@ fn generate(
     shared
         .translator
         .set_instructions(shared.settings.current_instructions().as_deref());
-    let result = shared.translator.translate(&ask, &mut on_token, &cancel);
+    let result = if p.candidates > 0 {
+        shared
+            .translator
+            .candidates(&ask, p.candidates as usize, &mut on_token, &cancel)
+    } else {
+        shared
+            .translator
+            .translate(&ask, &mut on_token, &cancel)
+            .map(|r| vec![r])
+    };
     match result {
-        Ok(r) => {
+        Ok(answers) => {
             let elapsed_ms = received.elapsed().as_secs_f64() * 1e3;
             shared.latencies.record(elapsed_ms);
             shared.served.fetch_add(1, Ordering::SeqCst);
-            let verdict = crate::safety::check(&r.command);
+            let mut candidates: Vec<Candidate> = answers
+                .iter()
+                .map(|r| Candidate {
+                    command: r.command.clone(),
+                    verdict: crate::safety::check(&r.command),
+                    unverified: r.verification.warning(),
+                })
+                .collect();
+            let stats = answers
+                .first()
+                .map(|r| r.generation.stats.clone())
+                .unwrap_or_default();
+            if candidates.is_empty() {
+                let _ = fail(&mut stream, ErrorCode::NoCommand, EngineError::NoCommand.to_string());
+                return Ok(());
+            }
+            let first = if p.candidates > 0 {
+                candidates[0].clone()
+            } else {
+                candidates.remove(0)
+            };
             send(
                 &mut stream,
                 &Event::Done(Box::new(Done {
-                    unverified: r.verification.warning(),
-                    command: r.command,
-                    verdict,
-                    stats: r.generation.stats,
+                    unverified: first.unverified,
+                    command: first.command,
+                    verdict: first.verdict,
+                    stats,
                     elapsed_ms,
+                    candidates,
                 })),
             )?;
         }

@@ -23,7 +23,16 @@ pub struct Context {
     pub git: bool,
     /// Exit status of the user's previous command, when the caller knows it.
     pub last_status: Option<i32>,
+    /// The shell's last commands, oldest first, already redacted and within
+    /// [`HISTORY_BYTES`]; empty unless the user turned `history` on.
+    pub history: Vec<String>,
 }
+
+/// Most bytes of shell history sent with a request: a few commands' worth of context,
+/// not a transcript (every byte is prefilled on each key press).
+pub const HISTORY_BYTES: usize = 1024;
+/// Longest single history entry kept; a longer one is cut at a character boundary.
+const HISTORY_ENTRY_BYTES: usize = 256;
 
 impl Context {
     /// Gathers the context for `shell` in `cwd`.
@@ -36,11 +45,19 @@ impl Context {
             home: std::env::home_dir(),
             git: in_git_repo(cwd),
             last_status: None,
+            history: Vec::new(),
         }
     }
 
     pub fn with_last_status(mut self, status: Option<i32>) -> Self {
         self.last_status = status;
+        self
+    }
+
+    /// Keeps the newest of `commands` (oldest first) that fit [`HISTORY_BYTES`], each
+    /// redacted; blank lines are dropped.
+    pub fn with_history<S: AsRef<str>>(mut self, commands: &[S]) -> Self {
+        self.history = recent_history(commands);
         self
     }
 
@@ -54,6 +71,7 @@ impl Context {
             home: None,
             git: false,
             last_status: None,
+            history: Vec::new(),
         }
     }
 
@@ -176,6 +194,81 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// The newest redacted commands that fit the budget, oldest first.
+fn recent_history<S: AsRef<str>>(commands: &[S]) -> Vec<String> {
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    for c in commands.iter().rev() {
+        let line = c.as_ref().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut line = redact_command(line);
+        if line.len() > HISTORY_ENTRY_BYTES {
+            let mut cut = HISTORY_ENTRY_BYTES;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+        }
+        bytes += line.len() + 1;
+        if bytes > HISTORY_BYTES {
+            break;
+        }
+        kept.push(line);
+    }
+    kept.reverse();
+    kept
+}
+
+/// [`redact`] for a whole command line, which also hides the word after an option
+/// that takes a secret (`--password x`, `-H 'Authorization: Bearer x'`), the password
+/// of `user:password` logins (`curl -u`, URLs) and what `export KEY=` sets.
+pub fn redact_command(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut hide_next = false;
+    for (i, piece) in line.split_inclusive(char::is_whitespace).enumerate() {
+        let word = piece.trim_end();
+        let space = &piece[word.len()..];
+        let bare = word.trim_matches(['"', '\'', '(', ')']);
+        if hide_next && !bare.is_empty() {
+            out.push_str("[redacted]");
+            out.push_str(space);
+            hide_next = false;
+            continue;
+        }
+        let lower = bare.to_ascii_lowercase();
+        hide_next = (lower.starts_with('-') && secret_name(&lower) && !lower.contains('='))
+            || lower == "bearer"
+            || lower == "basic"
+            || (i > 0 && (lower == "-u" || lower == "--user"));
+        out.push_str(&redact_login(&redact(word)));
+        out.push_str(space);
+    }
+    out
+}
+
+/// `scheme://user:password@host` and `user:password` → the password hidden.
+fn redact_login(word: &str) -> String {
+    let Some(at) = word.find('@') else {
+        return word.to_owned();
+    };
+    let head = &word[..at];
+    let start = head.find("://").map_or(0, |i| i + 3);
+    match head[start..].find(':') {
+        Some(colon) if colon + 1 < head.len() - start => format!(
+            "{}:[redacted]{}",
+            &word[..start + colon],
+            &word[at..]
+        ),
+        _ => word.to_owned(),
+    }
+}
+
+fn secret_name(lower: &str) -> bool {
+    SECRET_NAMES.iter().any(|s| lower.contains(s))
+}
+
 const SECRET_NAMES: &[&str] = &[
     "key", "token", "secret", "pass", "pwd", "auth", "cred", "session", "cookie", "private",
 ];
@@ -204,7 +297,7 @@ fn redact_word(word: &str) -> String {
         && !value.is_empty()
     {
         let lower = name.to_ascii_lowercase();
-        if SECRET_NAMES.iter().any(|s| lower.contains(s)) {
+        if secret_name(&lower) {
             return format!("{name}{}[redacted]", &word[name.len()..name.len() + 1]);
         }
     }
@@ -232,6 +325,34 @@ fn looks_random(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_is_redacted_and_kept_within_its_budget() {
+        let got = recent_history(&[
+            "export GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz123456",
+            "mysql --password hunter2 -u root",
+            "curl -u alice:s3cret https://api.example.com",
+            "curl -H 'Authorization: Bearer abc.def.ghi' https://x.example.com",
+            "git clone https://bob:pa55word@git.example.com/r.git",
+            "  ",
+            "ls -la ~/projects",
+        ]);
+        let all = got.join("\n");
+        for secret in ["ghp_", "hunter2", "s3cret", "abc.def.ghi", "pa55word"] {
+            assert!(!all.contains(secret), "{secret} leaked: {all}");
+        }
+        assert_eq!(got.len(), 6, "the blank line is dropped: {got:?}");
+        assert_eq!(got[5], "ls -la ~/projects");
+        assert!(got[1].starts_with("mysql --password [redacted]"), "{}", got[1]);
+        assert!(got[2].contains("-u alice:[redacted]") || got[2].contains("-u [redacted]"));
+        assert!(got[4].contains("bob:[redacted]@git.example.com"), "{}", got[4]);
+
+        let many: Vec<String> = (0..200).map(|i| format!("echo line-{i:03}")).collect();
+        let kept = recent_history(&many);
+        assert!(kept.iter().map(|l| l.len() + 1).sum::<usize>() <= HISTORY_BYTES);
+        assert_eq!(kept.last().map(String::as_str), Some("echo line-199"), "newest kept");
+        assert!(kept.len() > 10 && kept.len() < 200);
+    }
 
     #[test]
     fn bsd_userland_on_macos() {

@@ -134,11 +134,18 @@ pub fn request_text(request: &str, ctx: &Context) -> String {
 
 /// [`request_text`] with or without the request notes.
 pub fn request_text_with(request: &str, ctx: &Context, notes: bool) -> String {
-    let request = with_notes(request.trim(), notes);
-    match ctx.last_status.filter(|s| *s != 0) {
-        Some(s) => format!("(last command failed: exit {s})\n{request}"),
-        None => request,
+    let mut request = with_notes(request.trim(), notes);
+    if let Some(s) = ctx.last_status.filter(|s| *s != 0) {
+        request = format!("(last command failed: exit {s})\n{request}");
     }
+    if !ctx.history.is_empty() {
+        let mut recent = String::from("(my recent commands, oldest first:\n");
+        for c in &ctx.history {
+            recent.push_str(&format!("$ {c}\n"));
+        }
+        request = format!("{recent})\n{request}");
+    }
+    request
 }
 
 #[cfg(test)]
@@ -182,6 +189,18 @@ mod tests {
                 assert!(!answer.contains("-type f"), "{user} → {answer}");
             }
         }
+    }
+
+    #[test]
+    fn history_goes_with_the_request_and_only_when_sent() {
+        let plain = build("count its lines", &Context::for_tests("zsh", "/tmp"));
+        assert_eq!(plain.request, request_text("count its lines", &Context::for_tests("zsh", "/tmp")));
+        assert!(!plain.request.contains("recent commands"));
+        let ctx = Context::for_tests("zsh", "/tmp").with_history(&["touch notes.txt"]);
+        let p = build("count its lines", &ctx);
+        assert_eq!(p.context, plain.context, "the cached context is unchanged");
+        assert!(p.request.contains("$ touch notes.txt\n"), "{}", p.request);
+        assert!(p.request.ends_with("count its lines"));
     }
 
     #[test]

@@ -19,9 +19,28 @@ pub fn fix(command: &str, status: i32) -> String {
     )
 }
 
+/// The request that changes `previous` (caro's answer to `request`) as the `extra`
+/// words say: the line held the answer and the user typed more after it.
+pub fn refine(request: &str, previous: &str, extra: &str) -> String {
+    format!(
+        "{}; revise `{}` so that: {}",
+        prose(request),
+        previous.trim(),
+        extra.trim()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::prose;
+
+    #[test]
+    fn a_refinement_carries_the_request_the_answer_and_the_new_words() {
+        assert_eq!(
+            super::refine("# find log files", "find . -name '*.log'\n", " only the ones over 1 MB"),
+            "find log files; revise `find . -name '*.log'` so that: only the ones over 1 MB"
+        );
+    }
 
     #[test]
     fn a_fix_request_names_the_command_and_its_status() {

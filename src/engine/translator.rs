@@ -38,6 +38,8 @@ pub const DECODES_PER_ALTERNATIVE: usize = 6;
 const REMEMBERED: usize = 64;
 /// Other answers decoded, as one batch, when an alternative is first asked for.
 pub const RANKED_CANDIDATES: usize = 6;
+/// Most answers a pick list holds: one digit each.
+pub const MAX_CANDIDATES: usize = 9;
 
 /// One request to translate.
 #[derive(Debug, Clone)]
@@ -198,6 +200,35 @@ impl<B: Backend> Translator<B> {
         }
         // Fewer distinct answers than asked for: they come round again in order.
         Ok(answers[k % answers.len()].clone())
+    }
+
+    /// The answers alternatives 0, 1, … give, at most `n` and each once: the first
+    /// answer, then (with a backend that batches) the others of one batch. What the
+    /// pick list shows; picking the k-th is asking for alternative k.
+    pub fn candidates(
+        &self,
+        ask: &Ask<'_>,
+        n: usize,
+        on_token: &mut dyn FnMut(&str),
+        cancel: &CancelToken,
+    ) -> Result<Vec<CommandResult>, EngineError> {
+        let mut out: Vec<CommandResult> = Vec::new();
+        for k in 0..n.min(MAX_CANDIDATES) {
+            let r = self.translate(
+                &Ask {
+                    alternative: k as u32,
+                    ..ask.clone()
+                },
+                on_token,
+                cancel,
+            )?;
+            // Alternatives come round again once the distinct ones are used up.
+            if out.iter().any(|o| o.command == r.command) {
+                break;
+            }
+            out.push(r);
+        }
+        Ok(out)
     }
 
     /// The first answer followed by the other answers of one batch (the 2nd, 3rd, …

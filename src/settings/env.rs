@@ -99,3 +99,8 @@ pub fn key() -> Option<String> {
 pub fn explain_key() -> Option<String> {
     text("CARO_EXPLAIN_KEY")
 }
+
+/// `CARO_PICK_KEY`: the key of the pick widget (`none` for no key).
+pub fn pick_key() -> Option<String> {
+    text("CARO_PICK_KEY")
+}

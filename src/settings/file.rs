@@ -44,6 +44,20 @@ pub struct ConfigFile {
     /// Standing instructions added to every prompt (else `instructions.md` beside this file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
+    /// How many of the shell's last commands go with each request (redacted); 0, the
+    /// default, sends none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<usize>,
+    /// Whether the widgets add the words you typed to the shell's history when they
+    /// replace them (default true), so Up finds them again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_prose: Option<bool>,
+    /// How the pick key shows its list: `"list"` (default, numbered under the prompt)
+    /// or `"fzf"` (when fzf is installed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pick: Option<PickWith>,
+    #[serde(skip_serializing_if = "KeysSection::is_empty")]
+    pub keys: KeysSection,
     pub daemon: DaemonSection,
     #[serde(skip_serializing_if = "OpenAiSection::is_empty")]
     pub openai: OpenAiSection,
@@ -57,6 +71,35 @@ pub enum TrialSetting {
     Off,
     /// In bubblewrap, over a read-only view of the working directory.
     Sandbox,
+}
+
+/// How the pick key lets you choose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PickWith {
+    /// A numbered list under the prompt; a digit chooses.
+    #[default]
+    List,
+    /// fzf, when it is on PATH (else the list).
+    Fzf,
+}
+
+/// The widgets' keys (`caro init --key …` and `$CARO_KEY`… take precedence).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complete: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pick: Option<String>,
+}
+
+impl KeysSection {
+    fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

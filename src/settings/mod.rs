@@ -13,7 +13,7 @@ mod shell;
 use std::path::PathBuf;
 
 pub use device::DeviceSetting;
-pub use file::{ConfigError, ConfigFile, DaemonSection, TrialSetting};
+pub use file::{ConfigError, ConfigFile, DaemonSection, KeysSection, PickWith, TrialSetting};
 pub use openai::{BackendKind, OpenAiSection, OpenAiSettings};
 pub use shell::{Shell, UnknownShell};
 
@@ -26,6 +26,8 @@ pub const DEFAULT_WORKERS: usize = 1;
 pub const DEFAULT_QUEUE: usize = 8;
 /// Sampling seed when none is given, so that answers repeat from run to run.
 pub const DEFAULT_SEED: u64 = 299_792_458;
+/// Most history entries asked for; the byte budget usually binds first.
+pub const MAX_HISTORY: usize = 50;
 
 /// Threads when nothing is configured: one per core, measured fastest on small machines
 /// (see README, "Performance").
@@ -110,6 +112,13 @@ pub struct Settings {
     /// Whether they come from config.toml (else from instructions.md, which the daemon
     /// reads again when it changes).
     pub instructions_in_config: bool,
+    /// How many recent shell commands go with a request (0: none).
+    pub history: usize,
+    /// Whether the widgets put the typed words into the shell's history.
+    pub keep_prose: bool,
+    pub pick: PickWith,
+    /// Keys from config.toml; `caro init` flags and `$CARO_*KEY` take precedence.
+    pub keys: KeysSection,
     pub openai: OpenAiSettings,
 }
 
@@ -175,6 +184,10 @@ impl Settings {
             device: o.device.or(cfg.device).unwrap_or_default(),
             instructions: instructions::resolve(cfg.instructions.as_deref())?,
             instructions_in_config: cfg.instructions.is_some(),
+            history: cfg.history.unwrap_or(0).min(MAX_HISTORY),
+            keep_prose: cfg.keep_prose.unwrap_or(true),
+            pick: cfg.pick.unwrap_or_default(),
+            keys: cfg.keys.clone(),
             openai: OpenAiSettings {
                 url: o
                     .openai_url

@@ -26,6 +26,14 @@ pub(crate) const DEFAULT_EXPLAIN_KEY: Key = Key {
     ch: 'i',
 };
 
+/// The pick key when none is given: free in the default bindings of all three shells
+/// (zsh binds Alt-P, fish Alt-P and Alt-O, bash Alt-P and Alt-R).
+pub(crate) const DEFAULT_PICK_KEY: Key = Key {
+    ctrl: false,
+    alt: true,
+    ch: 'm',
+};
+
 /// The undo key bash and fish get (zsh uses its own undo).
 const UNDO_KEY: Key = Key {
     ctrl: false,

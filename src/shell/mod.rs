@@ -15,6 +15,10 @@
 //! | `@CARO_KEY_NAME@`   | bash       | `'Ctrl-G'`, for the bash 3 hint                |
 //! | `@CARO_EXPLAIN_KEY@` | all       | the explain key (Alt-I), or `''` for none      |
 //! | `@CARO_EXPLAIN_KEY4@` | fish     | the explain key for fish 4                     |
+//! | `@CARO_PICK_KEY@`   | all        | the pick key (Alt-M), or `''` for none         |
+//! | `@CARO_PICK_KEY4@`  | fish       | the pick key for fish 4                        |
+//! | `@CARO_HISTORY@`    | all        | how many recent commands go with a request     |
+//! | `@CARO_KEEP_PROSE@` | all        | `1` to add the typed words to history, else `0` |
 
 mod key;
 mod quote;
@@ -40,52 +44,97 @@ const ZSH_SCRIPT: &str = include_str!("../../shell/caro.zsh");
 const BASH_SCRIPT: &str = include_str!("../../shell/caro.bash");
 const FISH_SCRIPT: &str = include_str!("../../shell/caro.fish");
 
+/// What `caro init` was asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct InitOptions<'a> {
+    /// A key spec such as `ctrl-g`, `^G`, `\C-g` or `alt-g`; `None` (or blank):
+    /// Ctrl-G.
+    pub key: Option<&'a str>,
+    /// Alt-I by default, `none` for no key.
+    pub explain_key: Option<&'a str>,
+    /// Alt-M by default, `none` for no key.
+    pub pick_key: Option<&'a str>,
+    /// `false`: define the widgets/functions but bind no key.
+    pub bind: bool,
+    /// How many recent commands the widget sends with a request (0: none).
+    pub history: usize,
+    /// Whether the widget adds the typed words to the shell's history.
+    pub keep_prose: bool,
+}
+
+impl Default for InitOptions<'_> {
+    fn default() -> Self {
+        Self {
+            key: None,
+            explain_key: None,
+            pick_key: None,
+            bind: true,
+            history: 0,
+            keep_prose: true,
+        }
+    }
+}
+
+/// The default keys, as `caro config show` names them: main, explain, pick.
+pub fn default_keys() -> (&'static str, &'static str, &'static str) {
+    ("ctrl-g", "alt-i", "alt-m")
+}
+
 /// The integration script for `shell`, calling `caro_bin` (which should be
 /// the absolute path of the running executable; the script falls back to
 /// `caro` on `PATH` when that file is gone).
-///
-/// `key` is a key spec such as `ctrl-g`, `^G`, `\C-g` or `alt-g`; when it is
-/// `None` (or blank), Ctrl-G. `explain_key` likewise, Alt-I by default and `none`
-/// for no key. With `bind == false` the script defines its widgets/functions but
-/// binds no key.
 pub fn init_script(
     shell: Shell,
-    key: Option<&str>,
-    explain_key: Option<&str>,
-    bind: bool,
+    opts: &InitOptions,
     caro_bin: &Path,
 ) -> Result<String, InitError> {
-    let key = match key.filter(|s| !s.trim().is_empty()) {
+    let key = match opts.key.filter(|s| !s.trim().is_empty()) {
         Some(spec) => Key::parse(spec)?,
         None => key::DEFAULT_KEY,
     };
-    let taken = |k: Key| k == key || Some(k) == key.undo_key();
-    let explain = match explain_key.map(str::trim) {
-        Some("none") => None,
+    let mut taken = vec![key];
+    taken.extend(key.undo_key());
+    let explain = extra_key(opts.explain_key, key::DEFAULT_EXPLAIN_KEY, "explain", &taken)?;
+    taken.extend(explain);
+    let pick = extra_key(opts.pick_key, key::DEFAULT_PICK_KEY, "pick", &taken)?;
+    render(shell, key, explain, pick, opts, caro_bin)
+}
+
+/// A secondary key: `none` for no key, a spec (which must not be `taken`), or the
+/// default unless that is taken (a main key on Alt-I leaves explain without one).
+fn extra_key(
+    spec: Option<&str>,
+    default: Key,
+    role: &str,
+    taken: &[Key],
+) -> Result<Option<Key>, InitError> {
+    match spec.map(str::trim) {
+        Some("none") => Ok(None),
         Some(spec) if !spec.is_empty() => {
             let k = Key::parse(spec)?;
-            if taken(k) {
+            if taken.contains(&k) {
                 return Err(InitError::BadKey {
                     spec: spec.to_owned(),
-                    reason: "the explain key must differ from the main and undo keys".into(),
+                    reason: format!("the {role} key must differ from the other keys"),
                 });
             }
-            Some(k)
+            Ok(Some(k))
         }
-        // A main key on Alt-I leaves explain without a default key.
-        _ => Some(key::DEFAULT_EXPLAIN_KEY).filter(|k| !taken(*k)),
-    };
-    render(shell, key, explain, bind, caro_bin)
+        _ => Ok(Some(default).filter(|k| !taken.contains(k))),
+    }
 }
 
 fn render(
     shell: Shell,
     key: Key,
     explain: Option<Key>,
-    bind: bool,
+    pick: Option<Key>,
+    opts: &InitOptions,
     caro_bin: &Path,
 ) -> Result<String, InitError> {
-    let bind = if bind { "1" } else { "0" };
+    let bind = if opts.bind { "1" } else { "0" };
+    let history = opts.history.to_string();
+    let keep_prose = if opts.keep_prose { "1" } else { "0" };
     let undo = key.undo_key();
     Ok(match shell {
         Shell::Zsh => substitute(
@@ -98,6 +147,12 @@ fn render(
                     "@CARO_EXPLAIN_KEY@",
                     quote::posix(&explain.map(Key::zsh).unwrap_or_default()),
                 ),
+                (
+                    "@CARO_PICK_KEY@",
+                    quote::posix(&pick.map(Key::zsh).unwrap_or_default()),
+                ),
+                ("@CARO_HISTORY@", history),
+                ("@CARO_KEEP_PROSE@", keep_prose.to_owned()),
             ],
         ),
         Shell::Bash => substitute(
@@ -115,6 +170,12 @@ fn render(
                     "@CARO_EXPLAIN_KEY@",
                     quote::posix(&explain.map(Key::readline).unwrap_or_default()),
                 ),
+                (
+                    "@CARO_PICK_KEY@",
+                    quote::posix(&pick.map(Key::readline).unwrap_or_default()),
+                ),
+                ("@CARO_HISTORY@", history),
+                ("@CARO_KEEP_PROSE@", keep_prose.to_owned()),
             ],
         ),
         Shell::Fish => substitute(
@@ -142,6 +203,16 @@ fn render(
                     "@CARO_EXPLAIN_KEY4@",
                     quote::fish(&explain.map(Key::fish4).unwrap_or_default()),
                 ),
+                (
+                    "@CARO_PICK_KEY@",
+                    pick.map_or_else(|| "''".to_owned(), Key::fish3),
+                ),
+                (
+                    "@CARO_PICK_KEY4@",
+                    quote::fish(&pick.map(Key::fish4).unwrap_or_default()),
+                ),
+                ("@CARO_HISTORY@", history),
+                ("@CARO_KEEP_PROSE@", keep_prose.to_owned()),
             ],
         ),
         Shell::Sh => return Err(InitError::NoIntegration(shell)),

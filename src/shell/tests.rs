@@ -118,19 +118,22 @@ fn undo_key_is_alt_g_unless_taken() {
 
 #[test]
 fn bad_key_is_an_init_error() {
-    let err = init_script(
-        Shell::Zsh,
-        Some("ctrl-c"),
-        None,
-        true,
-        Path::new("/bin/caro"),
-    )
-    .expect_err("ctrl-c must be refused");
+    let opts = InitOptions {
+        key: Some("ctrl-c"),
+        ..InitOptions::default()
+    };
+    let err = init_script(Shell::Zsh, &opts, Path::new("/bin/caro"))
+        .expect_err("ctrl-c must be refused");
     assert!(matches!(err, InitError::BadKey { .. }));
 }
 
 fn rendered(shell: Shell, spec: &str, bind: bool, bin: &Path) -> String {
-    init_script(shell, Some(spec), None, bind, bin).expect("valid key")
+    let opts = InitOptions {
+        key: Some(spec),
+        bind,
+        ..InitOptions::default()
+    };
+    init_script(shell, &opts, bin).expect("valid key")
 }
 
 #[test]
@@ -310,7 +313,7 @@ fn non_interactive_shells_are_left_alone() {
 
 #[test]
 fn sh_has_no_integration() {
-    let err = init_script(Shell::Sh, None, None, true, Path::new("/bin/caro"))
+    let err = init_script(Shell::Sh, &InitOptions::default(), Path::new("/bin/caro"))
         .expect_err("plain sh has no line editor");
     assert_eq!(err, InitError::NoIntegration(Shell::Sh));
     assert!(err.to_string().contains("zsh, bash or fish"));
