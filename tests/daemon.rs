@@ -264,23 +264,18 @@ fn refuses_a_runtime_dir_open_to_others() {
     assert!(stdout(&o).is_empty());
 }
 
-#[test]
-fn version_mismatch_restarts_the_daemon() {
-    let sb = Sandbox::tiny();
-    assert!(sb.run(&["daemon", "start"]).status.success());
-    // A client of another version is told so.
-    let ev = raw_exchange(
-        &sb,
-        format!("{{\"op\":\"status\",\"v\":{V},\"client\":\"0.0.0-other\"}}\n").as_bytes(),
-    );
-    assert_eq!(ev[0]["code"], "version_mismatch");
-    assert!(sb.run(&["daemon", "stop"]).status.success());
+const VERSION_MISMATCH: &[u8] =
+    b"{\"event\":\"error\",\"code\":\"version_mismatch\",\"message\":\"daemon is version 0.0.1\"}\n";
 
-    // An "old daemon" on the socket answers every request with version_mismatch and
-    // exits on shutdown, as a daemon from another build does.
+/// A daemon of another build on the sandbox's socket: each request line gets
+/// `answer(line)`; a shutdown gets `bye` and ends it. Returns the lines it saw.
+fn fake_old_daemon(
+    sb: &Sandbox,
+    answer: fn(&str) -> &'static [u8],
+) -> std::thread::JoinHandle<Vec<String>> {
     let sock = sb.run_dir().join("daemon.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
-    let old = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         let mut seen = Vec::new();
         loop {
             let (mut stream, _) = listener.accept().expect("accept");
@@ -298,10 +293,62 @@ fn version_mismatch_restarts_the_daemon() {
                 let _ = stream.write_all(b"{\"event\":\"bye\"}\n");
                 break;
             }
-            let _ = stream.write_all(b"{\"event\":\"error\",\"code\":\"version_mismatch\",\"message\":\"daemon is version 0.0.1\"}\n");
+            let _ = stream.write_all(answer(&line));
         }
         seen
+    })
+}
+
+/// A daemon from before a request field existed rejects the request as malformed;
+/// the client asks it for its version, finds another one, and restarts it. This
+/// daemon, given a field it does not know by a client of another version, answers
+/// version_mismatch rather than bad_request.
+#[test]
+fn a_daemon_that_rejects_a_newer_request_is_restarted() {
+    let sb = Sandbox::tiny();
+    assert!(sb.run(&["daemon", "start"]).status.success());
+    let ev = raw_exchange(
+        &sb,
+        b"{\"op\":\"generate\",\"v\":99,\"client\":\"9.9.9\",\"buffer\":\"ls\",\"shell\":\"zsh\",\"cwd\":\"/\",\"future\":1}\n",
+    );
+    assert_eq!(ev[0]["code"], "version_mismatch", "{ev:?}");
+    assert!(sb.run(&["daemon", "stop"]).status.success());
+
+    let old = fake_old_daemon(&sb, |line| {
+        if line.contains("\"generate\"") {
+            b"{\"event\":\"error\",\"code\":\"bad_request\",\"message\":\"malformed request: unknown field `candidates`\"}\n"
+        } else {
+            VERSION_MISMATCH
+        }
     });
+    let o = complete_line(&sb, "list files");
+    let seen = old.join().expect("old daemon");
+    assert!(
+        seen.iter().any(|l| l.contains("\"ping\"")) && seen.iter().any(|l| l.contains("shutdown")),
+        "client pinged the old daemon, then stopped it: {seen:?}"
+    );
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn version_mismatch_restarts_the_daemon() {
+    let sb = Sandbox::tiny();
+    assert!(sb.run(&["daemon", "start"]).status.success());
+    // A client of another version is told so.
+    let ev = raw_exchange(
+        &sb,
+        format!("{{\"op\":\"status\",\"v\":{V},\"client\":\"0.0.0-other\"}}\n").as_bytes(),
+    );
+    assert_eq!(ev[0]["code"], "version_mismatch");
+    assert!(sb.run(&["daemon", "stop"]).status.success());
+
+    // An "old daemon" on the socket answers every request with version_mismatch and
+    // exits on shutdown, as a daemon from another build does.
+    let old = fake_old_daemon(&sb, |_| VERSION_MISMATCH);
     let o = complete_line(&sb, "list files");
     let seen = old.join().expect("old daemon");
     assert!(

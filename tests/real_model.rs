@@ -200,3 +200,23 @@ fn cancel_stops_generation_and_keeps_the_prefix() {
     assert!(r.generation.stats.cached_tokens > 0);
     let _ = backend.info();
 }
+
+/// `caro explain --with-model` prints the manual-page gloss, then a few sentences from
+/// the model about the same command.
+#[test]
+fn explain_with_the_model_adds_its_words_to_the_gloss() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let sb = common::Sandbox::with_model(&model);
+    let o = sb.run(&["explain", "--with-model", "--", "tar -xzvf a.tgz -C /tmp"]);
+    let out = common::stdout(&o);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(out.contains("tar: Archiving utility."), "{out}");
+    let said = out
+        .lines()
+        .find_map(|l| l.strip_prefix("model: "))
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(said.contains("extract") && said.contains("/tmp"), "{out}");
+}

@@ -974,7 +974,10 @@ fn check_pick_with_a_digit(sh: Sh) {
                 n.parse::<u32>().ok().map(|_| rest.to_owned())
             })
             .collect();
-        assert!(items.len() >= 2, "{sh:?}: fewer than two answers:\n{screen}");
+        assert!(
+            items.len() >= 2,
+            "{sh:?}: fewer than two answers:\n{screen}"
+        );
         items
     };
     // Esc first: nothing changes.
@@ -1030,7 +1033,10 @@ fn check_history_on_and_off(sh: Sh) {
         );
         t.clear_line();
         if sh == Sh::Fish && fish_major() < 4 {
-            println!("fish {}: no `history append`, the words are not kept", fish_major());
+            println!(
+                "fish {}: no `history append`, the words are not kept",
+                fish_major()
+            );
             continue;
         }
         t.press("Up");

@@ -133,7 +133,20 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         "config",
         &s.config_file.display().to_string(),
     );
+    line(&st, Mark::Ok, "history", &history_line(s.history));
     Ok(if failed { exit::FAILURE } else { exit::OK })
+}
+
+/// Whether shell history goes with requests, in words.
+fn history_line(n: usize) -> String {
+    match n {
+        0 => "off: no shell history is sent (history = N in config.toml turns it on)".into(),
+        n => format!(
+            "on: the last {n} commands go with each request, redacted, at most {} bytes \
+             (new shells; `history = 0` turns it off)",
+            crate::engine::context::HISTORY_BYTES
+        ),
+    }
 }
 
 /// Device: the CPU always; a GPU only when this build supports it and the GPU answers.
@@ -300,7 +313,13 @@ fn mem_available_mb() -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::ctrl_g_conflict;
+    use super::{ctrl_g_conflict, history_line};
+
+    #[test]
+    fn history_is_said_to_be_on_or_off() {
+        assert!(history_line(0).starts_with("off"));
+        assert!(history_line(5).starts_with("on: the last 5 commands"));
+    }
 
     #[test]
     fn finds_foreign_ctrl_g_bindings_only() {

@@ -72,21 +72,7 @@ fn in_process(
     spinner: &Spinner,
 ) -> Result<Outcome, CaroError> {
     let t = Instant::now();
-    let backend: Box<dyn Backend> = match s.backend {
-        BackendKind::Openai => Box::new(OpenAiBackend::new(&s.openai, 1)),
-        BackendKind::Local => {
-            spinner.set("loading model…");
-            Box::new(CandleBackend::load(
-                &s.model,
-                &LoadOptions {
-                    sessions: 1,
-                    context_cap: s.context,
-                    prefix_cache: s.prefix_cache.clone(),
-                    device: s.device,
-                },
-            )?)
-        }
-    };
+    let backend = open_backend(s, Some(spinner))?;
     let translator = Translator::new(backend).with_trial_setting(s.trial);
     translator.set_instructions(s.instructions.as_deref());
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -107,6 +93,30 @@ fn in_process(
         stats: r.generation.stats,
         load_ms: Some(load_ms),
         total_ms: 0.0,
+    })
+}
+
+/// The backend the settings name, in this process (the local model is loaded).
+pub fn open_backend(
+    s: &Settings,
+    spinner: Option<&Spinner>,
+) -> Result<Box<dyn Backend>, CaroError> {
+    Ok(match s.backend {
+        BackendKind::Openai => Box::new(OpenAiBackend::new(&s.openai, 1)),
+        BackendKind::Local => {
+            if let Some(sp) = spinner {
+                sp.set("loading model…");
+            }
+            Box::new(CandleBackend::load(
+                &s.model,
+                &LoadOptions {
+                    sessions: 1,
+                    context_cap: s.context,
+                    prefix_cache: s.prefix_cache.clone(),
+                    device: s.device,
+                },
+            )?)
+        }
     })
 }
 
@@ -197,7 +207,7 @@ fn print(o: &Outcome, args: &GenerateArgs, common: &CommonArgs, s: &Settings) {
 }
 
 /// A spinner on stderr while the user waits; nothing at all when stderr is not a terminal.
-struct Spinner(Option<ProgressBar>);
+pub struct Spinner(Option<ProgressBar>);
 
 impl Spinner {
     fn start(msg: &str) -> Self {

@@ -22,7 +22,10 @@ pub fn init(shell: Shell, keys: [Option<&str>; 3], no_bind: bool) -> Result<i32,
     };
     let cfg = s.as_ref().map(|s| s.keys.clone()).unwrap_or_default();
     let [key, explain, pick] = keys;
-    let key = key.map(str::to_owned).or_else(settings::env::key).or(cfg.complete);
+    let key = key
+        .map(str::to_owned)
+        .or_else(settings::env::key)
+        .or(cfg.complete);
     let explain = explain
         .map(str::to_owned)
         .or_else(settings::env::explain_key)

@@ -10,8 +10,8 @@ mod explain_cmd;
 mod generate;
 mod init_cmd;
 mod model_cmd;
-mod pick;
 pub mod output;
+mod pick;
 pub mod style;
 mod tty;
 
@@ -167,6 +167,10 @@ pub enum Command {
         /// Print the explanation as JSON
         #[arg(long)]
         json: bool,
+        /// Also ask the model for a short explanation (slower: loads the model). Not
+        /// `--model`, which names the model file everywhere
+        #[arg(long)]
+        with_model: bool,
     },
     /// Check the model, daemon, shell integration, key bindings, CPU and memory
     Doctor,
@@ -246,7 +250,11 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
         }
         Some(Command::Completions { shell }) => return init_cmd::completions(*shell),
         Some(Command::Check { command, json }) => return Ok(check_cmd(&command.join(" "), *json)),
-        Some(Command::Explain { command, json }) => {
+        Some(Command::Explain {
+            command,
+            json,
+            with_model: false,
+        }) => {
             return Ok(explain_cmd::run(&command.join(" "), *json));
         }
         _ => {}
@@ -268,12 +276,14 @@ pub fn run(cli: Cli) -> Result<i32, CaroError> {
         Some(Command::Daemon { action }) => daemon_cmd::run(*action, &settings),
         Some(Command::Model { action }) => model_cmd::run(action, &settings),
         Some(Command::Doctor) => doctor::run(&settings),
+        Some(Command::Explain { command, json, .. }) => {
+            explain_cmd::run_with_model(&command.join(" "), *json, &settings)
+        }
         Some(
             Command::CompleteLine(_)
             | Command::Init { .. }
             | Command::Completions { .. }
-            | Command::Check { .. }
-            | Command::Explain { .. },
+            | Command::Check { .. },
         ) => Ok(crate::error::exit::USAGE),
     }
 }

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, Signal};
 
-use super::protocol::{Candidate, 
-    self, DaemonStatus, Done, ErrorCode, Event, GenerateParams, LineError, PROTOCOL_VERSION,
-    Request, Stage,
+use super::protocol::{
+    self, Candidate, DaemonStatus, Done, ErrorCode, Event, GenerateParams, LineError,
+    PROTOCOL_VERSION, Request, Stage,
 };
 use super::rundir::RunDir;
 use super::stats::{Latencies, rss_mb};
@@ -486,7 +486,11 @@ fn generate(
                 .map(|r| r.generation.stats.clone())
                 .unwrap_or_default();
             if candidates.is_empty() {
-                let _ = fail(&mut stream, ErrorCode::NoCommand, EngineError::NoCommand.to_string());
+                let _ = fail(
+                    &mut stream,
+                    ErrorCode::NoCommand,
+                    EngineError::NoCommand.to_string(),
+                );
                 return Ok(());
             }
             let first = if p.candidates > 0 {

@@ -256,11 +256,9 @@ fn redact_login(word: &str) -> String {
     let head = &word[..at];
     let start = head.find("://").map_or(0, |i| i + 3);
     match head[start..].find(':') {
-        Some(colon) if colon + 1 < head.len() - start => format!(
-            "{}:[redacted]{}",
-            &word[..start + colon],
-            &word[at..]
-        ),
+        Some(colon) if colon + 1 < head.len() - start => {
+            format!("{}:[redacted]{}", &word[..start + colon], &word[at..])
+        }
         _ => word.to_owned(),
     }
 }
@@ -343,14 +341,26 @@ mod tests {
         }
         assert_eq!(got.len(), 6, "the blank line is dropped: {got:?}");
         assert_eq!(got[5], "ls -la ~/projects");
-        assert!(got[1].starts_with("mysql --password [redacted]"), "{}", got[1]);
+        assert!(
+            got[1].starts_with("mysql --password [redacted]"),
+            "{}",
+            got[1]
+        );
         assert!(got[2].contains("-u alice:[redacted]") || got[2].contains("-u [redacted]"));
-        assert!(got[4].contains("bob:[redacted]@git.example.com"), "{}", got[4]);
+        assert!(
+            got[4].contains("bob:[redacted]@git.example.com"),
+            "{}",
+            got[4]
+        );
 
         let many: Vec<String> = (0..200).map(|i| format!("echo line-{i:03}")).collect();
         let kept = recent_history(&many);
         assert!(kept.iter().map(|l| l.len() + 1).sum::<usize>() <= HISTORY_BYTES);
-        assert_eq!(kept.last().map(String::as_str), Some("echo line-199"), "newest kept");
+        assert_eq!(
+            kept.last().map(String::as_str),
+            Some("echo line-199"),
+            "newest kept"
+        );
         assert!(kept.len() > 10 && kept.len() < 200);
     }
 

@@ -194,7 +194,10 @@ mod tests {
     #[test]
     fn history_goes_with_the_request_and_only_when_sent() {
         let plain = build("count its lines", &Context::for_tests("zsh", "/tmp"));
-        assert_eq!(plain.request, request_text("count its lines", &Context::for_tests("zsh", "/tmp")));
+        assert_eq!(
+            plain.request,
+            request_text("count its lines", &Context::for_tests("zsh", "/tmp"))
+        );
         assert!(!plain.request.contains("recent commands"));
         let ctx = Context::for_tests("zsh", "/tmp").with_history(&["touch notes.txt"]);
         let p = build("count its lines", &ctx);

@@ -37,7 +37,11 @@ mod tests {
     #[test]
     fn a_refinement_carries_the_request_the_answer_and_the_new_words() {
         assert_eq!(
-            super::refine("# find log files", "find . -name '*.log'\n", " only the ones over 1 MB"),
+            super::refine(
+                "# find log files",
+                "find . -name '*.log'\n",
+                " only the ones over 1 MB"
+            ),
             "find log files; revise `find . -name '*.log'` so that: only the ones over 1 MB"
         );
     }

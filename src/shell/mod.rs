@@ -83,18 +83,19 @@ pub fn default_keys() -> (&'static str, &'static str, &'static str) {
 /// The integration script for `shell`, calling `caro_bin` (which should be
 /// the absolute path of the running executable; the script falls back to
 /// `caro` on `PATH` when that file is gone).
-pub fn init_script(
-    shell: Shell,
-    opts: &InitOptions,
-    caro_bin: &Path,
-) -> Result<String, InitError> {
+pub fn init_script(shell: Shell, opts: &InitOptions, caro_bin: &Path) -> Result<String, InitError> {
     let key = match opts.key.filter(|s| !s.trim().is_empty()) {
         Some(spec) => Key::parse(spec)?,
         None => key::DEFAULT_KEY,
     };
     let mut taken = vec![key];
     taken.extend(key.undo_key());
-    let explain = extra_key(opts.explain_key, key::DEFAULT_EXPLAIN_KEY, "explain", &taken)?;
+    let explain = extra_key(
+        opts.explain_key,
+        key::DEFAULT_EXPLAIN_KEY,
+        "explain",
+        &taken,
+    )?;
     taken.extend(explain);
     let pick = extra_key(opts.pick_key, key::DEFAULT_PICK_KEY, "pick", &taken)?;
     render(shell, key, explain, pick, opts, caro_bin)

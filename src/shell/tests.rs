@@ -122,8 +122,8 @@ fn bad_key_is_an_init_error() {
         key: Some("ctrl-c"),
         ..InitOptions::default()
     };
-    let err = init_script(Shell::Zsh, &opts, Path::new("/bin/caro"))
-        .expect_err("ctrl-c must be refused");
+    let err =
+        init_script(Shell::Zsh, &opts, Path::new("/bin/caro")).expect_err("ctrl-c must be refused");
     assert!(matches!(err, InitError::BadKey { .. }));
 }
 

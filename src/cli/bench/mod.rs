@@ -3,6 +3,7 @@
 //! in a fresh child process because candle fixes its thread pool at first use.
 
 mod daemon;
+mod explain;
 mod requests;
 mod single;
 
@@ -27,6 +28,9 @@ pub struct BenchArgs {
     /// Measure the safety checker's speed
     #[arg(long)]
     pub safety: bool,
+    /// Measure `caro explain` (no model) as the explain key runs it: a fresh process
+    #[arg(long)]
+    pub explain: bool,
 }
 
 pub fn run(args: &BenchArgs, s: &Settings) -> Result<i32, CaroError> {
@@ -39,6 +43,9 @@ pub fn run(args: &BenchArgs, s: &Settings) -> Result<i32, CaroError> {
     }
     if args.daemon {
         return daemon::run(s);
+    }
+    if args.explain {
+        return explain::run();
     }
     let exe = std::env::current_exe().map_err(|e| CaroError::Other(e.to_string()))?;
     crate::outln!("caro bench · model {}", s.model.display());
