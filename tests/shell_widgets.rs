@@ -1046,6 +1046,74 @@ fn check_history_on_and_off(sh: Sh) {
     }
 }
 
+/// With no model, the pick key and the fix key fail with one message each and leave
+/// the line as it was: the prose, and the empty line after a failure.
+fn check_pick_and_fix_errors_keep_the_line(sh: Sh) {
+    let Some(t) = Term::start(Setup {
+        sh,
+        model: Model::Missing,
+        vi: false,
+    }) else {
+        return;
+    };
+    let prose = "show disk usage of this folder";
+    t.type_prose(prose);
+    t.press("M-m");
+    let screen = t.wait_for("an error message", SHORT, |s| {
+        has_message(s) && !busy(s) && prompt_at_bottom(s)
+    });
+    assert_eq!(edit_line(&screen), prose, "{sh:?}: prose lost");
+    t.stays("prose stays", Duration::from_millis(300), |s| {
+        edit_line(s) == prose
+    });
+    t.clear_line();
+
+    t.type_text("ls --nosuchflag");
+    t.press("Enter");
+    t.wait_for("ls to fail", SHORT, |s| {
+        s.contains("unrecognized option") && edit_line(s).is_empty() && prompt_at_bottom(s)
+    });
+    let before = t
+        .screen()
+        .lines()
+        .filter(|l| l.starts_with("caro:"))
+        .count();
+    t.press("C-g");
+    let screen = t.wait_for("an error message", SHORT, |s| {
+        s.lines().filter(|l| l.starts_with("caro:")).count() > before
+            && !busy(s)
+            && prompt_at_bottom(s)
+    });
+    assert_eq!(edit_line(&screen), "", "{sh:?}: the empty line changed");
+    assert!(!t.marker("prose-ran").exists(), "{sh:?}: the prose ran");
+    t.prompt_still_works();
+}
+
+/// Cancelling a refinement (Ctrl-C while it runs) leaves the answer and the extra
+/// words on the line as typed.
+fn check_refine_cancel_keeps_the_line(sh: Sh) {
+    let Some((_guard, t)) = real_model_term(sh) else {
+        return;
+    };
+    let prose = "find all log files under this directory";
+    t.type_prose(prose);
+    let first = t.complete(prose);
+    let typed = format!("{first} only the ones modified today");
+    t.type_text(" only the ones modified today");
+    t.wait_for("the extra words", SHORT, |s| edit_line(s) == typed);
+    t.press("C-g");
+    t.wait_for("the progress note", SHORT, busy);
+    std::thread::sleep(Duration::from_millis(400));
+    t.press("C-c");
+    t.wait_for("the line back, not busy", SHORT, |s| {
+        !busy(s) && edit_line(s) == typed
+    });
+    t.stays("the line stays", Duration::from_secs(1), |s| {
+        edit_line(s) == typed
+    });
+    t.assert_nothing_ran();
+}
+
 /// fish's major version (0 when it cannot be read).
 fn fish_major() -> u32 {
     Command::new("fish")
@@ -1117,4 +1185,6 @@ per_shell! {
     refine_adds_to_the_answer => check_refine_adds_to_the_answer;
     pick_with_a_digit => check_pick_with_a_digit;
     history_on_and_off => check_history_on_and_off;
+    pick_and_fix_errors_keep_the_line => check_pick_and_fix_errors_keep_the_line;
+    refine_cancel_keeps_the_line => check_refine_cancel_keeps_the_line;
 }
