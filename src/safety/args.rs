@@ -25,6 +25,9 @@ pub(crate) struct Arg<'w> {
     /// What the argument stands for, in words, when it is a stand-in rather than typed
     /// text (`find`'s `{}` becomes "every file under /etc named *.conf").
     pub(crate) about: Option<String>,
+    /// A stand-in for files that are rebuilt or thrown away by design (what `find`
+    /// matched by a litter name, emptiness, or age in a scratch directory).
+    pub(crate) disposable: bool,
 }
 
 impl AsRef<str> for Arg<'_> {
@@ -40,6 +43,7 @@ impl<'w> Arg<'w> {
             var: None,
             word: None,
             about: None,
+            disposable: false,
         }
     }
 
@@ -50,6 +54,7 @@ impl<'w> Arg<'w> {
             var: self.var.clone(),
             word: self.word,
             about: self.about.clone(),
+            disposable: self.disposable,
         }
     }
 
@@ -68,6 +73,7 @@ impl<'w> Arg<'w> {
             var: self.var.clone(),
             word: None,
             about: self.about.clone(),
+            disposable: self.disposable,
         }
     }
 
@@ -102,6 +108,7 @@ pub(crate) fn render<'w>(word: &'w Word, vars: &Vars) -> Arg<'w> {
         var,
         word: Some(word),
         about: None,
+        disposable: false,
     }
 }
 

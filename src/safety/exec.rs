@@ -54,7 +54,13 @@ pub(crate) fn check(eng: &mut Engine, inv: &Inv<'_, '_>) -> bool {
     match name {
         _ if is_downloader(name) => record_download(eng, inv),
         _ if is_shell(name) => shell(eng, inv),
-        _ if is_interpreter(name) => interpreter(eng, inv),
+        _ if is_interpreter(name) => {
+            interpreter(eng, inv);
+            // `perl -i` is also sed's in-place edit of the files it is given.
+            if name == "perl" {
+                super::rules::rewrite::perl(eng, inv);
+            }
+        }
         "source" | "." => {
             if let Some(file) = inv.rest().first() {
                 run_file(eng, file);

@@ -3,7 +3,7 @@
 
 use super::args::Arg;
 use super::engine::{Ctx, Engine, Input, Inv};
-use super::paths::{Class, PathInfo, Scope, basename};
+use super::paths::{Class, PathInfo, Scope, basename, is_junk, is_log_name};
 use super::rules;
 
 /// What `echo` / `printf` would print, close enough to re-parse as a script.
@@ -42,7 +42,7 @@ pub(crate) fn listed_paths(
             let parsed = parse_find(rest);
             let items: Vec<Arg<'static>> = found_items(eng, &parsed)
                 .into_iter()
-                .filter(|(_, narrow)| !narrow)
+                .filter(|(a, narrow)| !narrow || a.disposable)
                 .map(|(a, _)| a.detached())
                 .collect();
             (!items.is_empty()).then_some((items, !parsed.filtered))
@@ -193,6 +193,7 @@ fn substitute<'w>(arg: &Arg<'w>, marker: &str, item: &Arg<'_>) -> Arg<'w> {
     let mut out = arg.derived(&arg.text.replace(marker, fill));
     if item.about.is_some() {
         out.about.clone_from(&item.about);
+        out.disposable = item.disposable;
     }
     out
 }
@@ -403,49 +404,6 @@ fn test_words(test: &str, value: &str) -> String {
     }
 }
 
-/// Names of files that are rebuilt or thrown away routinely: caches, build output,
-/// editor and OS litter, core dumps.
-fn is_junk(pattern: &str) -> bool {
-    const NAMES: &[&str] = &[
-        ".DS_Store",
-        "Thumbs.db",
-        "desktop.ini",
-        "core",
-        "__pycache__",
-        "node_modules",
-        ".pytest_cache",
-        ".mypy_cache",
-        ".cache",
-        "*~",
-        ".#*",
-    ];
-    const EXTENSIONS: &[&str] = &[
-        "pyc",
-        "pyo",
-        "o",
-        "obj",
-        "class",
-        "tmp",
-        "temp",
-        "bak",
-        "old",
-        "swp",
-        "swo",
-        "orig",
-        "rej",
-        "part",
-        "crdownload",
-        "cache",
-        "dSYM",
-    ];
-    NAMES.contains(&pattern)
-        || pattern.starts_with("core.")
-        || pattern.starts_with("tmp")
-        || pattern
-            .rsplit_once('.')
-            .is_some_and(|(stem, ext)| stem.ends_with('*') && EXTENSIONS.contains(&ext))
-}
-
 /// Rotated or compressed logs (`*.gz`, `*.1`, `*.log.[0-9]`): old copies, not the logs
 /// being written.
 fn is_rotated(pattern: &str) -> bool {
@@ -466,19 +424,27 @@ fn found_items<'w>(eng: &Engine, expr: &FindExpr<'_, 'w>) -> Vec<(Arg<'w>, bool)
         let info = eng.classify(start);
         let base = start.text.trim_end_matches('/');
         let names = !expr.names.is_empty();
+        let junk = names && expr.names.iter().all(|n| is_junk(n));
         let narrow = expr.empty
-            || (names && expr.names.iter().all(|n| is_junk(n)))
+            || junk
             || (names && matches!(info.class(), Class::Project | Class::Temporary))
             || (matches!(info.class(), Class::Logs | Class::Temporary)
                 && (expr.older || (names && expr.names.iter().all(|n| is_rotated(n)))));
         if narrow {
-            items.push((
-                Arg::stand_in(
-                    "files found by find",
-                    format!("matching files under {}", info.shown),
-                ),
-                true,
-            ));
+            // S1: litter, empty files, scratch files, a project's own logs.
+            let project_logs = names
+                && info.class() == Class::Project
+                && expr.names.iter().all(|n| is_junk(n) || is_log_name(n));
+            let disposable = (matches!(info.scope, Scope::Ordinary | Scope::Everything)
+                && (expr.empty || junk || project_logs))
+                || (info.scope == Scope::Home && junk)
+                || info.class() == Class::Temporary;
+            let mut item = Arg::stand_in(
+                "files found by find",
+                format!("matching files under {}", info.shown),
+            );
+            item.disposable = disposable;
+            items.push((item, true));
             continue;
         }
         let about = find_words(expr, &info);
@@ -523,7 +489,8 @@ fn find_words(expr: &FindExpr<'_, '_>, start: &PathInfo) -> String {
 }
 
 /// Implements D1 (every file under a system or home directory deleted or rewritten),
-/// D2 and D4 through the command it runs on each match, else C1 (matches in a project).
+/// D2 and D4 through the command it runs on each match, S1 (litter, empty or scratch
+/// files, a project's logs), else C1 (matches in a project).
 pub(crate) fn find(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let expr = parse_find(inv.rest());
     if expr.delete {

@@ -17,6 +17,8 @@ mod paths;
 mod rules;
 
 #[cfg(test)]
+mod blind_sets;
+#[cfg(test)]
 mod cases;
 #[cfg(test)]
 mod fuzz;

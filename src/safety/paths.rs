@@ -102,6 +102,9 @@ pub(crate) struct PathInfo {
     pub(crate) label: Option<&'static str>,
     /// The words a stand-in argument carries ("every file under / older than 1 day").
     pub(crate) about: Option<String>,
+    /// Rebuilt or thrown away by design: build output, caches, litter, a project's own
+    /// logs, scratch files. Deleting or emptying it is routine (see docs/safety.md, S1).
+    pub(crate) disposable: bool,
 }
 
 impl PathInfo {
@@ -172,6 +175,28 @@ impl PathInfo {
             _ if under(&format!("/home/{HOME}")) => Class::Home,
             _ => Class::Project,
         }
+    }
+
+    /// S2 of docs/safety.md: in the project you are in (or a subdirectory of your home)
+    /// or in a scratch directory, where copying, moving, writing and editing files is
+    /// routine. A variable's value counts when what is known of the path is ordinary.
+    pub(crate) fn routine_place(&self) -> bool {
+        if self.class() == Class::Temporary {
+            return !self.glob;
+        }
+        let ordinary = matches!(
+            self.scope,
+            Scope::Ordinary | Scope::Everything | Scope::Sink | Scope::Variable
+        ) && !self.if_empty;
+        // Yours: relative to where you are (not climbing out), or under your home.
+        let home = format!("/home/{HOME}/");
+        let yours = match self.abs.as_deref() {
+            Some(abs) if abs.starts_with('/') && !abs.starts_with(&home) => {
+                self.scope == Scope::Sink
+            }
+            _ => !self.shown.starts_with(".."),
+        };
+        ordinary && yours
     }
 
     /// Many files at once: a glob, a pattern, or a stand-in for what `find` matched.
@@ -303,7 +328,114 @@ pub(crate) fn classify(arg: &Arg<'_>, cwd: Option<&str>) -> PathInfo {
             info.scope = Scope::Variable;
         }
     }
+    info.disposable = info.scope == Scope::Ordinary
+        && (arg.disposable || (arg.about.is_none() && disposable_path(&info)));
     info
+}
+
+/// Implements S1 of docs/safety.md for a path as typed: in a scratch directory, in your
+/// cache, or named as build output, a cache, litter, or a log of the project.
+fn disposable_path(info: &PathInfo) -> bool {
+    let abs = info.abs.as_deref().unwrap_or_default();
+    let cache = format!("/home/{HOME}/.cache/");
+    if info.class() == Class::Temporary {
+        // Everything in a scratch directory is other programs' sockets and locks too.
+        return !info.glob;
+    }
+    if abs.starts_with(&cache) {
+        return true;
+    }
+    // `dist/*` is as disposable as `dist`.
+    let shown = info.shown.trim_end_matches('/');
+    let shown = if info.glob {
+        shown.rsplit_once('/').map_or("", |(dir, _)| dir)
+    } else {
+        shown
+    };
+    let last = shown.rsplit('/').next().unwrap_or_default();
+    // Build output and logs count in the project you are in (or under your home), not
+    // in a parent's or in the system's directories.
+    let inside = !shown.starts_with("..")
+        && (!shown.starts_with('/') || abs.starts_with(&format!("/home/{HOME}/")));
+    is_junk(last)
+        || (inside
+            && matches!(info.class(), Class::Project | Class::Home)
+            && (is_build_output(last) || is_log_name(last)))
+}
+
+/// Names of files that are rebuilt or thrown away routinely: caches, editor and OS
+/// litter, core dumps. `find -name` patterns (`*.pyc`) and plain names (`a.pyc`) alike.
+pub(crate) fn is_junk(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        ".DS_Store",
+        "Thumbs.db",
+        "desktop.ini",
+        "core",
+        "__pycache__",
+        "node_modules",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".cache",
+        "*~",
+        ".#*",
+    ];
+    const EXTENSIONS: &[&str] = &[
+        "pyc",
+        "pyo",
+        "o",
+        "obj",
+        "class",
+        "tmp",
+        "temp",
+        "bak",
+        "old",
+        "swp",
+        "swo",
+        "orig",
+        "rej",
+        "part",
+        "crdownload",
+        "cache",
+        "dSYM",
+    ];
+    NAMES.contains(&name)
+        || name.starts_with("core.")
+        || name.starts_with("tmp")
+        || (name.len() > 1 && name.ends_with('~'))
+        || name
+            .rsplit_once('.')
+            .is_some_and(|(stem, ext)| !stem.is_empty() && EXTENSIONS.contains(&ext))
+}
+
+/// A project's build output, rebuilt by its build: only inside the project.
+fn is_build_output(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "build",
+        "dist",
+        "target",
+        "out",
+        "_build",
+        ".next",
+        ".nuxt",
+        ".parcel-cache",
+        ".gradle",
+        ".tox",
+        ".nox",
+        "coverage",
+        "htmlcov",
+        ".coverage",
+        ".eggs",
+        ".terraform",
+        "obj",
+    ];
+    NAMES.contains(&name) || name.ends_with(".egg-info") || name.starts_with("cmake-build-")
+}
+
+/// A log file (`app.log`, `*.log`, `debug.log.1`): a project's own logs are written
+/// again as it runs. The system's logs are `Scope::Logs`, never this.
+pub(crate) fn is_log_name(name: &str) -> bool {
+    name.ends_with(".log") || name.contains(".log.")
 }
 
 fn classify_known(text: &str, cwd: Option<&str>, var: Option<String>) -> PathInfo {
@@ -345,6 +477,7 @@ fn info(
         pattern: false,
         label: None,
         about: None,
+        disposable: false,
     }
 }
 

@@ -7,7 +7,7 @@
 use crate::safety::Level::{Caution, Dangerous};
 use crate::safety::args::Arg;
 use crate::safety::engine::{Engine, Inv};
-use crate::safety::paths::Scope;
+use crate::safety::paths::{Class, Scope};
 
 pub(crate) fn is_mkfs(name: &str) -> bool {
     name.starts_with("mkfs")
@@ -51,7 +51,30 @@ pub(crate) fn kernel_memory(eng: &mut Engine, inv: &Inv<'_, '_>) {
             .to_string()
     });
     let redirected = inv.input.file.iter().cloned();
+    // Programs that copy out the bytes of whatever they are given.
+    let copies_out = matches!(
+        inv.name(),
+        "cat"
+            | "pv"
+            | "head"
+            | "tail"
+            | "xxd"
+            | "hexdump"
+            | "od"
+            | "strings"
+            | "gzip"
+            | "xz"
+            | "zstd"
+            | "base64"
+    );
     for path in named.chain(redirected) {
+        // C2, as `dd if=/dev/sda`: a whole disk copied out.
+        if path.starts_with("/dev/") && (copies_out || inv.input.file.as_deref() == Some(&path)) {
+            let info = eng.classify(&Arg::synthetic(path.clone()));
+            if info.scope == Scope::Device {
+                eng.note(Caution, format!("copies the raw device {}", info.shown));
+            }
+        }
         // Cheap test first: the check runs on every command.
         if !(path.contains("mem") || path.contains("port") || path.contains("kcore")) {
             continue;
@@ -87,8 +110,19 @@ pub(crate) fn disk_tools(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
-/// Implements D6 (a disk written), D1 (a system file overwritten), else C2.
+/// Implements D6 (a disk written), D1 (a system file overwritten), S2 (a file of the
+/// project), else C2.
 pub(crate) fn dd(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    // C2: a whole disk copied into a file is the user's own backup, but a large and
+    // privileged read; memory devices are judged by `kernel_memory`.
+    for arg in inv.rest() {
+        if let Some(path) = arg.text.strip_prefix("if=") {
+            let info = eng.classify(&arg.derived(path));
+            if info.scope == Scope::Device {
+                eng.note(Caution, format!("copies the raw device {}", info.shown));
+            }
+        }
+    }
     for arg in inv.rest() {
         let Some(path) = arg.text.strip_prefix("of=") else {
             continue;
@@ -108,13 +142,19 @@ pub(crate) fn dd(eng: &mut Engine, inv: &Inv<'_, '_>) {
             Scope::SystemFile | Scope::Credentials | Scope::Logs => {
                 eng.note(Dangerous, info.qualify(format!("overwrites {what}")))
             }
-            // dd cannot write a directory; what remains is an ordinary file.
+            // A stand-in for every file `find` matched under a system or home directory.
+            _ if info.about.is_some() && matches!(info.class(), Class::System | Class::Home) => {
+                eng.note(Dangerous, format!("overwrites {what}"));
+            }
+            // dd cannot write a directory; what remains is an ordinary file, routine in
+            // the project (S2).
+            _ if info.routine_place() => {}
             _ => eng.note(Caution, format!("writes {}", info.shown)),
         }
     }
 }
 
-/// Implements D6 (a disk formatted), else C2 (an image file).
+/// Implements D6 (a disk formatted), S2 (an image file in the project), else C2.
 pub(crate) fn mkfs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     if let Some(dev) = device(eng, inv) {
         eng.note(
@@ -128,7 +168,10 @@ pub(crate) fn mkfs(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let image = inv.rest().iter().rev().find(|a| !a.text.starts_with('-'));
     match image.map(|file| eng.classify(file)) {
         Some(info) if info.scope != Scope::Variable && !info.if_empty => {
-            eng.note(Caution, format!("creates a filesystem in {}", info.shown));
+            // S2: an image file of the project.
+            if !info.routine_place() {
+                eng.note(Caution, format!("creates a filesystem in {}", info.shown));
+            }
         }
         _ => eng.note(Dangerous, "formats a disk, erasing everything on it"),
     }

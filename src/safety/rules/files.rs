@@ -10,10 +10,15 @@ use crate::safety::paths::{Class, PathInfo, Scope};
 /// Severity of deleting `info`; shared by `rm`, `find -delete` and friends.
 ///
 /// Implements D1 (system, home or `/` deleted), D2 (credentials destroyed), D4 (all
-/// logs destroyed) and C1 (a project's files deleted) of docs/safety.md.
+/// logs destroyed), C1 (a project's files deleted) and S1 (what is rebuilt or thrown
+/// away by design) of docs/safety.md.
 pub(crate) fn delete_judgement(info: &PathInfo, recursive: bool) -> (Level, String) {
     let wide = recursive || info.glob;
     let what = info.describe();
+    if info.disposable {
+        // S1: build output, caches, litter, scratch files, a project's own logs.
+        return (Level::Safe, format!("deletes {what}"));
+    }
     let (level, reason) = match info.scope {
         Scope::Root if info.about.is_none() => {
             (Dangerous, "deletes the entire filesystem".to_string())
@@ -62,7 +67,8 @@ pub(crate) fn delete_judgement(info: &PathInfo, recursive: bool) -> (Level, Stri
 /// Severity of writing to `info` (redirections, `tee`); None when harmless.
 ///
 /// Implements D1 (system files overwritten), D2 (credentials overwritten), D4 (logs
-/// wiped), D6 (raw devices and kernel interfaces written) and C2 (one file overwritten).
+/// wiped), D6 (raw devices and kernel interfaces written), C2 (one file overwritten) and
+/// S1 (a disposable file emptied).
 pub(crate) fn write_target(info: &PathInfo, append: bool) -> Option<(Level, String)> {
     let shown = &info.shown;
     let found = match info.scope {
@@ -105,8 +111,11 @@ pub(crate) fn write_target(info: &PathInfo, append: bool) -> Option<(Level, Stri
         Scope::Root | Scope::Home | Scope::UsersHome | Scope::SystemDir | Scope::TopLevel => {
             (Caution, format!("writes to {shown}"))
         }
+        Scope::Variable if info.routine_place() => return None,
         Scope::Variable => (Caution, format!("writes to {}", info.describe())),
-        Scope::Everything | Scope::Git | Scope::ParentEscape | Scope::Ordinary => {
+        // S2: writing a file of the project you are in.
+        Scope::Everything | Scope::Ordinary if info.routine_place() => return None,
+        Scope::Everything | Scope::Ordinary | Scope::Git | Scope::ParentEscape => {
             if append {
                 return None;
             }
@@ -184,7 +193,8 @@ fn sources_and_dest<'s, 'w>(opts: &Opts<'s, 'w>) -> (Vec<&'s Arg<'w>>, Option<Ar
     }
 }
 
-/// Implements D1 (system or home moved away) and C2 (files renamed).
+/// Implements D1 (system or home moved away), C2 (files moved into a system or home
+/// directory) and S2 (files moved within the project).
 pub(crate) fn mv(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "tS", &["target-directory", "suffix"]);
     let (sources, dest) = sources_and_dest(&opts);
@@ -229,17 +239,40 @@ pub(crate) fn mv(eng: &mut Engine, inv: &Inv<'_, '_>) {
             Scope::History => eng.note(Dangerous, "overwrites your shell history"),
             _ => {}
         }
+        if !routine_destination(&info) {
+            eng.note(Caution, format!("moves files into {}", info.describe()));
+        }
+    } else {
+        eng.note(Caution, "moves or renames files");
     }
-    eng.note(Caution, "moves or renames files");
+}
+
+/// S2: a destination inside the project or a scratch directory (or a git
+/// directory's files, which git manages).
+fn routine_destination(info: &PathInfo) -> bool {
+    info.routine_place() || info.scope == Scope::Git
 }
 
 /// Implements D1 (vital files replaced), D2 and D4 (keys or logs overwritten), D6
-/// (disks overwritten) and C2.
+/// (disks overwritten), C2 and S2 (copies within the project).
 pub(crate) fn cp(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "tSmgo", &["target-directory", "suffix", "mode"]);
     let (_, dest) = sources_and_dest(&opts);
-    if let Some(dest) = dest {
+    let Some(dest) = dest else {
+        eng.note(Caution, "copies files, replacing any existing copies");
+        return;
+    };
+    {
         let info = eng.classify(&dest);
+        if !routine_destination(&info) {
+            eng.note(
+                Caution,
+                format!(
+                    "copies files into {}, replacing any existing copies",
+                    info.describe()
+                ),
+            );
+        }
         match info.scope {
             Scope::Device => eng.note(
                 Dangerous,
@@ -263,10 +296,9 @@ pub(crate) fn cp(eng: &mut Engine, inv: &Inv<'_, '_>) {
             _ => {}
         }
     }
-    eng.note(Caution, "copies files, replacing any existing copies");
 }
 
-/// Implements D1 (a system or home directory mirrored away) and C2.
+/// Implements D1 (a system or home directory mirrored away), C2 and S2.
 pub(crate) fn rsync(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(
         inv.rest(),
@@ -297,7 +329,12 @@ pub(crate) fn rsync(eng: &mut Engine, inv: &Inv<'_, '_>) {
         }
         eng.note(Caution, "syncs files and deletes extras at the destination");
     }
-    eng.note(Caution, "copies files, replacing any existing copies");
+    // A remote destination (host:path) is the other machine's business.
+    let routine =
+        dest.is_some_and(|d| d.text.contains(':') || routine_destination(&eng.classify(d)));
+    if !routine {
+        eng.note(Caution, "copies files, replacing any existing copies");
+    }
 }
 
 /// Implements D1 (vital files replaced by links) and C2.
@@ -378,7 +415,8 @@ fn setuid(mode: &str) -> bool {
 }
 
 /// Implements D1 (permissions of a system tree changed), D2 (keys exposed) and D5
-/// (home or system directories made world-writable), else C2.
+/// (home or system directories made world-writable), S3 (ordinary modes on a file,
+/// keys made private), else C2.
 pub(crate) fn chmod(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let mut recursive = false;
     let mut mode: Option<&str> = None;
@@ -444,14 +482,26 @@ pub(crate) fn chmod(eng: &mut Engine, inv: &Inv<'_, '_>) {
             eng.note(Dangerous, format!("makes {what} writable by everyone"));
         } else if open {
             eng.note(Caution, format!("makes {what} writable by everyone"));
-        } else {
+        } else if recursive || !routine_mode_change(&info, mode) {
             eng.note(Caution, format!("changes permissions of {what}"));
         }
     }
-    eng.note(Caution, "changes file permissions");
+    if mode.is_empty() {
+        eng.note(Caution, "changes file permissions");
+    }
 }
 
-/// Implements D1 (ownership of a system tree changed) and C2.
+/// S3: a file of the project made executable or given ordinary permissions, or keys
+/// made private; nothing is exposed and it is undone by another chmod.
+fn routine_mode_change(info: &PathInfo, mode: &str) -> bool {
+    match info.scope {
+        Scope::Ordinary | Scope::Variable => info.routine_place(),
+        Scope::Credentials => !exposes(mode),
+        _ => false,
+    }
+}
+
+/// Implements D1 (ownership of a system tree changed), S3 (the project's files), else C2.
 pub(crate) fn chown(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "", &[]);
     let recursive = opts.flag('R', "recursive");
@@ -475,14 +525,17 @@ pub(crate) fn chown(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 Dangerous,
                 info.qualify(format!("changes the owner of {what}{how}")),
             );
-        } else {
+        } else if !info.routine_place() {
+            // S3: the project's files given an owner lose nothing.
             eng.note(Caution, format!("changes the owner of {what}"));
         }
     }
-    eng.note(Caution, "changes file ownership");
+    if opts.operands.len() < 2 {
+        eng.note(Caution, "changes file ownership");
+    }
 }
 
-/// Implements D1 (system or home files emptied), D2, D4 (logs emptied) and C2.
+/// Implements D1 (system or home files emptied), D2, D4 (logs emptied), C2 and S1.
 pub(crate) fn truncate(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "sr", &["size", "reference"]);
     let size = opts
@@ -515,6 +568,8 @@ pub(crate) fn truncate(eng: &mut Engine, inv: &Inv<'_, '_>) {
                     info.qualify(format!("empties {}", info.describe())),
                 );
             }
+            // S1 and S2: a disposable file, or a file of the project, resized.
+            _ if info.disposable || info.routine_place() => {}
             _ => eng.note(Caution, format!("truncates {}", info.shown)),
         }
     }
@@ -537,7 +592,8 @@ pub(crate) fn tee(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
-/// Implements C2 (files replaced by an archive's copies).
+/// Implements C2 (files replaced by an archive's copies in a system or home
+/// directory) and S2 (extracted into the project or a scratch directory).
 pub(crate) fn extract(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let args = inv.rest();
     let extracts = match inv.name() {
@@ -552,7 +608,24 @@ pub(crate) fn extract(eng: &mut Engine, inv: &Inv<'_, '_>) {
             .iter()
             .any(|a| a.is("-l") || a.is("-v") || a.is("-t") || a.is("-Z")),
     };
-    if extracts {
-        eng.note(Caution, "extracts files, replacing any existing copies");
+    if !extracts {
+        return;
+    }
+    // S2: extracting into the project or a scratch directory is routine; into a system
+    // or home directory it can replace files that matter.
+    let target = args
+        .iter()
+        .position(|a| a.is("-C") || a.is("--directory") || a.is("-d") || a.is("-o"))
+        .and_then(|i| args.get(i + 1))
+        .map(|a| eng.classify(a));
+    match target {
+        Some(info) if !routine_destination(&info) => eng.note(
+            Caution,
+            format!(
+                "extracts files into {}, replacing any existing copies",
+                info.describe()
+            ),
+        ),
+        _ => {}
     }
 }

@@ -47,8 +47,7 @@ fn judge(info: &PathInfo, recursive: bool, replaces: bool, verb: &str) -> Option
     Some((found.0, info.qualify(found.1)))
 }
 
-/// `sed -i`: implements D1, D2, D4 and D5 (security settings weakened) through
-/// [`judge`] and [`super::security::written`], else C2.
+/// `sed -i`: through [`edit_in_place`].
 pub(crate) fn sed(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let in_place = inv.rest().iter().any(|a| {
         let t = a.text.as_str();
@@ -68,14 +67,61 @@ pub(crate) fn sed(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let script = script
         .or_else(|| opts.operands.first().map(|a| a.text.clone()))
         .unwrap_or_default();
-    for file in opts.operands.iter().skip(skip) {
+    let files: Vec<_> = opts.operands.iter().skip(skip).copied().collect();
+    edit_in_place(eng, &files, &script);
+}
+
+/// `perl -i` (`-pi`, `-i.bak`): the same in-place edit as `sed -i`, through
+/// [`edit_in_place`].
+pub(crate) fn perl(eng: &mut Engine, inv: &Inv<'_, '_>) {
+    let mut in_place = false;
+    let mut script: Option<String> = None;
+    let mut files = Vec::new();
+    let mut args = inv.rest().iter();
+    while let Some(a) = args.next() {
+        let t = a.text.as_str();
+        if let Some(cluster) = t
+            .strip_prefix('-')
+            .filter(|c| !c.starts_with('-') && !c.is_empty())
+        {
+            // In a cluster such as -pie, -0pi or -i.bak, letters up to `e` are flags.
+            let flags = cluster.split_once('e').map_or(cluster, |(f, _)| f);
+            in_place |= flags.contains('i');
+            if cluster.contains('e') {
+                let rest = cluster.split_once('e').map(|(_, r)| r).unwrap_or_default();
+                script = if rest.is_empty() {
+                    args.next().map(|s| s.text.clone())
+                } else {
+                    Some(rest.to_owned())
+                };
+            }
+        } else if script.is_none() {
+            // No -e: the first operand is the program file.
+            script = Some(t.to_owned());
+        } else {
+            files.push(a);
+        }
+    }
+    if in_place {
+        edit_in_place(eng, &files, &script.unwrap_or_default());
+    }
+}
+
+/// Implements D1, D2, D4 and D5 (security settings weakened) through [`judge`] and
+/// [`super::security::written`], S2 (files of the project edited), else C2.
+fn edit_in_place(eng: &mut Engine, files: &[&crate::safety::args::Arg<'_>], script: &str) {
+    let mut routine = !files.is_empty();
+    for file in files {
         let info = eng.classify(file);
-        super::security::written(eng, &info, &script);
+        super::security::written(eng, &info, script);
         if let Some((level, why)) = judge(&info, false, false, "rewrites") {
             eng.note(level, why);
         }
+        routine &= info.routine_place();
     }
-    eng.note(Caution, "edits files in place");
+    if !routine {
+        eng.note(Caution, "edits files in place");
+    }
 }
 
 /// `gzip`, `bzip2`, `xz` and friends replace each file with a compressed copy, so the

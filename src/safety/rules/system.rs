@@ -14,7 +14,7 @@ use crate::syntax::{Command, Part, Word};
 pub(crate) const FORCED_POWER: &str =
     "forces an immediate reboot or power-off, losing unsaved work on the whole machine";
 
-/// Implements D7 (`kill -1`, PID 1), else C3 (one process).
+/// Implements D7 (`kill -1`, PID 1), S4 (processes named by id), else C3.
 pub(crate) fn kill(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let args = inv.rest();
     let mut signal_given = false;
@@ -64,6 +64,16 @@ pub(crate) fn kill(eng: &mut Engine, inv: &Inv<'_, '_>) {
             "0" => eng.note(Caution, "kills every process in this process group"),
             _ => {}
         }
+    }
+    // S4: processes named by their ids (or shell jobs) are the ones the user means.
+    let named = !pids.is_empty()
+        && pids.iter().all(|p| {
+            let t = p.text.as_str();
+            let id = t.strip_prefix('%').unwrap_or(t);
+            !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && !matches!(t, "0" | "1")
+        });
+    if named {
+        return;
     }
     let why = match pids.first() {
         Some(pid) => format!("kills process {}", pid.shown()),
@@ -189,7 +199,7 @@ pub(crate) fn power(eng: &mut Engine, inv: &Inv<'_, '_>) {
     }
 }
 
-/// `umount -a` or a forced unmount of `/`: implements D7, else C3.
+/// `umount -a` or a forced unmount of `/`: implements D7; S4 (one mount, plainly), else C3.
 pub(crate) fn umount(eng: &mut Engine, inv: &Inv<'_, '_>) {
     let opts = Opts::parse(inv.rest(), "tOoN", &["types", "test-opts", "options"]);
     if opts.flag('a', "all") {
@@ -211,6 +221,13 @@ pub(crate) fn umount(eng: &mut Engine, inv: &Inv<'_, '_>) {
                 Dangerous,
                 "unmounts the root filesystem out from under the system",
             );
+        }
+    }
+    // S4: a plain umount of one mount refuses while it is in use and loses nothing.
+    if inv.name() == "umount" && !forced && opts.operands.len() == 1 {
+        let info = eng.classify(opts.operands[0]);
+        if info.abs.as_deref() != Some("/") {
+            return;
         }
     }
     eng.note(Caution, "mounts or unmounts a filesystem");

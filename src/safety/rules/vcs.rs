@@ -78,8 +78,14 @@ pub(crate) fn git(eng: &mut Engine, inv: &Inv<'_, '_>) {
         "switch" if has(rest, &["-f", "--force", "--discard-changes"]) => {
             eng.note(Caution, "discards local changes");
         }
-        "branch" if has_short(rest, 'd') || has_short(rest, 'D') || has(rest, &["--delete"]) => {
-            eng.note(Caution, "deletes a branch");
+        // `-d` refuses a branch that is not merged, so nothing is lost; `-D` or
+        // `--force` deletes unmerged work.
+        "branch"
+            if has_short(rest, 'D')
+                || ((has_short(rest, 'd') || has(rest, &["--delete"]))
+                    && (has_short(rest, 'f') || has(rest, &["--force"]))) =>
+        {
+            eng.note(Caution, "deletes a branch with work that is not merged");
         }
         "stash" if has(rest, &["drop", "clear"]) => eng.note(Caution, "deletes stashed changes"),
         "rm" => eng.note(Caution, "deletes files from the repository"),
