@@ -233,7 +233,10 @@ fn check_exit_codes_follow_the_new_verdicts() {
     );
     assert_eq!(code("sudo setenforce 0"), Some(10));
     assert_eq!(code("sudo pkill -u alice"), Some(10));
-    assert_eq!(code("kill 1234"), Some(1));
-    assert_eq!(code("rm -rf ./build"), Some(1));
+    assert_eq!(code("pkill firefox"), Some(1));
+    assert_eq!(code("rm notes.txt"), Some(1));
+    // Routine acts (S1-S4 of docs/safety.md) get no warning.
+    assert_eq!(code("kill 1234"), Some(0));
+    assert_eq!(code("rm -rf ./build"), Some(0));
     assert_eq!(code("git clean -n"), Some(0));
 }
