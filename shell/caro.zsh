@@ -223,6 +223,21 @@
   }
   zle -N caro-explain-line _caro_explain_line
 
+  # Usage: _caro_bind_extra OLD_KEY NEW_KEY WIDGET; sets REPLY to the key now
+  # bound (not printed: a command substitution would bind in a subshell).
+  _caro_bind_extra() {
+    emulate -L zsh
+    local old=$1 key=$2 widget=$3 km
+    if [[ -n $old && $old != "$key" ]]; then
+      for km in emacs viins vicmd; do bindkey -M $km -r -- "$old"; done
+    fi
+    if [[ -n $key ]]; then
+      # Not vicmd: there Escape then a letter is a keystroke pair people type.
+      for km in emacs viins; do bindkey -M $km -- "$key" $widget; done
+    fi
+    typeset -g REPLY=$key
+  }
+
   # Idempotent: sourcing the init twice, or calling this again after a plugin
   # rebuilt the keymaps, never records our own widget as "previous".
   _caro_bind() {
@@ -253,28 +268,13 @@
     done
     _caro_bound_key=$key
 
-    # The explain key is free in every default keymap: nothing to hand back
-    # but our own binding when a re-init moves it.
-    if [[ -n $_caro_explain_bound && $_caro_explain_bound != "$_caro_explain_key" ]]; then
-      for km in $maps; do bindkey -M $km -r -- "$_caro_explain_bound"; done
-    fi
-    if [[ -n $_caro_explain_key ]]; then
-      # Not vicmd: there Escape then i is a keystroke pair people type.
-      for km in emacs viins; do
-        bindkey -M $km -- "$_caro_explain_key" caro-explain-line
-      done
-    fi
-    _caro_explain_bound=$_caro_explain_key
-    # Likewise the pick key.
-    if [[ -n $_caro_pick_bound && $_caro_pick_bound != "$_caro_pick_key" ]]; then
-      for km in $maps; do bindkey -M $km -r -- "$_caro_pick_bound"; done
-    fi
-    if [[ -n $_caro_pick_key ]]; then
-      for km in emacs viins; do
-        bindkey -M $km -- "$_caro_pick_key" caro-pick-line
-      done
-    fi
-    _caro_pick_bound=$_caro_pick_key
+    # The explain and pick keys are free in every default keymap: nothing to
+    # hand back but our own binding when a re-init moves it.
+    local REPLY
+    _caro_bind_extra "$_caro_explain_bound" "$_caro_explain_key" caro-explain-line
+    _caro_explain_bound=$REPLY
+    _caro_bind_extra "$_caro_pick_bound" "$_caro_pick_key" caro-pick-line
+    _caro_pick_bound=$REPLY
   }
   _caro_bind
 

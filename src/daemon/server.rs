@@ -284,14 +284,7 @@ fn serve(shared: &Arc<Shared>, mut stream: UnixStream) -> std::io::Result<()> {
                 && (vs.v.is_some_and(|v| v != PROTOCOL_VERSION)
                     || vs.client.is_some_and(|c| c != protocol::crate_version()))
             {
-                return fail(
-                    &mut stream,
-                    ErrorCode::VersionMismatch,
-                    format!(
-                        "daemon is version {} (protocol {PROTOCOL_VERSION})",
-                        protocol::crate_version()
-                    ),
-                );
+                return version_mismatch(&mut stream);
             }
             return fail(
                 &mut stream,
@@ -309,14 +302,7 @@ fn serve(shared: &Arc<Shared>, mut stream: UnixStream) -> std::io::Result<()> {
     };
     let shutdown_request = matches!(request, Request::Shutdown { .. });
     if !shutdown_request && (v != PROTOCOL_VERSION || client != protocol::crate_version()) {
-        return fail(
-            &mut stream,
-            ErrorCode::VersionMismatch,
-            format!(
-                "daemon is version {} (protocol {PROTOCOL_VERSION})",
-                protocol::crate_version()
-            ),
-        );
+        return version_mismatch(&mut stream);
     }
     match request {
         Request::Ping { .. } => send(
@@ -341,6 +327,18 @@ fn serve(shared: &Arc<Shared>, mut stream: UnixStream) -> std::io::Result<()> {
         ),
         Request::Generate(p) => generate(shared, stream, reader, p),
     }
+}
+
+/// Tells a client of another build to restart the daemon.
+fn version_mismatch(stream: &mut UnixStream) -> std::io::Result<()> {
+    fail(
+        stream,
+        ErrorCode::VersionMismatch,
+        format!(
+            "daemon is version {} (protocol {PROTOCOL_VERSION})",
+            protocol::crate_version()
+        ),
+    )
 }
 
 fn status(shared: &Shared) -> DaemonStatus {
