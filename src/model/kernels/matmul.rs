@@ -4,7 +4,9 @@
 
 use std::ops::Range;
 
-use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, QK_K, QK8_0, WeightBlock, as_blocks};
+use super::blocks::{
+    BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, Q8KGroup, QK_K, QK8_0, WeightBlock, as_blocks,
+};
 use super::dispatch::Path;
 use super::rows::{MAX_ROWS, RowKernel};
 use super::{q4k, q6k, q8_0, quantize};
@@ -120,6 +122,7 @@ pub struct Activations {
     rows: usize,
     cols: usize,
     q8k: Vec<BlockQ8K>,
+    q8k_groups: Vec<Q8KGroup>,
     q8_0: Vec<BlockQ8_0>,
 }
 
@@ -130,11 +133,13 @@ impl Activations {
             rows,
             cols,
             q8k: Vec::new(),
+            q8k_groups: Vec::new(),
             q8_0: Vec::new(),
         };
         if formats.iter().any(|f| f.wants_q8k()) {
             a.q8k = vec![BlockQ8K::default(); rows * cols / QK_K];
             quantize::q8k(x, &mut a.q8k);
+            a.q8k_groups = quantize::q8k_groups(&a.q8k, rows, cols / QK_K);
         }
         if formats.iter().any(|f| !f.wants_q8k()) {
             a.q8_0 = vec![BlockQ8_0::default(); rows * cols / QK8_0];
@@ -217,9 +222,9 @@ fn tile(
 ) {
     assert_eq!(w.cols, x.cols, "matmul shapes");
     match w.format {
-        Format::Q4K => tile_of::<BlockQ4K>(w, rows, &x.q8k, x.rows, path, put),
-        Format::Q6K => tile_of::<BlockQ6K>(w, rows, &x.q8k, x.rows, path, put),
-        Format::Q8_0 => tile_of::<BlockQ8_0>(w, rows, &x.q8_0, x.rows, path, put),
+        Format::Q4K => tile_of::<BlockQ4K>(w, rows, &x.q8k, &x.q8k_groups, x.rows, path, put),
+        Format::Q6K => tile_of::<BlockQ6K>(w, rows, &x.q8k, &x.q8k_groups, x.rows, path, put),
+        Format::Q8_0 => tile_of::<BlockQ8_0>(w, rows, &x.q8_0, &[], x.rows, path, put),
     }
 }
 
@@ -229,6 +234,7 @@ fn tile_of<W: RowKernel>(
     w: &QMatrix,
     rows: Range<usize>,
     a: &[W::Act],
+    groups: &[Q8KGroup],
     n_act: usize,
     path: Path,
     put: impl Fn(usize, usize, f32),
@@ -238,9 +244,11 @@ fn tile_of<W: RowKernel>(
     for c0 in (0..n_act).step_by(MAX_ROWS) {
         let n = MAX_ROWS.min(n_act - c0);
         let mut tmp = [0f32; MAX_ROWS];
+        // Groups start at multiples of MAX_ROWS, as `c0` does.
+        let g = groups.get(c0 / MAX_ROWS * per_row..).unwrap_or(&[]);
         for (i, r) in rows.clone().enumerate() {
             let wr = &blocks[i * per_row..(i + 1) * per_row];
-            W::rows(path, wr, &a[c0 * per_row..], per_row, &mut tmp[..n]);
+            W::rows(path, wr, &a[c0 * per_row..], g, per_row, &mut tmp[..n]);
             for (k, &v) in tmp[..n].iter().enumerate() {
                 put(c0 + k, r, v);
             }
