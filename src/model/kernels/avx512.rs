@@ -103,6 +103,11 @@ fn q4k_body<const N: usize, const VNNI: bool>(
         let g = &g[..w.len()];
         let ys: [&[BlockQ8K]; N] = std::array::from_fn(|c| &a[c * stride..][..w.len()]);
         let mut acc = [_mm512_setzero_ps(); N];
+        // On the VNNI path each row sums its block in integers first, then scales it
+        // (`gemm`'s arithmetic, which runs the same rows in prefill): the block
+        // totals of rows 4h..4h+4 come out side by side, row c's sum in lane c % 4
+        // of `sacc[c / 4]`.
+        let mut sacc = [_mm_setzero_ps(); 2];
         // The mins' sums, rows 4h..4h+4 of the group in `acc_m[h]`, one 128-bit lane
         // per row: per lane the same operations as a row taken alone.
         let mut acc_m = [_mm512_setzero_ps(); 2];
@@ -122,7 +127,12 @@ fn q4k_body<const N: usize, const VNNI: bool>(
             let gi = &g[i];
             let ndmin = _mm512_set1_ps(-dmin);
             for (h, m) in acc_m.iter_mut().enumerate().take(halves) {
-                let prod = _mm512_madd_epi16(mins, load512(&gi.bsums32[32 * h..]));
+                let mut prod = _mm512_madd_epi16(mins, load512(&gi.bsums32[32 * h..]));
+                if VNNI {
+                    // Each row's exact total in all four of its lanes, as `gemm` has it.
+                    prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32::<0b10_11_00_01>(prod));
+                    prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32::<0b01_00_11_10>(prod));
+                }
                 let f = _mm512_mul_ps(ndmin, load512ps(&gi.d4[16 * h..]));
                 *m = _mm512_fmadd_ps(f, _mm512_cvtepi32_ps(prod), *m);
             }
@@ -132,15 +142,41 @@ fn q4k_body<const N: usize, const VNNI: bool>(
                 dyd.as_mut_ptr(),
                 _mm256_mul_ps(_mm256_set1_ps(dw), _mm256_loadu_ps(gi.d.as_ptr())),
             );
-            for c in 0..N {
+            let mut sums = [_mm512_setzero_si512(); N];
+            for (c, sumi) in sums.iter_mut().enumerate() {
                 let y = &ys[c][i];
-                let mut sumi = _mm512_setzero_si512();
                 for j in 0..4 {
                     let p = _mm512_maddubs_epi16(q[j], load512(&y.qs[64 * j..]));
-                    sumi = dot16::<VNNI>(sumi, p, s[j]);
+                    *sumi = dot16::<VNNI>(*sumi, p, s[j]);
                 }
-                acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(dyd[c]), _mm512_cvtepi32_ps(sumi), acc[c]);
+                if !VNNI {
+                    acc[c] =
+                        _mm512_fmadd_ps(_mm512_set1_ps(dyd[c]), _mm512_cvtepi32_ps(*sumi), acc[c]);
+                }
             }
+            if VNNI {
+                for (h, sa) in sacc.iter_mut().enumerate().take(halves) {
+                    let row = |k: usize| {
+                        sums.get(4 * h + k)
+                            .copied()
+                            .unwrap_or(_mm512_setzero_si512())
+                    };
+                    let t = totals4([row(0), row(1), row(2), row(3)]);
+                    let dyd4 = _mm_loadu_ps(dyd[4 * h..].as_ptr());
+                    *sa = _mm_fmadd_ps(dyd4, _mm_cvtepi32_ps(t), *sa);
+                }
+            }
+        }
+        if VNNI {
+            for c in 0..N {
+                let m = _mm512_permutexvar_ps(_mm512_set1_epi32(4 * (c % 4) as i32), acc_m[c / 4]);
+                let sa = _mm512_permutexvar_ps(
+                    _mm512_set1_epi32((c % 4) as i32),
+                    _mm512_castps128_ps512(sacc[c / 4]),
+                );
+                out[c] = _mm512_cvtss_f32(sa) + _mm512_cvtss_f32(m);
+            }
+            return;
         }
         for c in 0..N {
             let m = acc_m[c / 4];
@@ -152,6 +188,67 @@ fn q4k_body<const N: usize, const VNNI: bool>(
             };
             out[c] = _mm512_reduce_add_ps(acc[c]) + hsum128(lane);
         }
+    }
+}
+
+/// [`q4k_body`] on the VNNI path for one activation row (decoding): the same
+/// arithmetic per block, with both block totals taken from narrow registers.
+#[inline(always)]
+fn q4k_one(w: &[BlockQ4K], a: &[BlockQ8K], out: &mut [f32]) {
+    // SAFETY: as in `q4k_body`.
+    unsafe {
+        let m4 = _mm512_set1_epi8(0xF);
+        let shift = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi16(4));
+        let idx = [
+            pair_index(0, 1),
+            pair_index(2, 3),
+            pair_index(4, 5),
+            pair_index(6, 7),
+        ];
+        let a = &a[..w.len()];
+        let (mut acc, mut accm) = (0f32, 0f32);
+        for (x, y) in w.iter().zip(a) {
+            let (sc, mn) = unpack_scales_mins(&x.scales);
+            let sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(load64(&sc)));
+            let mut sumi = _mm512_setzero_si512();
+            for (j, ix) in idx.iter().enumerate() {
+                let b = _mm512_broadcast_i64x4(load256(&x.qs[32 * j..]));
+                let q = _mm512_and_si512(_mm512_srlv_epi16(b, shift), m4);
+                let s = _mm512_permutexvar_epi16(*ix, sc16);
+                let p = _mm512_maddubs_epi16(q, load512(&y.qs[64 * j..]));
+                sumi = dot16::<true>(sumi, p, s);
+            }
+            let m = _mm_madd_epi16(_mm_cvtepu8_epi16(load64(&mn)), load128(&y.bsums32));
+            let s8 = _mm256_add_epi32(
+                _mm512_castsi512_si256(sumi),
+                _mm512_extracti64x4_epi64::<1>(sumi),
+            );
+            let s4 = _mm_add_epi32(
+                _mm256_castsi256_si128(s8),
+                _mm256_extracti128_si256::<1>(s8),
+            );
+            // [Σsumi, Σmins, Σsumi, Σmins], exact.
+            let t = _mm_hadd_epi32(s4, m);
+            let t = _mm_cvtepi32_ps(_mm_hadd_epi32(t, t));
+            let (dw, dmin) = f16x2([x.d[0], x.d[1], x.dmin[0], x.dmin[1]]);
+            acc = (dw * y.d).mul_add(_mm_cvtss_f32(t), acc);
+            accm = (-dmin * y.d).mul_add(_mm_cvtss_f32(_mm_movehdup_ps(t)), accm);
+        }
+        out[0] = acc + accm;
+    }
+}
+
+/// The totals of four registers' 16 lanes each, in lanes 0..4 (exact integers).
+#[inline(always)]
+fn totals4([s0, s1, s2, s3]: [__m512i; 4]) -> __m128i {
+    // SAFETY: only inlined into the AVX-512 kernels above (AVX-512F/BW/VL enabled).
+    unsafe {
+        // Per 128-bit lane [s0, s1, s2, s3] partial sums, then the four lanes.
+        let a = _mm512_add_epi32(_mm512_unpacklo_epi32(s0, s1), _mm512_unpackhi_epi32(s0, s1));
+        let b = _mm512_add_epi32(_mm512_unpacklo_epi32(s2, s3), _mm512_unpackhi_epi32(s2, s3));
+        let t = _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+        let t = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64::<1>(t));
+        _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256::<1>(t))
     }
 }
 
@@ -272,6 +369,9 @@ macro_rules! by_rows {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub fn q4k_vnni(w: &[BlockQ4K], a: &[BlockQ8K], g: &[Q8KGroup], stride: usize, out: &mut [f32]) {
+    if out.len() == 1 {
+        return q4k_one(w, a, out);
+    }
     by_rows!(q4k_body, true, w, a, g, stride, out)
 }
 

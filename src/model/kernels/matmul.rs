@@ -183,6 +183,7 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
     } else {
         super::dispatch::detected()
     };
+    let packed = Packed::new(ws, x, path);
     let mut outs: Vec<Vec<f32>> = ws.iter().map(|w| vec![0f32; x.rows * w.rows]).collect();
     let ptrs = Outputs(outs.iter_mut().map(|o| (o.as_mut_ptr(), o.len())).collect());
     // Units: TILE-row slices of each matrix in turn.
@@ -201,7 +202,7 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
             let w = &ws[m];
             let r0 = (u - starts[m]) * TILE;
             let rows = r0..(r0 + TILE).min(w.rows);
-            tile(w, rows, x, path, |c, r, v| {
+            tile(w, rows, x, &packed, path, |c, r, v| {
                 // SAFETY: unit `u` alone covers weight rows `rows` of matrix `m`, and
                 // element (c, r) of output `m` belongs to row r.
                 unsafe { ptrs.write(m, c * w.rows + r, v) }
@@ -212,15 +213,62 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
     outs
 }
 
+/// Activation rows from which Q4_K runs `gemm` rather than the row kernels: below
+/// it too many of a register's 16 lanes would be empty.
+const GEMM_MIN_ROWS: usize = 12;
+
+/// The activations regrouped for `gemm`, when it runs.
+struct Packed {
+    #[cfg(target_arch = "x86_64")]
+    q4k: Option<super::gemm::Packed>,
+}
+
+impl Packed {
+    fn new(ws: &[QMatrix], x: &Activations, path: Path) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let wanted = path == Path::Avx512Vnni
+                && x.rows >= GEMM_MIN_ROWS
+                && ws.iter().any(|w| w.format == Format::Q4K);
+            Self {
+                q4k: wanted.then(|| super::gemm::Packed::new(&x.q8k, x.rows, x.cols / QK_K)),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (ws, x, path, GEMM_MIN_ROWS);
+            Self {}
+        }
+    }
+}
+
 /// Weight rows `rows` of `w` against every activation row; `put(c, r, value)`.
 fn tile(
     w: &QMatrix,
     rows: Range<usize>,
     x: &Activations,
+    packed: &Packed,
     path: Path,
     put: impl Fn(usize, usize, f32),
 ) {
     assert_eq!(w.cols, x.cols, "matmul shapes");
+    #[cfg(target_arch = "x86_64")]
+    if w.format == Format::Q4K
+        && let Some(p) = &packed.q4k
+    {
+        let n = rows.len();
+        let r0 = rows.start;
+        // SAFETY: `packed.q4k` exists only on the AVX-512 VNNI path, which `matmul`
+        // checked this CPU supports.
+        unsafe {
+            super::gemm::q4k(w.blocks::<BlockQ4K>(rows), n, p, x.rows, |c, r, v| {
+                put(c, r0 + r, v)
+            })
+        };
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = packed;
     match w.format {
         Format::Q4K => tile_of::<BlockQ4K>(w, rows, &x.q8k, &x.q8k_groups, x.rows, path, put),
         Format::Q6K => tile_of::<BlockQ6K>(w, rows, &x.q8k, &x.q8k_groups, x.rows, path, put),
