@@ -271,6 +271,8 @@ fn q6k_body<const N: usize, const VNNI: bool>(
         let g = &g[..w.len()];
         let ys: [&[BlockQ8K]; N] = std::array::from_fn(|c| &a[c * stride..][..w.len()]);
         let mut acc = [_mm512_setzero_ps(); N];
+        let mut sacc = [_mm_setzero_ps(); 2];
+        let mut sacc1 = 0f32;
         for (i, x) in w.iter().enumerate() {
             let sc16 = _mm256_cvtepi8_epi16(load128(&x.scales));
             let sc512 = _mm512_castsi256_si512(sc16);
@@ -296,18 +298,52 @@ fn q6k_body<const N: usize, const VNNI: bool>(
                 dyd.as_mut_ptr(),
                 _mm256_mul_ps(_mm256_set1_ps(dw), _mm256_loadu_ps(g[i].d.as_ptr())),
             );
-            for c in 0..N {
+            let mut sums = [_mm512_setzero_si512(); N];
+            for (c, sumi) in sums.iter_mut().enumerate() {
                 let y = &ys[c][i];
                 // The -32 offset through the activation sums: Σ(q-32)a = Σqa - 32Σa.
                 let corr = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load256(&y.bsums), sc16));
-                let mut sumi =
-                    _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(corr));
+                *sumi = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(corr));
                 for t in 0..4 {
                     let p = _mm512_maddubs_epi16(q[t], load512(&y.qs[64 * t..]));
-                    sumi = dot16::<VNNI>(sumi, p, s[t]);
+                    *sumi = dot16::<VNNI>(*sumi, p, s[t]);
                 }
-                acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(dyd[c]), _mm512_cvtepi32_ps(sumi), acc[c]);
+                if !VNNI {
+                    acc[c] =
+                        _mm512_fmadd_ps(_mm512_set1_ps(dyd[c]), _mm512_cvtepi32_ps(*sumi), acc[c]);
+                }
             }
+            // On the VNNI path, `gemm`'s arithmetic: the block's exact total, then one
+            // fma per row (as in `q4k_body`).
+            if VNNI && N == 1 {
+                let t = _mm512_reduce_add_epi32(sums[0]) as f32;
+                sacc1 = dyd[0].mul_add(t, sacc1);
+            } else if VNNI {
+                for (h, sa) in sacc.iter_mut().enumerate().take(N.div_ceil(4)) {
+                    let row = |k: usize| {
+                        sums.get(4 * h + k)
+                            .copied()
+                            .unwrap_or(_mm512_setzero_si512())
+                    };
+                    let t = totals4([row(0), row(1), row(2), row(3)]);
+                    let dyd4 = _mm_loadu_ps(dyd[4 * h..].as_ptr());
+                    *sa = _mm_fmadd_ps(dyd4, _mm_cvtepi32_ps(t), *sa);
+                }
+            }
+        }
+        if VNNI && N == 1 {
+            out[0] = sacc1;
+            return;
+        }
+        if VNNI {
+            for c in 0..N {
+                let sa = _mm512_permutexvar_ps(
+                    _mm512_set1_epi32((c % 4) as i32),
+                    _mm512_castps128_ps512(sacc[c / 4]),
+                );
+                out[c] = _mm512_cvtss_f32(sa);
+            }
+            return;
         }
         for c in 0..N {
             out[c] = _mm512_reduce_add_ps(acc[c]);

@@ -15,7 +15,7 @@
 
 use std::arch::x86_64::*;
 
-use super::blocks::{BlockQ4K, BlockQ8K, QK_K, f16_le, unpack_scales_mins};
+use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K, f16_le, unpack_scales_mins};
 
 /// Activation rows per register.
 pub const LANES: usize = 16;
@@ -41,6 +41,10 @@ struct I16x32([i16; 32]);
 #[derive(Clone, Copy, Default)]
 struct F32x16([f32; 16]);
 
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Default)]
+struct I32x16([i32; 16]);
+
 /// Q8_K activations regrouped 16 rows to a register: for group `g` (rows 16g..16g+16)
 /// and block `b`, `q` holds 64 registers (four values of each row per register, in
 /// value order), `bs` four registers of the rows' 32-value sums in pairs (sub-blocks
@@ -49,6 +53,8 @@ pub struct Packed {
     per_row: usize,
     q: Vec<I8x64>,
     bs: Vec<I16x32>,
+    /// 32 × the rows' 16-value sums, 16 registers per block: Q6_K's -32 offset.
+    b16: Vec<I32x16>,
     d: Vec<F32x16>,
 }
 
@@ -59,6 +65,7 @@ impl Packed {
             per_row,
             q: vec![I8x64::default(); groups * per_row * (QK_K / 4)],
             bs: vec![I16x32::default(); groups * per_row * 4],
+            b16: vec![I32x16::default(); groups * per_row * 16],
             d: vec![F32x16::default(); groups * per_row],
         };
         for r in 0..rows {
@@ -72,6 +79,9 @@ impl Packed {
                 for (k, reg) in p.bs[gb * 4..(gb + 1) * 4].iter_mut().enumerate() {
                     reg.0[2 * c] = y.bsums32[2 * k];
                     reg.0[2 * c + 1] = y.bsums32[2 * k + 1];
+                }
+                for (k, reg) in p.b16[gb * 16..(gb + 1) * 16].iter_mut().enumerate() {
+                    reg.0[c] = 32 * y.bsums[k] as i32;
                 }
                 p.d[gb].0[c] = y.d;
             }
@@ -251,5 +261,166 @@ fn band_group(band: &Band, x: &Packed, g: usize, out: &mut [F32x16; BAND]) {
     for t in 0..BAND {
         // SAFETY: aligned 64-byte destination.
         unsafe { _mm512_store_ps(out[t].0.as_mut_ptr(), _mm512_add_ps(acc[t], accm[t])) };
+    }
+}
+
+/// [`Band`] for Q6_K: values 0..64 as bytes in order, the 16 scales, the block scale.
+struct Band6 {
+    per_row: usize,
+    q: Vec<u8>,
+    sc: Vec<i32>,
+    d: Vec<f32>,
+}
+
+impl Band6 {
+    fn new(per_row: usize) -> Self {
+        Self {
+            per_row,
+            q: vec![0; BAND * per_row * QK_K],
+            sc: vec![0; BAND * per_row * 16],
+            d: vec![0.0; BAND * per_row],
+        }
+    }
+
+    fn fill(&mut self, blocks: &[BlockQ6K]) {
+        let n = blocks.len();
+        self.q[n * QK_K..].fill(0);
+        self.sc[n * 16..].fill(0);
+        self.d[n..].fill(0.0);
+        for (i, x) in blocks.iter().enumerate() {
+            // SAFETY: `fill` is only called from `q6k`, whose caller promises AVX2.
+            unsafe { unpack_q6k(x, &mut self.q[i * QK_K..(i + 1) * QK_K]) };
+            for (dst, &v) in self.sc[i * 16..i * 16 + 16].iter_mut().zip(&x.scales) {
+                *dst = v as i32;
+            }
+            self.d[i] = f16_le(x.d);
+        }
+    }
+}
+
+/// A Q6_K block's values (without the -32 offset) as bytes in order, as GGML's
+/// `dequantize_row_q6_K` lays them out.
+#[target_feature(enable = "avx2")]
+fn unpack_q6k(x: &BlockQ6K, out: &mut [u8]) {
+    assert!(out.len() >= QK_K);
+    let m4 = _mm256_set1_epi8(0xF);
+    let m3 = _mm256_set1_epi8(3);
+    for n in 0..2 {
+        // SAFETY: reads of 32 bytes at 64n, 64n + 32 < 128 (`ql`) and 32n < 64 (`qh`),
+        // writes of 32 bytes at 128n + 32m < 256, all in bounds; unaligned accesses.
+        unsafe {
+            let ql0 = _mm256_loadu_si256(x.ql.as_ptr().add(64 * n).cast());
+            let ql1 = _mm256_loadu_si256(x.ql.as_ptr().add(64 * n + 32).cast());
+            let qh = _mm256_loadu_si256(x.qh.as_ptr().add(32 * n).cast());
+            let high = |shift: __m128i| {
+                _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srl_epi16(qh, shift), m3))
+            };
+            let v = [
+                _mm256_or_si256(_mm256_and_si256(ql0, m4), high(_mm_cvtsi32_si128(0))),
+                _mm256_or_si256(_mm256_and_si256(ql1, m4), high(_mm_cvtsi32_si128(2))),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
+                    high(_mm_cvtsi32_si128(4)),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
+                    high(_mm_cvtsi32_si128(6)),
+                ),
+            ];
+            for (m, v) in v.iter().enumerate() {
+                _mm256_storeu_si256(out.as_mut_ptr().add(128 * n + 32 * m).cast(), *v);
+            }
+        }
+    }
+}
+
+/// [`q4k`] for Q6_K weights: per 16-value sub-block the products' sum less 32 × the
+/// activations' sum, times the scale, in integers; per block one fma.
+///
+/// # Safety
+/// The CPU must support AVX-512F/BW/VL/VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn q6k(
+    w: &[BlockQ6K],
+    rows: usize,
+    x: &Packed,
+    n_act: usize,
+    put: impl Fn(usize, usize, f32),
+) {
+    let per_row = x.per_row;
+    assert_eq!(w.len(), rows * per_row, "weight rows");
+    assert!(x.groups() * LANES >= n_act, "packed activations");
+    let mut band = SCRATCH6
+        .take()
+        .filter(|b| b.per_row == per_row)
+        .unwrap_or_else(|| Band6::new(per_row));
+    for r0 in (0..rows).step_by(BAND) {
+        let n = BAND.min(rows - r0);
+        band.fill(&w[r0 * per_row..(r0 + n) * per_row]);
+        for g in 0..n_act.div_ceil(LANES) {
+            let mut out = [F32x16::default(); BAND];
+            band_group6(&band, x, g, &mut out);
+            for (t, o) in out.iter().enumerate().take(n) {
+                for c in 0..LANES.min(n_act - g * LANES) {
+                    put(g * LANES + c, r0 + t, o.0[c]);
+                }
+            }
+        }
+    }
+    SCRATCH6.set(Some(band));
+}
+
+thread_local! {
+    static SCRATCH6: std::cell::Cell<Option<Band6>> = const { std::cell::Cell::new(None) };
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
+fn band_group6(band: &Band6, x: &Packed, g: usize, out: &mut [F32x16; BAND]) {
+    let per_row = x.per_row;
+    let q = &x.q[g * per_row * 64..(g + 1) * per_row * 64];
+    let b16 = &x.b16[g * per_row * 16..(g + 1) * per_row * 16];
+    let dy = &x.d[g * per_row..(g + 1) * per_row];
+    assert!(band.q.len() >= BAND * per_row * QK_K);
+    assert!(band.sc.len() >= BAND * per_row * 16 && band.d.len() >= BAND * per_row);
+    let wq = band.q.as_ptr();
+    let zero = _mm512_setzero_si512();
+    let mut acc = [_mm512_setzero_ps(); BAND];
+    for b in 0..per_row {
+        let mut isum = [zero; BAND];
+        for s in 0..16 {
+            let mut a = [zero; BAND];
+            for k in 0..4 {
+                // SAFETY: `q` holds 64 registers per block (checked by slicing), and
+                // 4s + k < 64; the register type is 64-byte aligned.
+                let codes = unsafe { _mm512_load_si512(q.as_ptr().add(b * 64 + 4 * s + k).cast()) };
+                for (t, at) in a.iter_mut().enumerate() {
+                    // SAFETY: row t's values start at (t·per_row + b)·256 in the band,
+                    // whose length was checked above; 16s + 4k + 4 ≤ 256.
+                    let word = unsafe {
+                        wq.add((t * per_row + b) * QK_K + 16 * s + 4 * k)
+                            .cast::<i32>()
+                            .read_unaligned()
+                    };
+                    *at = _mm512_dpbusd_epi32(*at, _mm512_set1_epi32(word), codes);
+                }
+            }
+            // SAFETY: sliced to this group's blocks; aligned type.
+            let bias = unsafe { _mm512_load_si512(b16[b * 16 + s].0.as_ptr().cast()) };
+            for t in 0..BAND {
+                let sc = _mm512_set1_epi32(band.sc[(t * per_row + b) * 16 + s]);
+                let v = _mm512_mullo_epi32(_mm512_sub_epi32(a[t], bias), sc);
+                isum[t] = _mm512_add_epi32(isum[t], v);
+            }
+        }
+        // SAFETY: sliced to this group's blocks; aligned type.
+        let yd = unsafe { _mm512_load_ps(dy[b].0.as_ptr()) };
+        for t in 0..BAND {
+            let dd = _mm512_mul_ps(_mm512_set1_ps(band.d[t * per_row + b]), yd);
+            acc[t] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(isum[t]), acc[t]);
+        }
+    }
+    for t in 0..BAND {
+        // SAFETY: aligned 64-byte destination.
+        unsafe { _mm512_store_ps(out[t].0.as_mut_ptr(), acc[t]) };
     }
 }

@@ -229,7 +229,7 @@ impl Packed {
         {
             let wanted = path == Path::Avx512Vnni
                 && x.rows >= GEMM_MIN_ROWS
-                && ws.iter().any(|w| w.format == Format::Q4K);
+                && ws.iter().any(|w| w.format.wants_q8k());
             Self {
                 q4k: wanted.then(|| super::gemm::Packed::new(&x.q8k, x.rows, x.cols / QK_K)),
             }
@@ -262,6 +262,20 @@ fn tile(
         // checked this CPU supports.
         unsafe {
             super::gemm::q4k(w.blocks::<BlockQ4K>(rows), n, p, x.rows, |c, r, v| {
+                put(c, r0 + r, v)
+            })
+        };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if w.format == Format::Q6K
+        && let Some(p) = &packed.q4k
+    {
+        let n = rows.len();
+        let r0 = rows.start;
+        // SAFETY: as for Q4_K above.
+        unsafe {
+            super::gemm::q6k(w.blocks::<BlockQ6K>(rows), n, p, x.rows, |c, r, v| {
                 put(c, r0 + r, v)
             })
         };
