@@ -51,6 +51,32 @@ pub struct BlockQ8K {
     pub d: f32,
 }
 
+/// Rows per [`Q8KGroup`]: the most activation rows one kernel call takes.
+pub const GROUP: usize = 8;
+
+/// Per-block figures of [`GROUP`] activation rows side by side (one group per block
+/// index), so a kernel applies Q4_K's mins to all the rows with a few wide
+/// instructions instead of a narrow chain per row: `bsums32` of row `r` at
+/// `8r..8r+8`, its scale `d` four times at `4r..4r+4` of `d4` and once in `d`. Rows
+/// past the end of the batch are zeros.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+pub struct Q8KGroup {
+    pub bsums32: [i16; 8 * GROUP],
+    pub d4: [f32; 4 * GROUP],
+    pub d: [f32; GROUP],
+}
+
+impl Default for Q8KGroup {
+    fn default() -> Self {
+        Self {
+            bsums32: [0; 8 * GROUP],
+            d4: [0.0; 4 * GROUP],
+            d: [0.0; GROUP],
+        }
+    }
+}
+
 impl Default for BlockQ8K {
     fn default() -> Self {
         Self {

@@ -4,7 +4,9 @@
 
 use std::ops::Range;
 
-use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, QK_K, QK8_0, WeightBlock, as_blocks};
+use super::blocks::{
+    BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, Q8KGroup, QK_K, QK8_0, WeightBlock, as_blocks,
+};
 use super::dispatch::Path;
 use super::rows::{MAX_ROWS, RowKernel};
 use super::{q4k, q6k, q8_0, quantize};
@@ -120,6 +122,7 @@ pub struct Activations {
     rows: usize,
     cols: usize,
     q8k: Vec<BlockQ8K>,
+    q8k_groups: Vec<Q8KGroup>,
     q8_0: Vec<BlockQ8_0>,
 }
 
@@ -130,11 +133,13 @@ impl Activations {
             rows,
             cols,
             q8k: Vec::new(),
+            q8k_groups: Vec::new(),
             q8_0: Vec::new(),
         };
         if formats.iter().any(|f| f.wants_q8k()) {
             a.q8k = vec![BlockQ8K::default(); rows * cols / QK_K];
             quantize::q8k(x, &mut a.q8k);
+            a.q8k_groups = quantize::q8k_groups(&a.q8k, rows, cols / QK_K);
         }
         if formats.iter().any(|f| !f.wants_q8k()) {
             a.q8_0 = vec![BlockQ8_0::default(); rows * cols / QK8_0];
@@ -178,6 +183,7 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
     } else {
         super::dispatch::detected()
     };
+    let packed = Packed::new(ws, x, path);
     let mut outs: Vec<Vec<f32>> = ws.iter().map(|w| vec![0f32; x.rows * w.rows]).collect();
     let ptrs = Outputs(outs.iter_mut().map(|o| (o.as_mut_ptr(), o.len())).collect());
     // Units: TILE-row slices of each matrix in turn.
@@ -196,7 +202,7 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
             let w = &ws[m];
             let r0 = (u - starts[m]) * TILE;
             let rows = r0..(r0 + TILE).min(w.rows);
-            tile(w, rows, x, path, |c, r, v| {
+            tile(w, rows, x, &packed, path, |c, r, v| {
                 // SAFETY: unit `u` alone covers weight rows `rows` of matrix `m`, and
                 // element (c, r) of output `m` belongs to row r.
                 unsafe { ptrs.write(m, c * w.rows + r, v) }
@@ -207,19 +213,80 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
     outs
 }
 
+/// Activation rows from which Q4_K runs `gemm` rather than the row kernels: below
+/// it too many of a register's 16 lanes would be empty.
+const GEMM_MIN_ROWS: usize = 12;
+
+/// The activations regrouped for `gemm`, when it runs.
+struct Packed {
+    #[cfg(target_arch = "x86_64")]
+    q4k: Option<super::gemm::Packed>,
+}
+
+impl Packed {
+    fn new(ws: &[QMatrix], x: &Activations, path: Path) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let wanted = path == Path::Avx512Vnni
+                && x.rows >= GEMM_MIN_ROWS
+                && ws.iter().any(|w| w.format.wants_q8k());
+            Self {
+                q4k: wanted.then(|| super::gemm::Packed::new(&x.q8k, x.rows, x.cols / QK_K)),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (ws, x, path, GEMM_MIN_ROWS);
+            Self {}
+        }
+    }
+}
+
 /// Weight rows `rows` of `w` against every activation row; `put(c, r, value)`.
 fn tile(
     w: &QMatrix,
     rows: Range<usize>,
     x: &Activations,
+    packed: &Packed,
     path: Path,
     put: impl Fn(usize, usize, f32),
 ) {
     assert_eq!(w.cols, x.cols, "matmul shapes");
+    #[cfg(target_arch = "x86_64")]
+    if w.format == Format::Q4K
+        && let Some(p) = &packed.q4k
+    {
+        let n = rows.len();
+        let r0 = rows.start;
+        // SAFETY: `packed.q4k` exists only on the AVX-512 VNNI path, which `matmul`
+        // checked this CPU supports.
+        unsafe {
+            super::gemm::q4k(w.blocks::<BlockQ4K>(rows), n, p, x.rows, |c, r, v| {
+                put(c, r0 + r, v)
+            })
+        };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if w.format == Format::Q6K
+        && let Some(p) = &packed.q4k
+    {
+        let n = rows.len();
+        let r0 = rows.start;
+        // SAFETY: as for Q4_K above.
+        unsafe {
+            super::gemm::q6k(w.blocks::<BlockQ6K>(rows), n, p, x.rows, |c, r, v| {
+                put(c, r0 + r, v)
+            })
+        };
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = packed;
     match w.format {
-        Format::Q4K => tile_of::<BlockQ4K>(w, rows, &x.q8k, x.rows, path, put),
-        Format::Q6K => tile_of::<BlockQ6K>(w, rows, &x.q8k, x.rows, path, put),
-        Format::Q8_0 => tile_of::<BlockQ8_0>(w, rows, &x.q8_0, x.rows, path, put),
+        Format::Q4K => tile_of::<BlockQ4K>(w, rows, &x.q8k, &x.q8k_groups, x.rows, path, put),
+        Format::Q6K => tile_of::<BlockQ6K>(w, rows, &x.q8k, &x.q8k_groups, x.rows, path, put),
+        Format::Q8_0 => tile_of::<BlockQ8_0>(w, rows, &x.q8_0, &[], x.rows, path, put),
     }
 }
 
@@ -229,6 +296,7 @@ fn tile_of<W: RowKernel>(
     w: &QMatrix,
     rows: Range<usize>,
     a: &[W::Act],
+    groups: &[Q8KGroup],
     n_act: usize,
     path: Path,
     put: impl Fn(usize, usize, f32),
@@ -238,9 +306,11 @@ fn tile_of<W: RowKernel>(
     for c0 in (0..n_act).step_by(MAX_ROWS) {
         let n = MAX_ROWS.min(n_act - c0);
         let mut tmp = [0f32; MAX_ROWS];
+        // Groups start at multiples of MAX_ROWS, as `c0` does.
+        let g = groups.get(c0 / MAX_ROWS * per_row..).unwrap_or(&[]);
         for (i, r) in rows.clone().enumerate() {
             let wr = &blocks[i * per_row..(i + 1) * per_row];
-            W::rows(path, wr, &a[c0 * per_row..], per_row, &mut tmp[..n]);
+            W::rows(path, wr, &a[c0 * per_row..], g, per_row, &mut tmp[..n]);
             for (k, &v) in tmp[..n].iter().enumerate() {
                 put(c0 + k, r, v);
             }

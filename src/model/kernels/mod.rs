@@ -12,6 +12,8 @@ mod avx2;
 mod avx512;
 mod blocks;
 pub mod dispatch;
+#[cfg(target_arch = "x86_64")]
+mod gemm;
 mod matmul;
 mod q4k;
 mod q6k;

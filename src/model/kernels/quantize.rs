@@ -1,7 +1,7 @@
 //! Activations to 8-bit blocks, as GGML's `quantize_row_q8_K_ref` and
 //! `quantize_row_q8_0` do, so the dot products see the same integers as llama.cpp.
 
-use super::blocks::{BlockQ8_0, BlockQ8K, QK_K, QK8_0, f16_bytes};
+use super::blocks::{BlockQ8_0, BlockQ8K, GROUP, Q8KGroup, QK_K, QK8_0, f16_bytes};
 
 /// Quantizes `x` (a whole number of 256-value blocks) into `out`.
 pub fn q8k(x: &[f32], out: &mut [BlockQ8K]) {
@@ -27,6 +27,22 @@ pub fn q8k(x: &[f32], out: &mut [BlockQ8K]) {
         }
         b.d = 1.0 / iscale;
     }
+}
+
+/// The per-group figures of `q` (`rows` rows of `per_row` blocks), see [`Q8KGroup`].
+pub fn q8k_groups(q: &[BlockQ8K], rows: usize, per_row: usize) -> Vec<Q8KGroup> {
+    let mut out = vec![Q8KGroup::default(); rows.div_ceil(GROUP) * per_row];
+    for r in 0..rows {
+        let (g, slot) = (r / GROUP, r % GROUP);
+        for i in 0..per_row {
+            let b = &q[r * per_row + i];
+            let dst = &mut out[g * per_row + i];
+            dst.bsums32[8 * slot..8 * slot + 8].copy_from_slice(&b.bsums32);
+            dst.d4[4 * slot..4 * slot + 4].fill(b.d);
+            dst.d[slot] = b.d;
+        }
+    }
+    out
 }
 
 /// Quantizes `x` (a whole number of 32-value blocks) into `out`.

@@ -1,19 +1,27 @@
 //! One weight row against a few activation rows, on the chosen path.
 
-use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, WeightBlock};
+use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, GROUP, Q8KGroup, WeightBlock};
 use super::dispatch::Path;
 use super::{q4k, q6k, q8_0};
 
 /// Activation rows one kernel call takes at most.
-pub const MAX_ROWS: usize = 4;
+pub const MAX_ROWS: usize = GROUP;
 
 /// A weight block type with its activation block type and its kernels.
 pub trait RowKernel: WeightBlock {
     type Act: Copy;
 
     /// `w` (one weight row) against `out.len()` (≤ MAX_ROWS) activation rows, row
-    /// `c` starting at `a[c * stride]`.
-    fn rows(path: Path, w: &[Self], a: &[Self::Act], stride: usize, out: &mut [f32]);
+    /// `c` starting at `a[c * stride]`; `g` holds those rows' [`Q8KGroup`]s, one per
+    /// block (K-quants only, empty otherwise).
+    fn rows(
+        path: Path,
+        w: &[Self],
+        a: &[Self::Act],
+        g: &[Q8KGroup],
+        stride: usize,
+        out: &mut [f32],
+    );
 }
 
 /// The row-at-a-time kernels' shared loop.
@@ -30,17 +38,25 @@ macro_rules! row_kernel {
         impl RowKernel for $block {
             type Act = $act;
 
-            fn rows(path: Path, w: &[Self], a: &[$act], stride: usize, out: &mut [f32]) {
+            fn rows(
+                path: Path,
+                w: &[Self],
+                a: &[$act],
+                g: &[Q8KGroup],
+                stride: usize,
+                out: &mut [f32],
+            ) {
                 debug_assert!(out.len() <= MAX_ROWS);
                 debug_assert!(a.len() >= (out.len() - 1) * stride + w.len());
+                let _ = g;
                 match path {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: `path` is one `dispatch` found this CPU to run (see
                     // `matmul`), which enables every feature the kernel is built for.
-                    Path::Avx512Vnni => unsafe { super::avx512::$vnni(w, a, stride, out) },
+                    Path::Avx512Vnni => unsafe { super::avx512::$vnni(w, a, g, stride, out) },
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: as above.
-                    Path::Avx512 => unsafe { super::avx512::$avx512(w, a, stride, out) },
+                    Path::Avx512 => unsafe { super::avx512::$avx512(w, a, g, stride, out) },
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: as above.
                     Path::Avx2 => each(w, a, stride, out, |w, a| unsafe {

@@ -226,6 +226,50 @@ fn fused_matrices_get_their_own_outputs() {
     }
 }
 
+/// A row's result does not depend on the batch it runs in: alone, at another
+/// position of a small batch (row kernels, other lane of a group) or in a batch
+/// large enough for `gemm`, the same bits. Batched decoding relies on it.
+#[test]
+fn a_row_gives_the_same_bits_in_any_batch() {
+    let mut rng = Rng(21);
+    let cols = 768;
+    for path in supported_paths() {
+        for format in [Format::Q4K, Format::Q6K, Format::Q8_0] {
+            let rows = 13;
+            let data = random_matrix(&mut rng, format, rows, cols);
+            let w = QMatrix::new(format, &data, rows, cols).expect("shape");
+            let n = 37;
+            let x = random_vec(&mut rng, n * cols);
+            let run = |first: usize, count: usize| {
+                let xs = &x[first * cols..(first + count) * cols];
+                matmul(
+                    &[w],
+                    &Activations::quantize(xs, count, cols, &[format]),
+                    path,
+                )
+                .remove(0)
+            };
+            let all = run(0, n);
+            let some = run(3, 6);
+            for c in 0..n {
+                let alone = run(c, 1);
+                for r in 0..rows {
+                    let v = all[c * rows + r];
+                    assert_eq!(
+                        v.to_bits(),
+                        alone[r].to_bits(),
+                        "{format:?} {path:?} {c} {r}"
+                    );
+                    if (3..9).contains(&c) {
+                        let u = some[(c - 3) * rows + r];
+                        assert_eq!(v.to_bits(), u.to_bits(), "{format:?} {path:?} {c} {r}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn f16_conversion_is_exact_for_every_value() {
     for h in 0..=u16::MAX {
