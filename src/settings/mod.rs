@@ -23,6 +23,8 @@ pub const DEFAULT_MAX_TOKENS: usize = 96;
 pub const DEFAULT_CONTEXT: usize = 4096;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
 pub const DEFAULT_WORKERS: usize = 1;
+/// Tokens guessed per decode pass by prompt lookup (see `engine::speculate`).
+pub const DEFAULT_SPECULATE: usize = 4;
 pub const DEFAULT_QUEUE: usize = 8;
 /// Sampling seed when none is given, so that answers repeat from run to run.
 pub const DEFAULT_SEED: u64 = 299_792_458;
@@ -55,6 +57,7 @@ pub struct Overrides {
     pub idle_timeout_secs: Option<u64>,
     pub backend: Option<BackendKind>,
     pub device: Option<DeviceSetting>,
+    pub speculate: Option<usize>,
     pub openai_url: Option<String>,
     pub openai_model: Option<String>,
     pub openai_api_key_env: Option<String>,
@@ -73,6 +76,7 @@ impl Overrides {
             idle_timeout_secs: self.idle_timeout_secs.or(weaker.idle_timeout_secs),
             backend: self.backend.or(weaker.backend),
             device: self.device.or(weaker.device),
+            speculate: self.speculate.or(weaker.speculate),
             openai_url: self.openai_url.or(weaker.openai_url),
             openai_model: self.openai_model.or(weaker.openai_model),
             openai_api_key_env: self.openai_api_key_env.or(weaker.openai_api_key_env),
@@ -92,6 +96,8 @@ pub struct Settings {
     pub temperature: f64,
     pub seed: u64,
     pub context: usize,
+    /// Tokens the local engine guesses per decode pass (0: none).
+    pub speculate: usize,
     pub idle_timeout_secs: u64,
     pub workers: usize,
     pub queue: usize,
@@ -162,6 +168,7 @@ impl Settings {
             temperature: o.temperature.or(cfg.temperature).unwrap_or(0.0),
             seed: o.seed.or(cfg.seed).unwrap_or(DEFAULT_SEED),
             context: cfg.context.unwrap_or(DEFAULT_CONTEXT).max(256),
+            speculate: o.speculate.or(cfg.speculate).unwrap_or(DEFAULT_SPECULATE),
             idle_timeout_secs: o
                 .idle_timeout_secs
                 .or(cfg.daemon.idle_timeout)

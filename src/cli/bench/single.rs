@@ -26,6 +26,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
             context_cap: s.context,
             prefix_cache: None,
             device: s.device,
+            speculate: s.speculate,
         },
     )?;
     let load = ms(t.elapsed());
