@@ -9,7 +9,7 @@ use candle_core::Device;
 use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSampling};
 
 use super::prefix_store::PrefixStore;
-use super::speculate::{Decoder, Policy};
+use super::speculate::Decoder;
 use super::{
     Backend, BackendInfo, BatchRequest, Branch, CancelToken, Candidate, ChatPrompt, EngineError,
     GenerateRequest, Generation, GenerationStats, Preamble, Sampling, StopReason,
@@ -27,9 +27,6 @@ use crate::settings::DeviceSetting;
 pub fn prefill_chunk() -> usize {
     crate::settings::env::prefill_chunk().unwrap_or(31)
 }
-
-/// Shortest prompt n-gram a speculative guess follows (see `speculate::Policy`).
-const MIN_NGRAM: usize = 1;
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -53,7 +50,7 @@ impl Default for LoadOptions {
             context_cap: 4096,
             prefix_cache: None,
             device: DeviceSetting::Cpu,
-            speculate: 0,
+            speculate: crate::settings::DEFAULT_SPECULATE,
         }
     }
 }
@@ -164,11 +161,8 @@ impl CandleBackend {
             .store(draft, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn policy(&self) -> Policy {
-        Policy {
-            draft: self.speculate.load(std::sync::atomic::Ordering::Relaxed),
-            min_ngram: MIN_NGRAM,
-        }
+    fn speculate(&self) -> usize {
+        self.speculate.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How often the preamble was loaded from disk rather than computed.
@@ -296,7 +290,8 @@ impl CandleBackend {
         let mut stop = StopReason::MaxTokens;
         let mut logprob = 0.0;
         let is_stop = |t: u32| self.tokenizer.is_stop(t) && !req.ignore_stop;
-        let mut decoder = Decoder::new(logits, self.policy());
+        let user = preamble.len()..prompt_len;
+        let mut decoder = Decoder::new(logits, self.speculate(), user);
         while stream.len() < req.max_tokens {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
@@ -745,15 +740,17 @@ mod tests {
 
     #[test]
     fn speculation_changes_the_passes_but_not_the_reply() {
-        let (_dir, plain) = tiny_backend();
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("tiny.gguf");
         tiny::write(&path, 11).expect("write tiny model");
-        let opts = LoadOptions {
-            speculate: 4,
-            ..LoadOptions::default()
+        let with = |speculate| {
+            let opts = LoadOptions {
+                speculate,
+                ..LoadOptions::default()
+            };
+            CandleBackend::load(&path, &opts).expect("load tiny model")
         };
-        let spec = CandleBackend::load(&path, &opts).expect("load tiny model");
+        let (plain, spec) = (with(0), with(4));
         let mut drafted = 0;
         for (context, request) in [
             ("context: zsh on Linux, cwd ~/src", "count lines in main.rs"),

@@ -24,7 +24,7 @@ pub const DEFAULT_CONTEXT: usize = 4096;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
 pub const DEFAULT_WORKERS: usize = 1;
 /// Tokens guessed per decode pass by prompt lookup (see `engine::speculate`).
-pub const DEFAULT_SPECULATE: usize = 4;
+pub const DEFAULT_SPECULATE: usize = 2;
 pub const DEFAULT_QUEUE: usize = 8;
 /// Sampling seed when none is given, so that answers repeat from run to run.
 pub const DEFAULT_SEED: u64 = 299_792_458;
