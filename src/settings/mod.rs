@@ -267,6 +267,20 @@ mod tests {
         assert_eq!(s.threads, 1);
         assert_eq!(s.max_tokens, 10);
         assert_eq!(s.workers, DEFAULT_WORKERS);
+        assert_eq!(s.speculate, DEFAULT_SPECULATE);
+    }
+
+    #[test]
+    fn speculation_is_set_by_the_environment_over_the_file() {
+        let cfg: ConfigFile = toml::from_str("speculate = 0\n").expect("parse");
+        let s = Settings::resolve_with(&Overrides::default(), &cfg, "/c".into()).expect("settings");
+        assert_eq!(s.speculate, 0);
+        let env = Overrides {
+            speculate: Some(4),
+            ..Default::default()
+        };
+        let s = Settings::resolve_with(&env, &cfg, "/c".into()).expect("settings");
+        assert_eq!(s.speculate, 4);
     }
 
     #[test]
