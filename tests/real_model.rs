@@ -144,7 +144,7 @@ fn speculation_gives_the_replies_of_plain_decoding() {
             generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel).expect("generate")
         };
         let plain = run(0);
-        let spec = run(caro::settings::DEFAULT_SPECULATE);
+        let spec = run(2);
         assert_eq!(spec.raw, plain.raw, "{req}");
         assert_eq!(spec.generation.logprob, plain.generation.logprob, "{req}");
         accepted += spec.generation.stats.accepted_tokens;

@@ -6,7 +6,10 @@
 //! them there are a cheap guess at what comes next. Decoding one token streams every
 //! weight from memory; our kernels read each weight row once for all the rows of a
 //! pass, so the guessed tokens are checked together with the token just chosen in one
-//! forward pass, for little more than the cost of one token.
+//! forward pass. That pays only while a guessed row costs well under a one-token pass
+//! (see `settings::DEFAULT_SPECULATE` for where it stands). Guesses are bounded by
+//! token counts only: at most the setting's number per pass, never past the reply's
+//! token limit.
 //!
 //! Each checked row gives the logits after its token. The caller picks from them one
 //! at a time, exactly as it would from a one-token pass: while its pick equals the

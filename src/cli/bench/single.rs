@@ -127,7 +127,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         &[0]
     };
     let mut e2e = vec![Vec::new(); modes.len()];
-    let mut counts = vec![(0, 0, 0); modes.len()];
+    let mut counts = vec![(0, 0, 0, 0.0); modes.len()];
     for (i, req) in EVERYDAY_REQUESTS.iter().enumerate() {
         for m in (0..modes.len()).map(|k| if i % 2 == 0 { k } else { modes.len() - 1 - k }) {
             backend.set_speculate(modes[m]);
@@ -139,6 +139,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
             counts[m].0 += st.generated_tokens;
             counts[m].1 += st.decode_passes;
             counts[m].2 += st.accepted_tokens;
+            counts[m].3 += st.decode_ms;
             if m == 0 {
                 crate::outln!(
                     "  {took:>6.0} ms  prefill {:>3} tok  gen {:>2} tok  {req:<58} → {}",
@@ -154,9 +155,9 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         e2e.sort_by(f64::total_cmp);
         let median = (e2e[4] + e2e[5]) / 2.0;
         let mean = e2e.iter().sum::<f64>() / e2e.len() as f64;
-        let (tokens, passes, accepted) = counts[m];
+        let (tokens, passes, accepted, decode_ms) = counts[m];
         crate::outln!(
-            "end-to-end      median {median:.0} ms · mean {mean:.0} ms · max {:.0} ms (10 requests, speculate = {}: {accepted} of {tokens} tokens guessed right, {passes} decode passes)",
+            "end-to-end      median {median:.0} ms · mean {mean:.0} ms · max {:.0} ms (10 requests, speculate = {}: {accepted} of {tokens} tokens guessed right, {passes} decode passes, {decode_ms:.0} ms decoding)",
             e2e[9],
             modes[m]
         );
