@@ -120,6 +120,38 @@ fn everyday_requests_give_the_right_program_and_flag() {
     );
 }
 
+/// Prompt-lookup speculation checks guessed tokens in one pass whose rows have the
+/// bits of one-token decoding, so the replies, and their log-probabilities, are the
+/// same with it on and off.
+#[test]
+fn speculation_gives_the_replies_of_plain_decoding() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let backend = CandleBackend::load(&model, &LoadOptions::default()).expect("load real model");
+    backend.prepare(&prompt::preamble()).expect("prepare");
+    let ctx = Context::detect(Shell::Bash, std::path::Path::new("/home/user/project"));
+    let opts = CommandOptions {
+        max_tokens: 96,
+        sampling: Sampling::default(),
+        policy: caro::engine::checked::Policy::OFF,
+    };
+    let cancel = CancelToken::new();
+    let mut accepted = 0;
+    for (req, _, _) in CASES.iter().take(8) {
+        let run = |speculate| {
+            backend.set_speculate(speculate);
+            generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel).expect("generate")
+        };
+        let plain = run(0);
+        let spec = run(2);
+        assert_eq!(spec.raw, plain.raw, "{req}");
+        assert_eq!(spec.generation.logprob, plain.generation.logprob, "{req}");
+        accepted += spec.generation.stats.accepted_tokens;
+    }
+    assert!(accepted > 0, "some guesses were right");
+}
+
 #[test]
 fn greedy_generation_is_deterministic_and_cache_independent() {
     let Some(model) = common::real_model() else {

@@ -18,6 +18,7 @@ pub fn run(action: ConfigAction, s: &Settings) -> Result<i32, CaroError> {
                 temperature: Some(s.temperature),
                 seed: Some(s.seed),
                 context: Some(s.context),
+                speculate: Some(s.speculate),
                 trial: Some(s.trial),
                 backend: Some(s.backend),
                 device: Some(s.device),

@@ -114,6 +114,7 @@ pub fn open_backend(
                     context_cap: s.context,
                     prefix_cache: s.prefix_cache.clone(),
                     device: s.device,
+                    speculate: s.speculate,
                 },
             )?)
         }
@@ -173,6 +174,15 @@ fn print(o: &Outcome, args: &GenerateArgs, common: &CommonArgs, s: &Settings) {
                 st.prefill_tokens, st.prefill_ms, st.cached_tokens, st.generated_tokens, st.decode_ms, o.total_ms
             ))
         );
+        if st.drafted_tokens > 0 {
+            eprintln!(
+                "{}",
+                Style::for_stderr().dim(&format!(
+                    "speculation: {} decode passes · {} of {} guessed tokens accepted",
+                    st.decode_passes, st.accepted_tokens, st.drafted_tokens
+                ))
+            );
+        }
     }
     if args.json {
         let out = json!({

@@ -219,6 +219,7 @@ impl Cli {
             idle_timeout_secs: None,
             backend: self.generate.backend,
             device: self.common.device,
+            speculate: None,
             openai_url: self.generate.openai_url.clone(),
             openai_model: self.generate.openai_model.clone(),
             openai_api_key_env: None,

@@ -155,6 +155,7 @@ fn load_local(settings: &Settings) -> Result<(CandleBackend, f64, f64), DaemonEr
             context_cap: settings.context,
             prefix_cache: settings.prefix_cache.clone(),
             device: settings.device,
+            speculate: settings.speculate,
         },
     )?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;

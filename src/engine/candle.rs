@@ -9,6 +9,7 @@ use candle_core::Device;
 use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSampling};
 
 use super::prefix_store::PrefixStore;
+use super::speculate::Decoder;
 use super::{
     Backend, BackendInfo, BatchRequest, Branch, CancelToken, Candidate, ChatPrompt, EngineError,
     GenerateRequest, Generation, GenerationStats, Preamble, Sampling, StopReason,
@@ -38,6 +39,8 @@ pub struct LoadOptions {
     pub prefix_cache: Option<PathBuf>,
     /// Where the weights, KV caches and the loaded prefix live.
     pub device: DeviceSetting,
+    /// Tokens guessed per decode pass by prompt lookup (0: none); see `speculate`.
+    pub speculate: usize,
 }
 
 impl Default for LoadOptions {
@@ -47,6 +50,7 @@ impl Default for LoadOptions {
             context_cap: 4096,
             prefix_cache: None,
             device: DeviceSetting::Cpu,
+            speculate: crate::settings::DEFAULT_SPECULATE,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct CandleBackend {
     store: Option<PrefixStore>,
     /// Times the preamble came from the prefix store instead of being computed.
     store_hits: std::sync::atomic::AtomicUsize,
+    /// Tokens guessed per decode pass (0: none); changed by `set_speculate`.
+    speculate: std::sync::atomic::AtomicUsize,
     pub load_time: Duration,
 }
 
@@ -116,6 +122,7 @@ impl CandleBackend {
                 .as_deref()
                 .map(|dir| PrefixStore::new(dir, path, prefill_chunk())),
             store_hits: Default::default(),
+            speculate: opts.speculate.into(),
             load_time: start.elapsed(),
         })
     }
@@ -145,6 +152,17 @@ impl CandleBackend {
     /// Number of tokens of the prepared preamble (the always-cached prefix).
     pub fn cached_prefix_tokens(&self) -> usize {
         lock(&self.preamble).as_ref().map_or(0, |(_, t)| t.len())
+    }
+
+    /// Sets the tokens guessed per decode pass (0: none) for the requests that
+    /// follow: `caro bench` measures plain decoding with it off.
+    pub fn set_speculate(&self, draft: usize) {
+        self.speculate
+            .store(draft, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn speculate(&self) -> usize {
+        self.speculate.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How often the preamble was loaded from disk rather than computed.
@@ -261,7 +279,7 @@ impl CandleBackend {
     ) -> Result<Generation, EngineError> {
         let start = Instant::now();
         let keep = self.ensure_prefix(session, preamble, context, cancel)?;
-        let Some(mut logits) = Self::prefill(session, request, cancel)? else {
+        let Some(logits) = Self::prefill(session, request, cancel)? else {
             return Err(EngineError::EmptyRequest);
         };
         let prompt_len = preamble.len() + context.len() + request.len();
@@ -271,12 +289,16 @@ impl CandleBackend {
         let mut stream = TextStream::default();
         let mut stop = StopReason::MaxTokens;
         let mut logprob = 0.0;
+        let is_stop = |t: u32| self.tokenizer.is_stop(t) && !req.ignore_stop;
+        let user = preamble.len()..prompt_len;
+        let mut decoder = Decoder::new(logits, self.speculate(), user);
         while stream.len() < req.max_tokens {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            let next = sampler.sample(&logits)?;
-            if self.tokenizer.is_stop(next) && !req.ignore_stop {
+            let logits = decoder.logits()?;
+            let next = sampler.sample(logits)?;
+            if is_stop(next) {
                 stop = StopReason::EndOfTurn;
                 break;
             }
@@ -285,9 +307,11 @@ impl CandleBackend {
                 on_token(&piece);
             }
             if stream.len() < req.max_tokens {
-                logits = session.forward(&[next])?;
+                let budget = req.max_tokens - stream.len();
+                decoder.feed(session, next, budget, &is_stop)?;
             }
         }
+        let counts = decoder.counts();
         let total = start.elapsed();
         Ok(Generation {
             text: stream.text(&self.tokenizer)?,
@@ -300,6 +324,9 @@ impl CandleBackend {
                 prefill_ms: prefill.as_secs_f64() * 1e3,
                 decode_ms: (total - prefill).as_secs_f64() * 1e3,
                 total_ms: total.as_secs_f64() * 1e3,
+                decode_passes: counts.passes,
+                drafted_tokens: counts.drafted,
+                accepted_tokens: counts.accepted,
             },
             logprob,
         })
@@ -709,6 +736,52 @@ mod tests {
         assert_eq!(run(&third, &req).text, want);
         assert_eq!(third.prefix_store_hits(), 0);
         assert_eq!(files(), 1);
+    }
+
+    #[test]
+    fn speculation_changes_the_passes_but_not_the_reply() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tiny.gguf");
+        tiny::write(&path, 11).expect("write tiny model");
+        let with = |speculate| {
+            let opts = LoadOptions {
+                speculate,
+                ..LoadOptions::default()
+            };
+            CandleBackend::load(&path, &opts).expect("load tiny model")
+        };
+        let (plain, spec) = (with(0), with(4));
+        let mut drafted = 0;
+        for (context, request) in [
+            ("context: zsh on Linux, cwd ~/src", "count lines in main.rs"),
+            (
+                "context: bash",
+                "copy a.txt to b.txt then copy b.txt to c.txt",
+            ),
+            ("context: fish", "ls ls ls ls ls ls"),
+        ] {
+            let req = GenerateRequest {
+                max_tokens: 24,
+                ..prompt(context, request)
+            };
+            let want = run(&plain, &req);
+            let got = run(&spec, &req);
+            assert_eq!(got.text, want.text, "{request}");
+            assert_eq!(got.logprob, want.logprob, "{request}");
+            assert_eq!(got.stats.generated_tokens, want.stats.generated_tokens);
+            assert_eq!(want.stats.decode_passes, want.stats.generated_tokens - 1);
+            let st = &got.stats;
+            assert_eq!(
+                st.decode_passes + st.accepted_tokens,
+                st.generated_tokens - 1
+            );
+            drafted += st.drafted_tokens;
+        }
+        assert!(drafted > 0, "some guesses were checked");
+        // Turned off at run time, as `caro bench` does for its decode figure.
+        spec.set_speculate(0);
+        let req = prompt("context: fish", "ls ls ls ls ls ls");
+        assert_eq!(run(&spec, &req).stats.drafted_tokens, 0);
     }
 
     #[test]

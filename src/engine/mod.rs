@@ -13,6 +13,7 @@ mod prefix_store;
 pub mod prompt;
 pub mod repair;
 pub mod request;
+pub mod speculate;
 pub mod threads;
 pub mod translator;
 pub mod trial;
@@ -149,6 +150,15 @@ pub struct GenerationStats {
     pub prefill_ms: f64,
     pub decode_ms: f64,
     pub total_ms: f64,
+    /// Forward passes after the prompt's: fewer than the generated tokens when
+    /// speculative guesses were accepted (see `speculate`).
+    #[serde(default)]
+    pub decode_passes: usize,
+    /// Tokens guessed by prompt lookup, and those the model then chose.
+    #[serde(default)]
+    pub drafted_tokens: usize,
+    #[serde(default)]
+    pub accepted_tokens: usize,
 }
 
 #[derive(Debug, Clone)]

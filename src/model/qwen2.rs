@@ -282,6 +282,21 @@ impl Session {
     /// Evaluates `tokens` after the cached ones and returns the logits that predict the
     /// next token, as a `(vocab,)` f32 tensor.
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        self.forward_rows(tokens, false)?.flatten_all()
+    }
+
+    /// Evaluates `tokens` after the cached ones and returns the logits after each of
+    /// them, `(tokens.len(), vocab)` f32: what checks a speculative draft in one pass.
+    /// On the CPU each row's attention runs the one-token kernel over the cache as it
+    /// stood at that row, so row `i` has the bits `forward` gives when the tokens are
+    /// fed one at a time (the matrix kernels already compute rows independently).
+    pub fn forward_each(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        self.forward_rows(tokens, true)?.squeeze(0)
+    }
+
+    /// The forward pass; `each`: logits for every position (else the last one only),
+    /// with attention computed row by row as in one-token decoding.
+    fn forward_rows(&mut self, tokens: &[u32], each: bool) -> Result<Tensor> {
         let w = self.weights.clone();
         let cfg = &w.cfg;
         let seq = tokens.len();
@@ -329,7 +344,12 @@ impl Session {
             let k = candle_nn::rotary_emb::rope(&k, &cos, &sin)?;
             let (k, v) = cache.append(&k, &v)?;
 
-            let y = match super::attention::decode(&q, &k, &v, scale as f32)? {
+            let y = if each && seq > 1 {
+                attend_each_row(&q, &k, &v, scale as f32)?
+            } else {
+                super::attention::decode(&q, &k, &v, scale as f32)?
+            };
+            let y = match y {
                 Some(y) => y,
                 None => {
                     // Grouped-query attention without copying K/V per head: the query
@@ -357,11 +377,29 @@ impl Session {
             x = (x + layer.w_down.forward(&act)?)?;
         }
         self.tokens.extend_from_slice(tokens);
-        let last = x.narrow(1, seq - 1, 1)?;
-        let last = candle_nn::ops::rms_norm(&last, &w.norm, cfg.rms_eps)?;
-        let logits = w.output.forward(&last)?;
-        logits.flatten_all()?.to_dtype(DType::F32)
+        let rows = if each { x } else { x.narrow(1, seq - 1, 1)? };
+        let rows = candle_nn::ops::rms_norm(&rows, &w.norm, cfg.rms_eps)?;
+        w.output.forward(&rows)?.to_dtype(DType::F32)
     }
+}
+
+/// Attention of each of `q`'s rows `(1, n_head, seq, head_dim)` over the cache `k`, `v`
+/// up to and including its own position, by the one-token kernel; `None` where that
+/// kernel does not run (the caller then takes the masked matmul path).
+fn attend_each_row(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32) -> Result<Option<Tensor>> {
+    let seq = q.dim(2)?;
+    let len = k.dim(2)?;
+    let mut ys = Vec::with_capacity(seq);
+    for i in 0..seq {
+        let upto = len - seq + i + 1;
+        let qi = q.narrow(2, i, 1)?;
+        let (ki, vi) = (k.narrow(2, 0, upto)?, v.narrow(2, 0, upto)?);
+        match super::attention::decode(&qi, &ki, &vi, scale)? {
+            Some(y) => ys.push(y),
+            None => return Ok(None),
+        }
+    }
+    Tensor::cat(&ys, 1).map(Some)
 }
 
 /// Additive causal mask for `seq` new tokens after `pos` cached ones, repeated for the

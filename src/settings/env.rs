@@ -33,7 +33,8 @@ where
 }
 
 /// `CARO_MODEL`, `CARO_THREADS`, `CARO_SHELL`, `CARO_MAX_TOKENS`, `CARO_TEMPERATURE`,
-/// `CARO_SEED`, `CARO_IDLE_TIMEOUT`, `CARO_BACKEND`, `CARO_DEVICE` and `CARO_OPENAI_{URL,MODEL,API_KEY_ENV}`;
+/// `CARO_SEED`, `CARO_IDLE_TIMEOUT`, `CARO_BACKEND`, `CARO_DEVICE`, `CARO_SPECULATE` and
+/// `CARO_OPENAI_{URL,MODEL,API_KEY_ENV}`;
 /// a value that does not parse is an error naming it.
 pub(crate) fn overrides() -> Result<Overrides, ConfigError> {
     Ok(Overrides {
@@ -48,6 +49,7 @@ pub(crate) fn overrides() -> Result<Overrides, ConfigError> {
         idle_timeout_secs: number("CARO_IDLE_TIMEOUT")?,
         backend: number("CARO_BACKEND")?,
         device: number("CARO_DEVICE")?,
+        speculate: number("CARO_SPECULATE")?,
         openai_url: text("CARO_OPENAI_URL"),
         openai_model: text("CARO_OPENAI_MODEL"),
         openai_api_key_env: text("CARO_OPENAI_API_KEY_ENV"),

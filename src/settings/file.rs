@@ -31,6 +31,10 @@ pub struct ConfigFile {
     /// Largest context a session may use, in tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<usize>,
+    /// Tokens the local engine guesses per decode pass from the prompt (prompt-lookup
+    /// speculative decoding); 0 turns it off. Replies are the same either way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speculate: Option<usize>,
     /// `"sandbox"` to try answers rated safe in bubblewrap before showing them (Linux;
     /// this runs them); `"off"` (default).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -239,6 +239,7 @@ impl Config {
                         context_cap: settings.context,
                         prefix_cache: None,
                         device: settings.device,
+                        speculate: settings.speculate,
                     },
                 )?;
                 b.warm_up()?;

@@ -26,6 +26,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
             context_cap: s.context,
             prefix_cache: None,
             device: s.device,
+            speculate: s.speculate,
         },
     )?;
     let load = ms(t.elapsed());
@@ -87,6 +88,8 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
 
     // Decode speed over exactly 64 tokens, after the full preamble and after a one-line
     // one: every step attends over everything cached, so the difference is attention.
+    // Without speculation, as llama-bench measures it.
+    backend.set_speculate(0);
     let short = Preamble {
         system: "Write shell commands.".into(),
         examples: Vec::new(),
@@ -116,25 +119,49 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     // Leave the shipped preamble cached for the requests below.
     backend.prepare(&prompt::preamble())?;
 
-    let mut e2e = Vec::new();
-    for req in EVERYDAY_REQUESTS {
-        let t = Instant::now();
-        let r = generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel)?;
-        let took = ms(t.elapsed());
-        e2e.push(took);
+    // With the setting in effect; and, when that speculates, each request again without
+    // it, in alternating order, so that the two are measured under the same load.
+    let modes: &[usize] = if s.speculate > 0 {
+        &[s.speculate, 0]
+    } else {
+        &[0]
+    };
+    let mut e2e = vec![Vec::new(); modes.len()];
+    let mut counts = vec![(0, 0, 0, 0.0); modes.len()];
+    for (i, req) in EVERYDAY_REQUESTS.iter().enumerate() {
+        for m in (0..modes.len()).map(|k| if i % 2 == 0 { k } else { modes.len() - 1 - k }) {
+            backend.set_speculate(modes[m]);
+            let t = Instant::now();
+            let r = generate_command(&backend, req, &ctx, &opts, &mut |_| {}, &cancel)?;
+            let took = ms(t.elapsed());
+            e2e[m].push(took);
+            let st = &r.generation.stats;
+            counts[m].0 += st.generated_tokens;
+            counts[m].1 += st.decode_passes;
+            counts[m].2 += st.accepted_tokens;
+            counts[m].3 += st.decode_ms;
+            if m == 0 {
+                crate::outln!(
+                    "  {took:>6.0} ms  prefill {:>3} tok  gen {:>2} tok  {req:<58} → {}",
+                    st.prefill_tokens,
+                    st.generated_tokens,
+                    r.command
+                );
+            }
+        }
+    }
+    backend.set_speculate(s.speculate);
+    for (m, e2e) in e2e.iter_mut().enumerate() {
+        e2e.sort_by(f64::total_cmp);
+        let median = (e2e[4] + e2e[5]) / 2.0;
+        let mean = e2e.iter().sum::<f64>() / e2e.len() as f64;
+        let (tokens, passes, accepted, decode_ms) = counts[m];
         crate::outln!(
-            "  {took:>6.0} ms  prefill {:>3} tok  gen {:>2} tok  {req:<58} → {}",
-            r.generation.stats.prefill_tokens,
-            r.generation.stats.generated_tokens,
-            r.command
+            "end-to-end      median {median:.0} ms · mean {mean:.0} ms · max {:.0} ms (10 requests, speculate = {}: {accepted} of {tokens} tokens guessed right, {passes} decode passes, {decode_ms:.0} ms decoding)",
+            e2e[9],
+            modes[m]
         );
     }
-    e2e.sort_by(f64::total_cmp);
-    let median = (e2e[4] + e2e[5]) / 2.0;
-    crate::outln!(
-        "end-to-end      median {median:.0} ms · max {:.0} ms (10 requests)",
-        e2e[9]
-    );
     crate::outln!(
         "peak RSS        {:>8.0} MB after load+warm-up · {:.0} MB at end",
         rss_after_load,

@@ -252,6 +252,7 @@ impl Backend for OpenAiBackend {
                 prefill_ms,
                 decode_ms: usage.decode_ms.unwrap_or((total_ms - prefill_ms).max(0.0)),
                 total_ms,
+                ..GenerationStats::default()
             },
             logprob,
         })
