@@ -131,7 +131,12 @@ fn stale_socket_after_kill_9_is_recovered() {
         "kill -9 leaves the socket behind"
     );
     let o = sb.run(&["daemon", "start"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "{}\ndaemon log:\n{}",
+        stderr(&o),
+        std::fs::read_to_string(sb.run_dir().join("daemon.log")).unwrap_or_default()
+    );
     assert_ne!(pid_of(&sb), pid);
 }
 

@@ -101,8 +101,8 @@ impl Client {
     /// on the start lock, so exactly one daemon is started.
     pub fn start(&self, waiter: &mut dyn Waiter) -> Result<u32, DaemonError> {
         self.rundir.ensure()?;
-        if self.try_connect()?.is_some() {
-            return self.pid();
+        if let Some(pid) = self.running_pid()? {
+            return Ok(pid);
         }
         let mut wait = || -> Result<(), DaemonError> {
             waiter.progress(Progress::Waiting(Wait::Loading));
@@ -119,8 +119,8 @@ impl Client {
             }
         };
         // Whoever held the lock before us may have started it.
-        if self.try_connect()?.is_some() {
-            return self.pid();
+        if let Some(pid) = self.running_pid()? {
+            return Ok(pid);
         }
         self.clean_stale()?;
         let log = std::fs::File::create(self.rundir.log_file())?;
@@ -173,6 +173,28 @@ impl Client {
             let _ = std::fs::remove_file(self.rundir.pid_file());
         }
         Ok(())
+    }
+
+    /// The pid of the daemon answering on the socket; `None` when none is. A daemon
+    /// that was just killed can still accept a connection while its last threads exit,
+    /// then reset it: that is a daemon going away, so the socket is tried again (a
+    /// bounded number of times) until it refuses.
+    fn running_pid(&self) -> Result<Option<u32>, DaemonError> {
+        let mut last = None;
+        for _ in 0..DYING_DAEMON_TRIES {
+            if self.try_connect()?.is_none() {
+                return Ok(None);
+            }
+            match self.pid() {
+                Err(e @ (DaemonError::Protocol(_) | DaemonError::Io(_))) => {
+                    tracing::debug!("the daemon on the socket reset the ping: {e}");
+                    last = Some(e);
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                other => return other.map(Some),
+            }
+        }
+        Err(last.unwrap_or(DaemonError::NotRunning))
     }
 
     fn pid(&self) -> Result<u32, DaemonError> {
@@ -274,6 +296,9 @@ impl Client {
         ))
     }
 }
+
+/// Pings of a daemon that resets them before it is taken for gone (25 ms apart).
+const DYING_DAEMON_TRIES: usize = 40;
 
 /// What a waiting client can show.
 #[derive(Debug, Clone, Copy)]
