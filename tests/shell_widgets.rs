@@ -456,6 +456,21 @@ impl Term {
         });
     }
 
+    /// Presses `key`, waits for its error message and checks that the line still
+    /// reads `line` and stays so; returns the screen with the message.
+    fn fails_keeping_line(&self, key: &str, line: &str) -> String {
+        self.press(key);
+        // fish prints the message first and redraws the prompt under it after.
+        let screen = self.wait_for("an error message", SHORT, |s| {
+            has_message(s) && !busy(s) && prompt_at_bottom(s)
+        });
+        assert_eq!(edit_line(&screen), line, "{}: line lost", self.sh.name());
+        self.stays("the line stays", Duration::from_millis(300), |s| {
+            edit_line(s) == line
+        });
+        screen
+    }
+
     fn marker(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -622,17 +637,9 @@ fn check_error_keeps_line(sh: Sh, vi: bool) {
     };
     let prose = "show disk usage of this folder";
     t.type_prose(prose);
-    t.press("C-g");
-    // fish prints the message first and redraws the prompt under it after.
-    let screen = t.wait_for("an error message", SHORT, |s| {
-        has_message(s) && !busy(s) && prompt_at_bottom(s)
-    });
-    assert_eq!(edit_line(&screen), prose, "{sh:?}: prose lost");
+    let screen = t.fails_keeping_line("C-g", prose);
     let messages = screen.lines().filter(|l| l.starts_with("caro:")).count();
     assert_eq!(messages, 1, "{sh:?}: one message expected:\n{screen}");
-    t.stays("prose stays", Duration::from_millis(300), |s| {
-        edit_line(s) == prose
-    });
     t.assert_nothing_ran();
     t.prompt_still_works();
 }
@@ -1058,14 +1065,7 @@ fn check_pick_and_fix_errors_keep_the_line(sh: Sh) {
     };
     let prose = "show disk usage of this folder";
     t.type_prose(prose);
-    t.press("M-m");
-    let screen = t.wait_for("an error message", SHORT, |s| {
-        has_message(s) && !busy(s) && prompt_at_bottom(s)
-    });
-    assert_eq!(edit_line(&screen), prose, "{sh:?}: prose lost");
-    t.stays("prose stays", Duration::from_millis(300), |s| {
-        edit_line(s) == prose
-    });
+    t.fails_keeping_line("M-m", prose);
     t.clear_line();
 
     t.type_text("ls --nosuchflag");

@@ -492,11 +492,10 @@ fn generate(
                 );
                 return Ok(());
             }
-            let first = if p.candidates > 0 {
-                candidates[0].clone()
-            } else {
-                candidates.remove(0)
-            };
+            let first = candidates[0].clone();
+            if p.candidates == 0 {
+                candidates.clear();
+            }
             send(
                 &mut stream,
                 &Event::Done(Box::new(Done {

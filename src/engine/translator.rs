@@ -212,8 +212,20 @@ impl<B: Backend> Translator<B> {
         on_token: &mut dyn FnMut(&str),
         cancel: &CancelToken,
     ) -> Result<Vec<CommandResult>, EngineError> {
+        let n = n.min(MAX_CANDIDATES);
+        // The ranked list is what alternatives 0, 1, … index, and it reuses the first
+        // answer the key press before made instead of decoding it again.
+        let request = super::request::prose(ask.request);
+        if request.is_empty() {
+            return Err(EngineError::EmptyRequest);
+        }
+        let chat = prompt::build_with(self.preamble(), request, ask.context);
+        let key = Key::new(&chat, &ask.options);
+        if let Some(answers) = self.ranked(&chat, ask, &key, cancel)? {
+            return Ok(answers.iter().take(n).cloned().collect());
+        }
         let mut out: Vec<CommandResult> = Vec::new();
-        for k in 0..n.min(MAX_CANDIDATES) {
+        for k in 0..n {
             let r = self.translate(
                 &Ask {
                     alternative: k as u32,
