@@ -1,11 +1,16 @@
 //! AVX-512 dot products: one weight row against up to eight activation rows, so a
 //! weight block is unpacked once for all of them (batched decoding, prefill).
 //!
-//! 64 values per register: a 32-byte run of Q4_K nibbles is broadcast to both
-//! halves and shifted by 0 in the low half and 4 in the high half, which lays the
-//! two 32-value sub-blocks out in order against one 64-byte activation load (Q6_K's
-//! high bits likewise). With VNNI the scale multiply and the add fuse into one
+//! 64 values per register: a 64-byte load of Q4_K nibbles gives two registers
+//! (low and high nibbles), each two sub-blocks that are not neighbours, so Q4_K
+//! takes its activations reordered to match (`quantize::q4k_order`); Q6_K's
+//! values come in order. With VNNI the scale multiply and the add fuse into one
 //! `vpdpwssd`; without it they stay `vpmaddwd` + `vpaddd`.
+//!
+//! Each row accumulates its blocks in floats, 16 lanes of partial sums, and sums
+//! the lanes once at the end: a per-block horizontal sum cost more than the rest of
+//! the block in decoding. `gemm` (prefill) sums each block exactly first, so its
+//! results differ from these in rounding only.
 
 use std::arch::x86_64::*;
 
@@ -81,6 +86,79 @@ fn quad_index(t: i16) -> __m512i {
     }
 }
 
+/// Bytes past the weight block in use that the one-row kernels prefetch: decoding
+/// streams every weight from memory once per token, and the hardware prefetcher
+/// alone leaves the core waiting on part of it.
+const PREFETCH: usize = 2048;
+
+/// Asks for the `LINES` cache lines `PREFETCH` bytes past `x`.
+#[inline(always)]
+fn prefetch<T, const LINES: usize>(x: &T) {
+    let p = (x as *const T).cast::<i8>().wrapping_add(PREFETCH);
+    for l in 0..LINES {
+        // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * l)) };
+    }
+}
+
+/// A Q4_K block's nibbles as four registers of 64 values. One 64-byte load holds
+/// sub-blocks 2k and 2k+2 in its low nibbles and 2k+1 and 2k+3 in its high ones,
+/// so the registers hold sub-blocks (0, 2), (1, 3), (4, 6), (5, 7): the order of
+/// `quantize::q4k_order`, in which these kernels take their activations.
+#[inline(always)]
+fn q4k_nibbles(x: &BlockQ4K) -> [__m512i; 4] {
+    // SAFETY: only inlined into the AVX-512 kernels below.
+    unsafe {
+        let m4 = _mm512_set1_epi8(0xF);
+        let v0 = load512(&x.qs[..]);
+        let v1 = load512(&x.qs[64..]);
+        [
+            _mm512_and_si512(v0, m4),
+            _mm512_and_si512(_mm512_srli_epi16::<4>(v0), m4),
+            _mm512_and_si512(v1, m4),
+            _mm512_and_si512(_mm512_srli_epi16::<4>(v1), m4),
+        ]
+    }
+}
+
+/// The sub-block scales of [`q4k_nibbles`]' registers, as i16 lanes.
+#[inline(always)]
+fn q4k_scales(sc: &[u8; 8]) -> [__m512i; 4] {
+    // SAFETY: only inlined into the AVX-512 kernels below.
+    unsafe {
+        let sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(load64(sc)));
+        [
+            _mm512_permutexvar_epi16(pair_index(0, 2), sc16),
+            _mm512_permutexvar_epi16(pair_index(1, 3), sc16),
+            _mm512_permutexvar_epi16(pair_index(4, 6), sc16),
+            _mm512_permutexvar_epi16(pair_index(5, 7), sc16),
+        ]
+    }
+}
+
+/// Σ scale·q·y over one block of weights `q` (scales `s`) and activations `yq`, as
+/// 16 exact partial sums. Two chains: with one activation row in flight, a single
+/// chain's latency limits.
+#[inline(always)]
+fn block_sum<const VNNI: bool>(q: &[__m512i; 4], s: &[__m512i; 4], yq: &[i8; 256]) -> __m512i {
+    // SAFETY: only inlined into the AVX-512 kernels below.
+    unsafe {
+        let p0 = _mm512_maddubs_epi16(q[0], load512(&yq[..]));
+        let p1 = _mm512_maddubs_epi16(q[1], load512(&yq[64..]));
+        let p2 = _mm512_maddubs_epi16(q[2], load512(&yq[128..]));
+        let p3 = _mm512_maddubs_epi16(q[3], load512(&yq[192..]));
+        let a = dot16::<VNNI>(_mm512_setzero_si512(), p0, s[0]);
+        let b = dot16::<VNNI>(_mm512_setzero_si512(), p1, s[1]);
+        let a = dot16::<VNNI>(a, p2, s[2]);
+        let b = dot16::<VNNI>(b, p3, s[3]);
+        _mm512_add_epi32(a, b)
+    }
+}
+
+/// Q4_K against `N` activation rows (in `q4k_order`). Per row and block: the scaled
+/// products' 16 partial sums go into a float accumulator with one fma, and the mins'
+/// four into a 128-bit one, one lane group per row ([`q4k_one`] does the same for a
+/// single row, so a row gives the same bits in any batch the row kernels take).
 #[inline(always)]
 fn q4k_body<const N: usize, const VNNI: bool>(
     w: &[BlockQ4K],
@@ -92,91 +170,30 @@ fn q4k_body<const N: usize, const VNNI: bool>(
     // SAFETY: only instantiated inside the `target_feature` entry points below, which
     // enable AVX-512F/BW/VL (and VNNI for `VNNI`); loads go through checked slices.
     unsafe {
-        let m4 = _mm512_set1_epi8(0xF);
-        let shift = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi16(4));
-        let idx = [
-            pair_index(0, 1),
-            pair_index(2, 3),
-            pair_index(4, 5),
-            pair_index(6, 7),
-        ];
         let g = &g[..w.len()];
         let ys: [&[BlockQ8K]; N] = std::array::from_fn(|c| &a[c * stride..][..w.len()]);
         let mut acc = [_mm512_setzero_ps(); N];
-        // On the VNNI path each row sums its block in integers first, then scales it
-        // (`gemm`'s arithmetic, which runs the same rows in prefill): the block
-        // totals of rows 4h..4h+4 come out side by side, row c's sum in lane c % 4
-        // of `sacc[c / 4]`.
-        let mut sacc = [_mm_setzero_ps(); 2];
         // The mins' sums, rows 4h..4h+4 of the group in `acc_m[h]`, one 128-bit lane
         // per row: per lane the same operations as a row taken alone.
         let mut acc_m = [_mm512_setzero_ps(); 2];
-        let halves = N.div_ceil(4);
         for (i, x) in w.iter().enumerate() {
             let (sc, mn) = unpack_scales_mins(&x.scales);
-            let sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(load64(&sc)));
+            let q = q4k_nibbles(x);
+            let s = q4k_scales(&sc);
             let mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(load64(&mn)));
-            let mut q = [_mm512_setzero_si512(); 4];
-            let mut s = [_mm512_setzero_si512(); 4];
-            for j in 0..4 {
-                let b = _mm512_broadcast_i64x4(load256(&x.qs[32 * j..]));
-                q[j] = _mm512_and_si512(_mm512_srlv_epi16(b, shift), m4);
-                s[j] = _mm512_permutexvar_epi16(idx[j], sc16);
-            }
             let (dw, dmin) = f16x2([x.d[0], x.d[1], x.dmin[0], x.dmin[1]]);
             let gi = &g[i];
             let ndmin = _mm512_set1_ps(-dmin);
-            for (h, m) in acc_m.iter_mut().enumerate().take(halves) {
-                let mut prod = _mm512_madd_epi16(mins, load512(&gi.bsums32[32 * h..]));
-                if VNNI {
-                    // Each row's exact total in all four of its lanes, as `gemm` has it.
-                    prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32::<0b10_11_00_01>(prod));
-                    prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32::<0b01_00_11_10>(prod));
-                }
+            for (h, m) in acc_m.iter_mut().enumerate().take(N.div_ceil(4)) {
+                let prod = _mm512_madd_epi16(mins, load512(&gi.bsums32[32 * h..]));
                 let f = _mm512_mul_ps(ndmin, load512ps(&gi.d4[16 * h..]));
                 *m = _mm512_fmadd_ps(f, _mm512_cvtepi32_ps(prod), *m);
             }
-            // Each row's scale product, broadcast from memory (a load, not a shuffle).
-            let mut dyd = [0f32; 8];
-            _mm256_storeu_ps(
-                dyd.as_mut_ptr(),
-                _mm256_mul_ps(_mm256_set1_ps(dw), _mm256_loadu_ps(gi.d.as_ptr())),
-            );
-            let mut sums = [_mm512_setzero_si512(); N];
-            for (c, sumi) in sums.iter_mut().enumerate() {
+            for (c, acc) in acc.iter_mut().enumerate() {
                 let y = &ys[c][i];
-                for j in 0..4 {
-                    let p = _mm512_maddubs_epi16(q[j], load512(&y.qs[64 * j..]));
-                    *sumi = dot16::<VNNI>(*sumi, p, s[j]);
-                }
-                if !VNNI {
-                    acc[c] =
-                        _mm512_fmadd_ps(_mm512_set1_ps(dyd[c]), _mm512_cvtepi32_ps(*sumi), acc[c]);
-                }
+                let sumi = block_sum::<VNNI>(&q, &s, &y.qs);
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(dw * y.d), _mm512_cvtepi32_ps(sumi), *acc);
             }
-            if VNNI {
-                for (h, sa) in sacc.iter_mut().enumerate().take(halves) {
-                    let row = |k: usize| {
-                        sums.get(4 * h + k)
-                            .copied()
-                            .unwrap_or(_mm512_setzero_si512())
-                    };
-                    let t = totals4([row(0), row(1), row(2), row(3)]);
-                    let dyd4 = _mm_loadu_ps(dyd[4 * h..].as_ptr());
-                    *sa = _mm_fmadd_ps(dyd4, _mm_cvtepi32_ps(t), *sa);
-                }
-            }
-        }
-        if VNNI {
-            for c in 0..N {
-                let m = _mm512_permutexvar_ps(_mm512_set1_epi32(4 * (c % 4) as i32), acc_m[c / 4]);
-                let sa = _mm512_permutexvar_ps(
-                    _mm512_set1_epi32((c % 4) as i32),
-                    _mm512_castps128_ps512(sacc[c / 4]),
-                );
-                out[c] = _mm512_cvtss_f32(sa) + _mm512_cvtss_f32(m);
-            }
-            return;
         }
         for c in 0..N {
             let m = acc_m[c / 4];
@@ -191,64 +208,84 @@ fn q4k_body<const N: usize, const VNNI: bool>(
     }
 }
 
-/// [`q4k_body`] on the VNNI path for one activation row (decoding): the same
-/// arithmetic per block, with both block totals taken from narrow registers.
+/// [`q4k_body`] for one activation row (decoding), with the same arithmetic per
+/// block, the mins from the row's own sums, and the weights prefetched.
 #[inline(always)]
-fn q4k_one(w: &[BlockQ4K], a: &[BlockQ8K], out: &mut [f32]) {
+fn q4k_one<const VNNI: bool>(w: &[BlockQ4K], a: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: as in `q4k_body`.
     unsafe {
-        let m4 = _mm512_set1_epi8(0xF);
-        let shift = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi16(4));
-        let idx = [
-            pair_index(0, 1),
-            pair_index(2, 3),
-            pair_index(4, 5),
-            pair_index(6, 7),
-        ];
-        let a = &a[..w.len()];
-        let (mut acc, mut accm) = (0f32, 0f32);
-        for (x, y) in w.iter().zip(a) {
+        let mut acc = _mm512_setzero_ps();
+        let mut acc_m = _mm_setzero_ps();
+        for (x, y) in w.iter().zip(&a[..w.len()]) {
+            prefetch::<_, 3>(x);
             let (sc, mn) = unpack_scales_mins(&x.scales);
-            let sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(load64(&sc)));
-            let mut sumi = _mm512_setzero_si512();
-            for (j, ix) in idx.iter().enumerate() {
-                let b = _mm512_broadcast_i64x4(load256(&x.qs[32 * j..]));
-                let q = _mm512_and_si512(_mm512_srlv_epi16(b, shift), m4);
-                let s = _mm512_permutexvar_epi16(*ix, sc16);
-                let p = _mm512_maddubs_epi16(q, load512(&y.qs[64 * j..]));
-                sumi = dot16::<true>(sumi, p, s);
-            }
-            let m = _mm_madd_epi16(_mm_cvtepu8_epi16(load64(&mn)), load128(&y.bsums32));
-            let s8 = _mm256_add_epi32(
-                _mm512_castsi512_si256(sumi),
-                _mm512_extracti64x4_epi64::<1>(sumi),
-            );
-            let s4 = _mm_add_epi32(
-                _mm256_castsi256_si128(s8),
-                _mm256_extracti128_si256::<1>(s8),
-            );
-            // [Σsumi, Σmins, Σsumi, Σmins], exact.
-            let t = _mm_hadd_epi32(s4, m);
-            let t = _mm_cvtepi32_ps(_mm_hadd_epi32(t, t));
+            let q = q4k_nibbles(x);
+            let s = q4k_scales(&sc);
             let (dw, dmin) = f16x2([x.d[0], x.d[1], x.dmin[0], x.dmin[1]]);
-            acc = (dw * y.d).mul_add(_mm_cvtss_f32(t), acc);
-            accm = (-dmin * y.d).mul_add(_mm_cvtss_f32(_mm_movehdup_ps(t)), accm);
+            let prod = _mm_madd_epi16(_mm_cvtepu8_epi16(load64(&mn)), load128(&y.bsums32));
+            acc_m = _mm_fmadd_ps(_mm_set1_ps(-dmin * y.d), _mm_cvtepi32_ps(prod), acc_m);
+            let sumi = block_sum::<VNNI>(&q, &s, &y.qs);
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(dw * y.d), _mm512_cvtepi32_ps(sumi), acc);
         }
-        out[0] = acc + accm;
+        out[0] = _mm512_reduce_add_ps(acc) + hsum128(acc_m);
     }
 }
 
-/// The totals of four registers' 16 lanes each, in lanes 0..4 (exact integers).
+/// A Q6_K block's values (0..64, without the -32 offset) as four registers of 64.
 #[inline(always)]
-fn totals4([s0, s1, s2, s3]: [__m512i; 4]) -> __m128i {
-    // SAFETY: only inlined into the AVX-512 kernels above (AVX-512F/BW/VL enabled).
+fn q6k_values(x: &BlockQ6K) -> [__m512i; 4] {
+    // SAFETY: only inlined into the AVX-512 kernels below.
     unsafe {
-        // Per 128-bit lane [s0, s1, s2, s3] partial sums, then the four lanes.
-        let a = _mm512_add_epi32(_mm512_unpacklo_epi32(s0, s1), _mm512_unpackhi_epi32(s0, s1));
-        let b = _mm512_add_epi32(_mm512_unpacklo_epi32(s2, s3), _mm512_unpackhi_epi32(s2, s3));
-        let t = _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
-        let t = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64::<1>(t));
-        _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256::<1>(t))
+        let m3 = _mm512_set1_epi8(3);
+        let m15 = _mm512_set1_epi8(15);
+        // Bits 0-1 and 2-3 of `qh` for values 0..64 of a half, 4-5 and 6-7 for 64..128.
+        let sh_lo = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi16(2));
+        let sh_hi = _mm512_inserti64x4::<1>(_mm512_set1_epi16(4), _mm256_set1_epi16(6));
+        let mut q = [_mm512_setzero_si512(); 4];
+        for n in 0..2 {
+            let ql = load512(&x.ql[64 * n..]);
+            let qh = _mm512_broadcast_i64x4(load256(&x.qh[32 * n..]));
+            let hl = _mm512_slli_epi16::<4>(_mm512_and_si512(_mm512_srlv_epi16(qh, sh_lo), m3));
+            let hh = _mm512_slli_epi16::<4>(_mm512_and_si512(_mm512_srlv_epi16(qh, sh_hi), m3));
+            q[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, m15), hl);
+            q[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16::<4>(ql), m15), hh);
+        }
+        q
+    }
+}
+
+/// Q6_K's 16 sub-block scales as i16 lanes (`sc16`) and as the four registers that
+/// match [`q6k_values`]'.
+#[inline(always)]
+fn q6k_scales(x: &BlockQ6K) -> (__m256i, [__m512i; 4]) {
+    // SAFETY: only inlined into the AVX-512 kernels below.
+    unsafe {
+        let sc16 = _mm256_cvtepi8_epi16(load128(&x.scales));
+        let sc512 = _mm512_castsi256_si512(sc16);
+        let s = [
+            _mm512_permutexvar_epi16(quad_index(0), sc512),
+            _mm512_permutexvar_epi16(quad_index(1), sc512),
+            _mm512_permutexvar_epi16(quad_index(2), sc512),
+            _mm512_permutexvar_epi16(quad_index(3), sc512),
+        ];
+        (sc16, s)
+    }
+}
+
+/// Σ scale·(q-32)·y over one Q6_K block, as 16 exact partial sums: the -32 offset
+/// through the activation sums, Σ(q-32)a = Σqa - 32Σa.
+#[inline(always)]
+fn q6k_block_sum<const VNNI: bool>(
+    q: &[__m512i; 4],
+    sc16: __m256i,
+    s: &[__m512i; 4],
+    y: &BlockQ8K,
+) -> __m512i {
+    // SAFETY: only inlined into the AVX-512 kernels below.
+    unsafe {
+        let corr = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load256(&y.bsums), sc16));
+        let sumi = block_sum::<VNNI>(q, s, &y.qs);
+        _mm512_sub_epi32(sumi, _mm512_zextsi256_si512(corr))
     }
 }
 
@@ -256,94 +293,26 @@ fn totals4([s0, s1, s2, s3]: [__m512i; 4]) -> __m128i {
 fn q6k_body<const N: usize, const VNNI: bool>(
     w: &[BlockQ6K],
     a: &[BlockQ8K],
-    g: &[Q8KGroup],
+    _g: &[Q8KGroup],
     stride: usize,
     out: &mut [f32],
 ) {
     // SAFETY: as in `q4k_body`.
     unsafe {
-        let m3 = _mm512_set1_epi8(3);
-        let m15 = _mm512_set1_epi8(15);
-        // Bits 0-1 and 2-3 of `qh` for values 0..64 of a half, 4-5 and 6-7 for 64..128.
-        let sh_lo = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi16(2));
-        let sh_hi = _mm512_inserti64x4::<1>(_mm512_set1_epi16(4), _mm256_set1_epi16(6));
-        let idx = [quad_index(0), quad_index(1), quad_index(2), quad_index(3)];
-        let g = &g[..w.len()];
         let ys: [&[BlockQ8K]; N] = std::array::from_fn(|c| &a[c * stride..][..w.len()]);
         let mut acc = [_mm512_setzero_ps(); N];
-        let mut sacc = [_mm_setzero_ps(); 2];
-        let mut sacc1 = 0f32;
         for (i, x) in w.iter().enumerate() {
-            let sc16 = _mm256_cvtepi8_epi16(load128(&x.scales));
-            let sc512 = _mm512_castsi256_si512(sc16);
-            let mut q = [_mm512_setzero_si512(); 4];
-            for n in 0..2 {
-                let ql = load512(&x.ql[64 * n..]);
-                let qh = _mm512_broadcast_i64x4(load256(&x.qh[32 * n..]));
-                let hl = _mm512_slli_epi16::<4>(_mm512_and_si512(_mm512_srlv_epi16(qh, sh_lo), m3));
-                let hh = _mm512_slli_epi16::<4>(_mm512_and_si512(_mm512_srlv_epi16(qh, sh_hi), m3));
-                q[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, m15), hl);
-                q[2 * n + 1] =
-                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16::<4>(ql), m15), hh);
+            if N == 1 {
+                prefetch::<_, 4>(x);
             }
-            let s = [
-                _mm512_permutexvar_epi16(idx[0], sc512),
-                _mm512_permutexvar_epi16(idx[1], sc512),
-                _mm512_permutexvar_epi16(idx[2], sc512),
-                _mm512_permutexvar_epi16(idx[3], sc512),
-            ];
+            let q = q6k_values(x);
+            let (sc16, s) = q6k_scales(x);
             let dw = f16x(x.d);
-            let mut dyd = [0f32; 8];
-            _mm256_storeu_ps(
-                dyd.as_mut_ptr(),
-                _mm256_mul_ps(_mm256_set1_ps(dw), _mm256_loadu_ps(g[i].d.as_ptr())),
-            );
-            let mut sums = [_mm512_setzero_si512(); N];
-            for (c, sumi) in sums.iter_mut().enumerate() {
+            for (c, acc) in acc.iter_mut().enumerate() {
                 let y = &ys[c][i];
-                // The -32 offset through the activation sums: Σ(q-32)a = Σqa - 32Σa.
-                let corr = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load256(&y.bsums), sc16));
-                *sumi = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(corr));
-                for t in 0..4 {
-                    let p = _mm512_maddubs_epi16(q[t], load512(&y.qs[64 * t..]));
-                    *sumi = dot16::<VNNI>(*sumi, p, s[t]);
-                }
-                if !VNNI {
-                    acc[c] =
-                        _mm512_fmadd_ps(_mm512_set1_ps(dyd[c]), _mm512_cvtepi32_ps(*sumi), acc[c]);
-                }
+                let sumi = q6k_block_sum::<VNNI>(&q, sc16, &s, y);
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(dw * y.d), _mm512_cvtepi32_ps(sumi), *acc);
             }
-            // On the VNNI path, `gemm`'s arithmetic: the block's exact total, then one
-            // fma per row (as in `q4k_body`).
-            if VNNI && N == 1 {
-                let t = _mm512_reduce_add_epi32(sums[0]) as f32;
-                sacc1 = dyd[0].mul_add(t, sacc1);
-            } else if VNNI {
-                for (h, sa) in sacc.iter_mut().enumerate().take(N.div_ceil(4)) {
-                    let row = |k: usize| {
-                        sums.get(4 * h + k)
-                            .copied()
-                            .unwrap_or(_mm512_setzero_si512())
-                    };
-                    let t = totals4([row(0), row(1), row(2), row(3)]);
-                    let dyd4 = _mm_loadu_ps(dyd[4 * h..].as_ptr());
-                    *sa = _mm_fmadd_ps(dyd4, _mm_cvtepi32_ps(t), *sa);
-                }
-            }
-        }
-        if VNNI && N == 1 {
-            out[0] = sacc1;
-            return;
-        }
-        if VNNI {
-            for c in 0..N {
-                let sa = _mm512_permutexvar_ps(
-                    _mm512_set1_epi32((c % 4) as i32),
-                    _mm512_castps128_ps512(sacc[c / 4]),
-                );
-                out[c] = _mm512_cvtss_f32(sa);
-            }
-            return;
         }
         for c in 0..N {
             out[c] = _mm512_reduce_add_ps(acc[c]);
@@ -406,13 +375,16 @@ macro_rules! by_rows {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub fn q4k_vnni(w: &[BlockQ4K], a: &[BlockQ8K], g: &[Q8KGroup], stride: usize, out: &mut [f32]) {
     if out.len() == 1 {
-        return q4k_one(w, a, out);
+        return q4k_one::<true>(w, a, out);
     }
     by_rows!(q4k_body, true, w, a, g, stride, out)
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
 pub fn q4k(w: &[BlockQ4K], a: &[BlockQ8K], g: &[Q8KGroup], stride: usize, out: &mut [f32]) {
+    if out.len() == 1 {
+        return q4k_one::<false>(w, a, out);
+    }
     by_rows!(q4k_body, false, w, a, g, stride, out)
 }
 

@@ -215,29 +215,43 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
 
 /// Activation rows from which Q4_K runs `gemm` rather than the row kernels: below
 /// it too many of a register's 16 lanes would be empty.
-const GEMM_MIN_ROWS: usize = 12;
+pub(super) const GEMM_MIN_ROWS: usize = 12;
 
-/// The activations regrouped for `gemm`, when it runs.
+/// The activations rearranged for the kernel that will read them.
 struct Packed {
+    /// Regrouped for `gemm`, when it runs.
     #[cfg(target_arch = "x86_64")]
-    q4k: Option<super::gemm::Packed>,
+    gemm: Option<super::gemm::Packed>,
+    /// For the AVX-512 Q4_K row kernels: the Q8_K blocks in the order they read
+    /// Q4_K's nibbles (`quantize::q4k_order`); empty when they do not run.
+    q4k_order: Vec<BlockQ8K>,
 }
 
 impl Packed {
     fn new(ws: &[QMatrix], x: &Activations, path: Path) -> Self {
+        let any = |f: Format| ws.iter().any(|w| w.format == f);
         #[cfg(target_arch = "x86_64")]
         {
-            let wanted = path == Path::Avx512Vnni
+            let gemm = path == Path::Avx512Vnni
                 && x.rows >= GEMM_MIN_ROWS
                 && ws.iter().any(|w| w.format.wants_q8k());
+            let reorder =
+                !gemm && matches!(path, Path::Avx512 | Path::Avx512Vnni) && any(Format::Q4K);
             Self {
-                q4k: wanted.then(|| super::gemm::Packed::new(&x.q8k, x.rows, x.cols / QK_K)),
+                gemm: gemm.then(|| super::gemm::Packed::new(&x.q8k, x.rows, x.cols / QK_K)),
+                q4k_order: if reorder {
+                    quantize::q4k_order(&x.q8k)
+                } else {
+                    Vec::new()
+                },
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (ws, x, path, GEMM_MIN_ROWS);
-            Self {}
+            let _ = (any, x, path, GEMM_MIN_ROWS);
+            Self {
+                q4k_order: Vec::new(),
+            }
         }
     }
 }
@@ -254,11 +268,11 @@ fn tile(
     assert_eq!(w.cols, x.cols, "matmul shapes");
     #[cfg(target_arch = "x86_64")]
     if w.format == Format::Q4K
-        && let Some(p) = &packed.q4k
+        && let Some(p) = &packed.gemm
     {
         let n = rows.len();
         let r0 = rows.start;
-        // SAFETY: `packed.q4k` exists only on the AVX-512 VNNI path, which `matmul`
+        // SAFETY: `packed.gemm` exists only on the AVX-512 VNNI path, which `matmul`
         // checked this CPU supports.
         unsafe {
             super::gemm::q4k(w.blocks::<BlockQ4K>(rows), n, p, x.rows, |c, r, v| {
@@ -269,7 +283,7 @@ fn tile(
     }
     #[cfg(target_arch = "x86_64")]
     if w.format == Format::Q6K
-        && let Some(p) = &packed.q4k
+        && let Some(p) = &packed.gemm
     {
         let n = rows.len();
         let r0 = rows.start;
@@ -284,7 +298,14 @@ fn tile(
     #[cfg(not(target_arch = "x86_64"))]
     let _ = packed;
     match w.format {
-        Format::Q4K => tile_of::<BlockQ4K>(w, rows, &x.q8k, &x.q8k_groups, x.rows, path, put),
+        Format::Q4K => {
+            let a = if packed.q4k_order.is_empty() {
+                &x.q8k
+            } else {
+                &packed.q4k_order
+            };
+            tile_of::<BlockQ4K>(w, rows, a, &x.q8k_groups, x.rows, path, put)
+        }
         Format::Q6K => tile_of::<BlockQ6K>(w, rows, &x.q8k, &x.q8k_groups, x.rows, path, put),
         Format::Q8_0 => tile_of::<BlockQ8_0>(w, rows, &x.q8_0, &[], x.rows, path, put),
     }

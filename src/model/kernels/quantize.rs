@@ -65,3 +65,20 @@ fn nearest_int(x: f32) -> i32 {
     let v = x + 12_582_912.0;
     (v.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
 }
+
+/// `q` with each block's values in the order the AVX-512 Q4_K row kernels read
+/// Q4_K nibbles: a 64-byte load of Q4_K's `qs` holds sub-blocks 2k and 2k+2 in its
+/// low nibbles and 2k+1 and 2k+3 in its high ones, so the activations come as
+/// sub-blocks 0, 2, 1, 3, 4, 6, 5, 7 (32 values each). The sums stay in value order.
+pub fn q4k_order(q: &[BlockQ8K]) -> Vec<BlockQ8K> {
+    const ORDER: [usize; 8] = [0, 2, 1, 3, 4, 6, 5, 7];
+    q.iter()
+        .map(|b| {
+            let mut o = *b;
+            for (dst, &src) in o.qs.chunks_exact_mut(32).zip(&ORDER) {
+                dst.copy_from_slice(&b.qs[32 * src..32 * src + 32]);
+            }
+            o
+        })
+        .collect()
+}

@@ -226,9 +226,12 @@ fn fused_matrices_get_their_own_outputs() {
     }
 }
 
-/// A row's result does not depend on the batch it runs in: alone, at another
-/// position of a small batch (row kernels, other lane of a group) or in a batch
-/// large enough for `gemm`, the same bits. Batched decoding relies on it.
+/// A row's result does not depend on the batch the row kernels run it in: alone,
+/// or at another position of a batch (other lane of a group, another group), the
+/// same bits. Batched decoding (candidates, speculation) relies on it. Batches
+/// large enough for `gemm` (prefill) sum each block exactly before scaling it, so
+/// they agree with these up to rounding only; [`gemm_batches_match_the_reference`]
+/// bounds that.
 #[test]
 fn a_row_gives_the_same_bits_in_any_batch() {
     let mut rng = Rng(21);
@@ -238,7 +241,8 @@ fn a_row_gives_the_same_bits_in_any_batch() {
             let rows = 13;
             let data = random_matrix(&mut rng, format, rows, cols);
             let w = QMatrix::new(format, &data, rows, cols).expect("shape");
-            let n = 37;
+            // The largest batch below `gemm`'s: a full group of 8 and a partial one.
+            let n = super::matmul::GEMM_MIN_ROWS - 1;
             let x = random_vec(&mut rng, n * cols);
             let run = |first: usize, count: usize| {
                 let xs = &x[first * cols..(first + count) * cols];
@@ -265,6 +269,26 @@ fn a_row_gives_the_same_bits_in_any_batch() {
                         assert_eq!(v.to_bits(), u.to_bits(), "{format:?} {path:?} {c} {r}");
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Batches that `gemm` takes (prefill), on every path, against the reference with
+/// the bound of [`check`].
+#[test]
+fn gemm_batches_match_the_reference() {
+    for path in supported_paths() {
+        for (i, format) in [Format::Q4K, Format::Q6K].into_iter().enumerate() {
+            for n_act in [super::matmul::GEMM_MIN_ROWS, 16, 37] {
+                check(
+                    format,
+                    13,
+                    512,
+                    n_act,
+                    path,
+                    300 + i as u64 * 10 + n_act as u64,
+                );
             }
         }
     }
