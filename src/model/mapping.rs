@@ -1,19 +1,40 @@
-//! The model file mapped read-only into memory: the weights are used where they lie
-//! in the file (shared with the page cache), never copied.
+//! The model file mapped read-only into memory: the weights are used where they
+//! lie, one copy.
+//!
+//! On Linux the weights then move onto transparent huge pages, in the background
+//! and piece by piece: decoding streams every weight once per token, and one core
+//! reads about 18 GB/s from 4 KiB page-cache pages but 28 GB/s from 2 MiB pages
+//! (the hardware prefetchers stop at page boundaries, and the TLB covers 512 times
+//! more). Each piece is copied to fresh anonymous memory, then moved over the
+//! mapped file with `mremap`, so the address and the bytes never change and memory
+//! holds the file's pages or the copy, never both (one piece aside).
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
+#[cfg(target_os = "linux")]
+use std::sync::Arc;
 
 pub struct Mapping {
     ptr: *const u8,
     len: usize,
+    /// The region to unmap: `ptr..ptr + mapped` (on Linux, `len` rounded up to a
+    /// whole number of huge pages).
+    mapped: usize,
 }
 
-// SAFETY: the mapping is read-only and private for its whole life, so shared
-// references to its bytes from any thread are sound.
+// SAFETY: the bytes never change for the whole life of the value (moving them onto
+// huge pages keeps every byte), so shared references from any thread are sound.
 unsafe impl Send for Mapping {}
 // SAFETY: as above.
 unsafe impl Sync for Mapping {}
+
+/// The huge page size pieces are aligned to.
+#[cfg(target_os = "linux")]
+const HUGE: usize = 2 << 20;
+
+/// Bytes moved at a time: what memory holds twice at most while the weights move.
+#[cfg(target_os = "linux")]
+const PIECE: usize = 16 * HUGE;
 
 impl Mapping {
     pub fn new(file: &File) -> std::io::Result<Self> {
@@ -22,46 +43,175 @@ impl Mapping {
         if len == 0 {
             return Err(std::io::Error::other("empty file"));
         }
-        // Fault the pages in now (from the page cache when the file is there) rather
-        // than one by one during the first forward pass.
         #[cfg(target_os = "linux")]
-        let flags = libc::MAP_PRIVATE | libc::MAP_POPULATE;
-        #[cfg(not(target_os = "linux"))]
-        let flags = libc::MAP_PRIVATE;
-        // SAFETY: a fresh read-only private mapping of an open file descriptor; the
-        // result is checked before use and unmapped only in `drop`.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
+        {
+            let mapped = len.next_multiple_of(HUGE);
+            let base = reserve_aligned(mapped)?;
+            // The file over the start of the reservation; the rest of the last huge
+            // page stays reserved and inaccessible. Faulted in now (from the page
+            // cache when the file is there) rather than during the first forward pass.
+            // SAFETY: `base..base + mapped` is our reservation; MAP_FIXED replaces
+            // part of it and nothing else.
+            let p = unsafe {
+                libc::mmap(
+                    base.cast(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_POPULATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                let e = std::io::Error::last_os_error();
+                // SAFETY: the reservation is ours and unused.
+                unsafe { libc::munmap(base.cast(), mapped) };
+                return Err(e);
+            }
+            Ok(Self {
+                ptr: base,
                 len,
-                libc::PROT_READ,
-                flags,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
+                mapped,
+            })
         }
-        Ok(Self {
-            ptr: ptr.cast(),
-            len,
-        })
+        #[cfg(not(target_os = "linux"))]
+        {
+            // SAFETY: a fresh read-only private mapping of an open file descriptor;
+            // the result is checked before use and unmapped only in `drop`.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(Self {
+                ptr: ptr.cast(),
+                len,
+                mapped: len,
+            })
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr..ptr+len` is mapped readable until `drop`, which cannot run
-        // while this borrow lives. (Another process truncating the file would make
-        // reads fault: the same contract as every mmap-based model loader.)
+        // SAFETY: `ptr..ptr+len` is readable until `drop`, which cannot run while
+        // this borrow lives, and its bytes never change. (Another process truncating
+        // the file before its pages have moved would make reads fault: the same
+        // contract as every mmap-based model loader.)
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// Starts moving the weights onto huge pages in a background thread (Linux; a
+    /// no-op elsewhere). Reads may go on meanwhile: they see the same bytes.
+    pub fn settle_in_background(this: &std::sync::Arc<Self>) {
+        #[cfg(target_os = "linux")]
+        {
+            let this = Arc::clone(this);
+            let spawned = std::thread::Builder::new()
+                .name("caro-hugepages".into())
+                .spawn(move || {
+                    let started = std::time::Instant::now();
+                    match this.settle() {
+                        Ok(()) => tracing::debug!(
+                            "weights moved onto huge pages in {:?}",
+                            started.elapsed()
+                        ),
+                        Err(e) => tracing::debug!("weights stay on small pages: {e}"),
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::debug!("weights stay on small pages: {e}");
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = this;
+    }
+
+    /// Moves the mapping onto anonymous huge pages, one piece at a time.
+    #[cfg(target_os = "linux")]
+    fn settle(&self) -> std::io::Result<()> {
+        let mut off = 0;
+        while off < self.mapped {
+            let n = PIECE.min(self.mapped - off);
+            let tmp = reserve_aligned(n)?;
+            // SAFETY: `tmp..tmp + n` is a fresh reservation of ours; it is made
+            // writable, filled from bytes that stay mapped, made read-only and moved
+            // (whole pages, aligned at both ends) over the same offsets of this
+            // mapping, whose bytes it repeats; on failure it is unmapped.
+            unsafe {
+                let ok = libc::mprotect(tmp.cast(), n, libc::PROT_READ | libc::PROT_WRITE) == 0;
+                // Advice only: without huge pages the move still helps a little.
+                libc::madvise(tmp.cast(), n, libc::MADV_HUGEPAGE);
+                let copy = n.min(self.len.saturating_sub(off));
+                if ok {
+                    std::ptr::copy_nonoverlapping(self.ptr.add(off), tmp, copy);
+                }
+                let moved = ok
+                    && libc::mprotect(tmp.cast(), n, libc::PROT_READ) == 0
+                    && libc::mremap(
+                        tmp.cast(),
+                        n,
+                        n,
+                        libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                        self.ptr.add(off) as *mut libc::c_void,
+                    ) != libc::MAP_FAILED;
+                if !moved {
+                    let e = std::io::Error::last_os_error();
+                    libc::munmap(tmp.cast(), n);
+                    return Err(e);
+                }
+            }
+            off += n;
+        }
+        Ok(())
+    }
+}
+
+/// `len` bytes (a multiple of [`HUGE`]) of inaccessible address space starting on a
+/// huge page boundary.
+#[cfg(target_os = "linux")]
+fn reserve_aligned(len: usize) -> std::io::Result<*mut u8> {
+    let whole = len + HUGE;
+    // SAFETY: a fresh private anonymous reservation; checked before use.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            whole,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    let head = (raw as usize).next_multiple_of(HUGE) - raw as usize;
+    // SAFETY: `raw..raw + whole` is ours; the parts before and after the aligned
+    // `len` bytes are unmapped once each and never used.
+    unsafe {
+        if head > 0 {
+            libc::munmap(raw, head);
+        }
+        let base = raw.cast::<u8>().add(head);
+        if whole - head > len {
+            libc::munmap(base.add(len).cast(), whole - head - len);
+        }
+        Ok(base)
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: unmaps exactly the region `new` mapped, once.
+        // SAFETY: unmaps exactly the region `new` kept, once.
         unsafe {
-            libc::munmap(self.ptr as *mut libc::c_void, self.len);
+            libc::munmap(self.ptr as *mut libc::c_void, self.mapped);
         }
     }
 }
