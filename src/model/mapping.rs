@@ -215,3 +215,38 @@ impl Drop for Mapping {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Mapping;
+    use std::io::Write;
+
+    /// Moving onto huge pages keeps every byte and address, while another thread reads.
+    #[test]
+    fn settling_keeps_the_bytes_while_they_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("model.bin");
+        // Not a whole number of pieces or of huge pages, so both tails are covered.
+        let len = 37 * (1 << 20) + 12345;
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4096) as u8).collect();
+        std::fs::File::create(&path)
+            .and_then(|mut f| f.write_all(&data))
+            .expect("write");
+        let file = std::fs::File::open(&path).expect("open");
+        let map = Mapping::new(&file).expect("map");
+        assert_eq!(map.bytes(), &data[..]);
+        let before = map.bytes().as_ptr();
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                for _ in 0..20 {
+                    assert!(map.bytes() == &data[..]);
+                }
+            });
+            #[cfg(target_os = "linux")]
+            map.settle().expect("settle");
+            reader.join().expect("reader");
+        });
+        assert_eq!(map.bytes().as_ptr(), before);
+        assert_eq!(map.bytes(), &data[..]);
+    }
+}
