@@ -8,7 +8,7 @@
 //! vectorised for AVX2 when the CPU has it.
 
 use candle_core::{CpuStorage, Device, Layout, Result, Storage, Tensor};
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// `q`: `(1, n_head, 1, head_dim)`; `k`, `v`: `(1, n_kv_head, len, head_dim)` views of
 /// the cache whose rows are contiguous. Returns `(1, 1, n_head * head_dim)`, or `None`
@@ -39,14 +39,12 @@ pub fn decode(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32) -> Result<Option<T
     let q_all = &qd[ql.start_offset()..ql.start_offset() + n_head * hd];
     let n_rep = n_head / n_kv;
     let mut out = vec![0f32; n_head * hd];
-    out.par_chunks_mut(n_rep * hd)
-        .zip(q_all.par_chunks(n_rep * hd))
-        .enumerate()
-        .for_each(|(h, (out, q))| {
-            let k = &kd[kl.start_offset() + h * k_head..][..len * hd];
-            let v = &vd[vl.start_offset() + h * v_head..][..len * hd];
-            group(q, k, v, out, hd, scale);
-        });
+    each_group(&mut out, n_rep * hd, |h, out| {
+        let q = &q_all[h * n_rep * hd..][..n_rep * hd];
+        let k = &kd[kl.start_offset() + h * k_head..][..len * hd];
+        let v = &vd[vl.start_offset() + h * v_head..][..len * hd];
+        group(q, k, v, out, hd, scale);
+    });
     Ok(Some(Tensor::from_vec(
         out,
         (1, 1, n_head * hd),
@@ -95,21 +93,33 @@ pub fn decode_two(q: &Tensor, a: Segment, b: Segment, scale: f32) -> Result<Opti
     let q_all = &qd[ql.start_offset()..ql.start_offset() + n_head * hd];
     let n_rep = n_head / n_kv;
     let mut out = vec![0f32; n_head * hd];
-    out.par_chunks_mut(n_rep * hd)
-        .zip(q_all.par_chunks(n_rep * hd))
-        .enumerate()
-        .for_each(|(h, (out, q))| {
-            let segs = [
-                (head(0, h, len_a), head(1, h, len_a)),
-                (head(2, h, len_b), head(3, h, len_b)),
-            ];
-            group_segments(q, &segs, out, hd, scale);
-        });
+    each_group(&mut out, n_rep * hd, |h, out| {
+        let q = &q_all[h * n_rep * hd..][..n_rep * hd];
+        let segs = [
+            (head(0, h, len_a), head(1, h, len_a)),
+            (head(2, h, len_b), head(3, h, len_b)),
+        ];
+        group_segments(q, &segs, out, hd, scale);
+    });
     Ok(Some(Tensor::from_vec(
         out,
         (1, 1, n_head * hd),
         &Device::Cpu,
     )?))
+}
+
+/// Runs `f(h, part)` for each `chunk`-long part of `out` (one KV head's group of
+/// query heads) on the engine's threads: candle's pool, which the matmuls use, so no
+/// second pool's threads compete with its waiting workers for the cores.
+fn each_group(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let parts: Vec<Mutex<&mut [f32]>> = out.chunks_mut(chunk).map(Mutex::new).collect();
+    candle_core::utils::barrier_pool().execute_chunked(parts.len(), |range| {
+        for h in range {
+            // Each part is taken by one unit only; the lock is never contended.
+            let mut part = parts[h].lock().unwrap_or_else(|p| p.into_inner());
+            f(h, &mut part);
+        }
+    });
 }
 
 /// The distance between KV heads when each head's rows are contiguous, `head_dim` apart.

@@ -11,8 +11,7 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-#[cfg(target_os = "linux")]
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct Mapping {
     ptr: *const u8,
@@ -20,6 +19,8 @@ pub struct Mapping {
     /// The region to unmap: `ptr..ptr + mapped` (on Linux, `len` rounded up to a
     /// whole number of huge pages).
     mapped: usize,
+    /// The thread moving the weights onto huge pages, until someone waits for it.
+    settler: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 // SAFETY: the bytes never change for the whole life of the value (moving them onto
@@ -72,6 +73,7 @@ impl Mapping {
                 ptr: base,
                 len,
                 mapped,
+                settler: Mutex::new(None),
             })
         }
         #[cfg(not(target_os = "linux"))]
@@ -95,6 +97,7 @@ impl Mapping {
                 ptr: ptr.cast(),
                 len,
                 mapped: len,
+                settler: Mutex::new(None),
             })
         }
     }
@@ -109,15 +112,15 @@ impl Mapping {
 
     /// Starts moving the weights onto huge pages in a background thread (Linux; a
     /// no-op elsewhere). Reads may go on meanwhile: they see the same bytes.
-    pub fn settle_in_background(this: &std::sync::Arc<Self>) {
+    pub fn settle_in_background(this: &Arc<Self>) {
         #[cfg(target_os = "linux")]
         {
-            let this = Arc::clone(this);
+            let moving = Arc::clone(this);
             let spawned = std::thread::Builder::new()
                 .name("caro-hugepages".into())
                 .spawn(move || {
                     let started = std::time::Instant::now();
-                    match this.settle() {
+                    match moving.settle() {
                         Ok(()) => tracing::debug!(
                             "weights moved onto huge pages in {:?}",
                             started.elapsed()
@@ -125,12 +128,26 @@ impl Mapping {
                         Err(e) => tracing::debug!("weights stay on small pages: {e}"),
                     }
                 });
-            if let Err(e) = spawned {
-                tracing::debug!("weights stay on small pages: {e}");
+            match spawned {
+                Ok(h) => *this.settler.lock().unwrap_or_else(|p| p.into_inner()) = Some(h),
+                Err(e) => tracing::debug!("weights stay on small pages: {e}"),
             }
         }
         #[cfg(not(target_os = "linux"))]
         let _ = this;
+    }
+
+    /// Waits for [`Mapping::settle_in_background`]'s thread, if one runs.
+    pub fn wait_settled(&self) {
+        let handle = self
+            .settler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = handle {
+            // Its panic (there is no code path to one) would only mean small pages.
+            let _ = h.join();
+        }
     }
 
     /// Moves the mapping onto anonymous huge pages, one piece at a time.

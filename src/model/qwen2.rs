@@ -99,6 +99,8 @@ pub struct Weights {
     pub(super) cos: Tensor,
     pub(super) sin: Tensor,
     pub(super) device: Device,
+    /// The file the CPU reads the weights from, when it does.
+    file: Option<Arc<Mapping>>,
 }
 
 impl Weights {
@@ -117,6 +119,7 @@ impl Weights {
         device: &Device,
     ) -> Result<Self> {
         let cfg = Qwen2Config::from_gguf(ct, context_cap)?;
+        let file = map.clone();
         let mut src = Source {
             ct,
             reader,
@@ -167,7 +170,16 @@ impl Weights {
             cos,
             sin,
             device: device.clone(),
+            file,
         })
+    }
+
+    /// Waits until the weights have moved onto huge pages (see `Mapping`), for
+    /// measurements of the steady state.
+    pub fn wait_settled(&self) {
+        if let Some(f) = &self.file {
+            f.wait_settled();
+        }
     }
 
     pub fn config(&self) -> &Qwen2Config {

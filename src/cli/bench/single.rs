@@ -31,12 +31,18 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     )?;
     let load = ms(t.elapsed());
     let warmup = ms(backend.warm_up()?);
+    // Measure the steady state: the weights' move onto huge pages runs in the
+    // background after load (see `model::mapping`).
+    let t = Instant::now();
+    backend.weights().wait_settled();
+    let settle = ms(t.elapsed());
     let rss_after_load = peak_rss_mb();
     tracing::debug!("rss after load+warm-up: {:.0} MB", crate::daemon::rss_mb());
     crate::outln!("\n== {} thread(s) ==", backend.info().threads);
     crate::outln!("{}", kernels_line());
     crate::outln!("load            {load:>8.0} ms");
     crate::outln!("warm-up         {warmup:>8.0} ms");
+    crate::outln!("huge pages      {settle:>8.0} ms more after warm-up (in the background)");
 
     // Prefill of a 300-token prompt on a fresh session.
     let text = prompt::preamble().render().repeat(2);
