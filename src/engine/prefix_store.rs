@@ -32,6 +32,24 @@ pub struct PrefixStore {
     prefill_chunk: usize,
 }
 
+/// This executable's size and modification time, read once.
+fn build_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        std::env::current_exe()
+            .and_then(std::fs::metadata)
+            .map(|m| {
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                format!("{}|{mtime}", m.len())
+            })
+            .unwrap_or_default()
+    })
+}
+
 impl PrefixStore {
     pub fn new(dir: &Path, model: &Path, prefill_chunk: usize) -> Self {
         let meta = std::fs::metadata(model).ok();
@@ -54,6 +72,10 @@ impl PrefixStore {
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
         h.update(self.prefill_chunk.to_le_bytes());
         h.update(super::threads::current().to_le_bytes());
+        // The kernels' float rounding: the path they take and the build that has them
+        // (a rebuilt binary may round differently under the same version number).
+        h.update(crate::model::kernels::dispatch::active().name().as_bytes());
+        h.update(build_id().as_bytes());
         for t in tokens {
             h.update(t.to_le_bytes());
         }

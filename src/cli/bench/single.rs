@@ -44,29 +44,28 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     crate::outln!("warm-up         {warmup:>8.0} ms");
     crate::outln!("huge pages      {settle:>8.0} ms more after warm-up (in the background)");
 
-    // Prefill of a 300-token prompt on a fresh session.
+    // Prefill of a 300-token and a 40-token prompt on fresh sessions (llama-bench's
+    // pp300 and pp40).
     let text = prompt::preamble().render().repeat(2);
-    let ids: Vec<u32> = backend
-        .tokenizer()
-        .encode(&text)?
-        .into_iter()
-        .take(300)
-        .collect();
-    let mut session = Session::new(backend.weights().clone());
-    let t = Instant::now();
-    for chunk in ids.chunks(crate::engine::candle::prefill_chunk().max(1)) {
-        session
-            .forward(chunk)
-            .map_err(crate::model::ModelError::from)?;
+    let ids: Vec<u32> = backend.tokenizer().encode(&text)?;
+    for n in [300, 40] {
+        let ids = &ids[..n.min(ids.len())];
+        let mut session = Session::new(backend.weights().clone());
+        let t = Instant::now();
+        for chunk in ids.chunks(crate::engine::candle::prefill_chunk().max(1)) {
+            session
+                .forward(chunk)
+                .map_err(crate::model::ModelError::from)?;
+        }
+        let prefill = t.elapsed().as_secs_f64();
+        tracing::debug!("rss after prefill: {:.0} MB", crate::daemon::rss_mb());
+        crate::outln!(
+            "prefill {:<3} tok {:>8.1} tok/s ({:.0} ms)",
+            ids.len(),
+            ids.len() as f64 / prefill,
+            prefill * 1e3
+        );
     }
-    let prefill = t.elapsed().as_secs_f64();
-    tracing::debug!("rss after prefill: {:.0} MB", crate::daemon::rss_mb());
-    crate::outln!(
-        "prefill 300 tok {:>8.1} tok/s ({:.0} ms)",
-        ids.len() as f64 / prefill,
-        prefill * 1e3
-    );
-    drop(session);
 
     // A typical request on top of the cached system prompt.
     backend.prepare(&prompt::preamble())?;
