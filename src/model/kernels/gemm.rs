@@ -8,10 +8,11 @@
 //! before its scale is applied once (`vpmulld`). That is one multiply instruction
 //! per 64 products instead of two, as llama.cpp's tiled kernels do.
 //!
-//! Each output is computed as in [`super::avx512`]'s Q4_K row kernel on the VNNI
-//! path: per block, the exact integer sums of the scaled products and of the mins,
-//! then `acc = fma(d·dy, isum, acc)`, `accm = fma(-dmin·dy, msum, accm)`, and
-//! `acc + accm` at the end; so a row gives the same bits whichever kernel runs it.
+//! Per block, the exact integer sums of the scaled products and of the mins, then
+//! `acc = fma(d·dy, isum, acc)` and `acc = fma(-dmin·dy, msum, acc)`. The row
+//! kernels (decoding) accumulate partial sums instead, so the two agree up to
+//! rounding. Eight weight rows per band: eight independent accumulator chains keep
+//! `vpdpbusd` busy despite its latency.
 
 use std::arch::x86_64::*;
 
@@ -74,9 +75,7 @@ impl Packed {
                 let y = &a[r * per_row + b];
                 let gb = g * per_row + b;
                 for (k, reg) in p.q[gb * 64..(gb + 1) * 64].iter_mut().enumerate() {
-                    for (dst, &v) in reg.0[4 * c..4 * c + 4].iter_mut().zip(&y.qs[4 * k..]) {
-                        *dst = (v as u8 ^ 0x80) as i8;
-                    }
+                    reg.0[4 * c..4 * c + 4].copy_from_slice(&y.qs[4 * k..4 * k + 4]);
                 }
                 for (k, reg) in p.bs[gb * 4..(gb + 1) * 4].iter_mut().enumerate() {
                     reg.0[2 * c] = y.bsums32[2 * k];
@@ -104,9 +103,6 @@ struct Band {
     q: Vec<u8>,
     sc: Vec<i32>,
     mn: Vec<i32>,
-    /// Per block, 128 × Σ scale · Σ values over its sub-blocks: what the activations'
-    /// +128 offset adds to the block's scaled sum (see [`Packed`]).
-    off: Vec<i32>,
     d: Vec<f32>,
     dmin: Vec<f32>,
 }
@@ -118,7 +114,6 @@ impl Band {
             q: vec![0; BAND * per_row * QK_K],
             sc: vec![0; BAND * per_row * 8],
             mn: vec![0; BAND * per_row * 4],
-            off: vec![0; BAND * per_row],
             d: vec![0.0; BAND * per_row],
             dmin: vec![0.0; BAND * per_row],
         }
@@ -131,18 +126,15 @@ impl Band {
         self.q[n * QK_K..].fill(0);
         self.sc[n * 8..].fill(0);
         self.mn[n * 4..].fill(0);
-        self.off[n..].fill(0);
         self.d[n..].fill(0.0);
         self.dmin[n..].fill(0.0);
         for (i, x) in blocks.iter().enumerate() {
-            let q = &mut self.q[i * QK_K..(i + 1) * QK_K];
             // SAFETY: `fill` is only called from `q4k`, whose caller promises AVX2.
-            unsafe { unpack_nibbles(&x.qs, q) };
+            unsafe { unpack_nibbles(&x.qs, &mut self.q[i * QK_K..(i + 1) * QK_K]) };
             let (sc, mn) = unpack_scales_mins(&x.scales);
             for (dst, &v) in self.sc[i * 8..i * 8 + 8].iter_mut().zip(&sc) {
                 *dst = v as i32;
             }
-            self.off[i] = 128 * offset_sum(q, &self.sc[i * 8..i * 8 + 8]);
             for p in 0..4 {
                 self.mn[i * 4 + p] = mn[2 * p] as i32 | (mn[2 * p + 1] as i32) << 16;
             }
@@ -150,16 +142,6 @@ impl Band {
             self.dmin[i] = f16_le(x.dmin);
         }
     }
-}
-
-/// Σ over sub-blocks of scale × the sum of the sub-block's values (`q` split evenly
-/// among `sc`).
-fn offset_sum(q: &[u8], sc: &[i32]) -> i32 {
-    let len = q.len() / sc.len();
-    q.chunks_exact(len)
-        .zip(sc)
-        .map(|(v, &s)| s * v.iter().map(|&x| x as i32).sum::<i32>())
-        .sum()
 }
 
 /// A Q4_K block's 128 bytes of nibbles to its 256 values in order: per 32 bytes,
@@ -252,16 +234,13 @@ fn band_group(band: &Band, x: &Packed, g: usize, out: &mut [F32x16; BAND]) {
                             .cast::<i32>()
                             .read_unaligned()
                     };
-                    *at = _mm512_dpbusd_epi32(*at, codes, _mm512_set1_epi32(word));
+                    *at = _mm512_dpbusd_epi32(*at, _mm512_set1_epi32(word), codes);
                 }
             }
             for t in 0..BAND {
                 let sc = _mm512_set1_epi32(band.sc[(t * per_row + b) * 8 + s]);
                 isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(a[t], sc));
             }
-        }
-        for (t, is) in isum.iter_mut().enumerate() {
-            *is = _mm512_sub_epi32(*is, _mm512_set1_epi32(band.off[t * per_row + b]));
         }
         // SAFETY: `dy` and `bs` are sliced to this group's blocks; aligned types.
         let yd = unsafe { _mm512_load_ps(dy[b].0.as_ptr()) };
@@ -290,8 +269,6 @@ struct Band6 {
     per_row: usize,
     q: Vec<u8>,
     sc: Vec<i32>,
-    /// As [`Band`]'s.
-    off: Vec<i32>,
     d: Vec<f32>,
 }
 
@@ -301,7 +278,6 @@ impl Band6 {
             per_row,
             q: vec![0; BAND * per_row * QK_K],
             sc: vec![0; BAND * per_row * 16],
-            off: vec![0; BAND * per_row],
             d: vec![0.0; BAND * per_row],
         }
     }
@@ -310,16 +286,13 @@ impl Band6 {
         let n = blocks.len();
         self.q[n * QK_K..].fill(0);
         self.sc[n * 16..].fill(0);
-        self.off[n..].fill(0);
         self.d[n..].fill(0.0);
         for (i, x) in blocks.iter().enumerate() {
-            let q = &mut self.q[i * QK_K..(i + 1) * QK_K];
             // SAFETY: `fill` is only called from `q6k`, whose caller promises AVX2.
-            unsafe { unpack_q6k(x, q) };
+            unsafe { unpack_q6k(x, &mut self.q[i * QK_K..(i + 1) * QK_K]) };
             for (dst, &v) in self.sc[i * 16..i * 16 + 16].iter_mut().zip(&x.scales) {
                 *dst = v as i32;
             }
-            self.off[i] = 128 * offset_sum(q, &self.sc[i * 16..i * 16 + 16]);
             self.d[i] = f16_le(x.d);
         }
     }
@@ -428,7 +401,7 @@ fn band_group6(band: &Band6, x: &Packed, g: usize, out: &mut [F32x16; BAND]) {
                             .cast::<i32>()
                             .read_unaligned()
                     };
-                    *at = _mm512_dpbusd_epi32(*at, codes, _mm512_set1_epi32(word));
+                    *at = _mm512_dpbusd_epi32(*at, _mm512_set1_epi32(word), codes);
                 }
             }
             // SAFETY: sliced to this group's blocks; aligned type.
@@ -442,7 +415,6 @@ fn band_group6(band: &Band6, x: &Packed, g: usize, out: &mut [F32x16; BAND]) {
         // SAFETY: sliced to this group's blocks; aligned type.
         let yd = unsafe { _mm512_load_ps(dy[b].0.as_ptr()) };
         for t in 0..BAND {
-            isum[t] = _mm512_sub_epi32(isum[t], _mm512_set1_epi32(band.off[t * per_row + b]));
             let dd = _mm512_mul_ps(_mm512_set1_ps(band.d[t * per_row + b]), yd);
             acc[t] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(isum[t]), acc[t]);
         }
