@@ -161,8 +161,12 @@ impl CandleBackend {
             .store(draft, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// At most what keeps a checking pass (the chosen token and the guesses) within
+    /// the batches whose rows have the bits of one-token decoding.
     fn speculate(&self) -> usize {
-        self.speculate.load(std::sync::atomic::Ordering::Relaxed)
+        self.speculate
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .min(model::kernels::MAX_EXACT_BATCH - 1)
     }
 
     /// How often the preamble was loaded from disk rather than computed.

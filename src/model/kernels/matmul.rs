@@ -217,6 +217,10 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
 /// it too many of a register's 16 lanes would be empty.
 pub(super) const GEMM_MIN_ROWS: usize = 12;
 
+/// The most activation rows a matmul takes with each row's result the bits of that
+/// row alone (the row kernels'); larger batches agree up to rounding.
+pub const MAX_EXACT_BATCH: usize = GEMM_MIN_ROWS - 1;
+
 /// The activations rearranged for the kernel that will read them.
 struct Packed {
     /// Regrouped for `gemm`, when it runs.

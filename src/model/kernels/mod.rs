@@ -22,7 +22,7 @@ mod quantize;
 mod rows;
 
 pub use dispatch::Path;
-pub use matmul::{Activations, Format, QMatrix, matmul};
+pub use matmul::{Activations, Format, MAX_EXACT_BATCH, QMatrix, matmul};
 
 #[cfg(test)]
 mod tests;
