@@ -53,7 +53,11 @@ pub fn run(action: Option<DaemonAction>, s: &Settings) -> Result<i32, CaroError>
                     ms(st.latency_p50_ms),
                     ms(st.latency_p95_ms)
                 );
-                crate::outln!("memory (RSS)     {:.0} MB", st.rss_mb);
+                crate::outln!(
+                    "memory (RSS)     {:.0} MiB now · {:.0} MiB peak",
+                    st.rss_mb,
+                    st.peak_rss_mb
+                );
                 crate::outln!("idle timeout     {}", human_duration(st.idle_timeout_secs));
                 crate::outln!("socket           {}", client.rundir.socket().display());
                 Ok(exit::OK)

@@ -8,7 +8,7 @@ pub mod rundir;
 pub mod server;
 mod stats;
 
-pub use stats::{percentile, proc_status_kb, rss_mb};
+pub use stats::{peak_rss_mb, percentile, proc_status_kb, rss_mb};
 
 use crate::engine::EngineError;
 use protocol::ErrorCode;

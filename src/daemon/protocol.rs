@@ -156,7 +156,12 @@ pub struct DaemonStatus {
     pub cached_prefix_tokens: usize,
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
+    /// Resident memory now (VmRSS), MiB.
     pub rss_mb: f64,
+    /// Peak resident memory (VmHWM, mapped file pages included), MiB; absent from
+    /// older daemons.
+    #[serde(default)]
+    pub peak_rss_mb: f64,
     pub idle_timeout_secs: u64,
     pub load_ms: f64,
     pub warmup_ms: f64,

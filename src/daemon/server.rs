@@ -19,7 +19,7 @@ use super::protocol::{
     PROTOCOL_VERSION, Request, Stage,
 };
 use super::rundir::RunDir;
-use super::stats::{Latencies, rss_mb};
+use super::stats::{Latencies, peak_rss_mb, rss_mb};
 use super::{DaemonError, lockfile};
 use crate::engine::candle::{CandleBackend, LoadOptions};
 use crate::engine::command::CommandOptions;
@@ -359,6 +359,7 @@ fn status(shared: &Shared) -> DaemonStatus {
         latency_p50_ms: shared.latencies.percentile(50.0),
         latency_p95_ms: shared.latencies.percentile(95.0),
         rss_mb: rss_mb(),
+        peak_rss_mb: peak_rss_mb(),
         idle_timeout_secs: shared.settings.idle_timeout_secs,
         load_ms: shared.load_ms,
         warmup_ms: shared.warmup_ms,

@@ -33,9 +33,14 @@ pub fn percentile(mut v: Vec<f64>, p: f64) -> Option<f64> {
     v.get(rank.clamp(1, v.len()) - 1).copied()
 }
 
-/// Resident memory of this process now (VmRSS), in MB.
+/// Resident memory of this process now (VmRSS), in MiB.
 pub fn rss_mb() -> f64 {
     proc_status_kb("VmRSS:").map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+pub fn peak_rss_mb() -> f64 {
+    proc_status_kb("VmHWM:").map_or(0.0, |kb| kb / 1024.0)
 }
 
 pub fn proc_status_kb(key: &str) -> Option<f64> {

@@ -138,6 +138,9 @@ impl CandleBackend {
             .encode("<|im_start|>user\nlist files<|im_end|>\n")?;
         s.forward(&ids)?;
         s.forward(&ids[..1])?;
+        // Only processes that stay warm up, so only they move the weights onto huge
+        // pages; after loading and the first forwards, so neither waits for it.
+        self.weights.settle_in_background();
         Ok(start.elapsed())
     }
 

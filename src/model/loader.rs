@@ -75,9 +75,7 @@ pub fn load(path: &Path, context_cap: usize, device: &Device) -> Result<LoadedMo
     }
     let tokenizer = Tokenizer::from_gguf(&content)?;
     let map = if device.is_cpu() {
-        let map = Arc::new(Mapping::new(reader.get_ref()).map_err(io)?);
-        Mapping::settle_in_background(&map);
-        Some(map)
+        Some(Arc::new(Mapping::new(reader.get_ref()).map_err(io)?))
     } else {
         None
     };

@@ -1,8 +1,8 @@
 //! The model file mapped read-only into memory: the weights are used where they
 //! lie, one copy.
 //!
-//! On Linux the weights then move onto transparent huge pages, in the background
-//! and piece by piece: decoding streams every weight once per token, and one core
+//! On Linux a process that stays (the daemon) then moves the weights onto
+//! transparent huge pages, in the background and piece by piece: decoding streams every weight once per token, and one core
 //! reads about 18 GB/s from 4 KiB page-cache pages but 28 GB/s from 2 MiB pages
 //! (the hardware prefetchers stop at page boundaries, and the TLB covers 512 times
 //! more). Each piece is copied to fresh anonymous memory, then moved over the
@@ -35,7 +35,7 @@ const HUGE: usize = 2 << 20;
 
 /// Bytes moved at a time: what memory holds twice at most while the weights move.
 #[cfg(target_os = "linux")]
-const PIECE: usize = 16 * HUGE;
+const PIECE: usize = 4 * HUGE;
 
 impl Mapping {
     pub fn new(file: &File) -> std::io::Result<Self> {

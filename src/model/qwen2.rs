@@ -174,6 +174,14 @@ impl Weights {
         })
     }
 
+    /// Starts moving the weights onto huge pages in the background (see `Mapping`).
+    /// For processes that stay: a one-shot run would pay for the copy and gain little.
+    pub fn settle_in_background(&self) {
+        if let Some(f) = &self.file {
+            Mapping::settle_in_background(f);
+        }
+    }
+
     /// Waits until the weights have moved onto huge pages (see `Mapping`), for
     /// measurements of the steady state.
     pub fn wait_settled(&self) {

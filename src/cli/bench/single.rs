@@ -36,7 +36,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     let t = Instant::now();
     backend.weights().wait_settled();
     let settle = ms(t.elapsed());
-    let rss_after_load = peak_rss_mb();
+    let rss_after_load = crate::daemon::peak_rss_mb();
     tracing::debug!("rss after load+warm-up: {:.0} MB", crate::daemon::rss_mb());
     crate::outln!("\n== {} thread(s) ==", backend.info().threads);
     crate::outln!("{}", kernels_line());
@@ -168,18 +168,14 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         );
     }
     crate::outln!(
-        "peak RSS        {:>8.0} MB after load+warm-up · {:.0} MB at end",
+        "peak RSS        {:>8.0} MiB after load+warm-up · {:.0} MiB at end",
         rss_after_load,
-        peak_rss_mb()
+        crate::daemon::peak_rss_mb()
     );
     Ok(exit::OK)
 }
 
 /// Peak resident memory of this process (VmHWM), in MB.
-fn peak_rss_mb() -> f64 {
-    crate::daemon::proc_status_kb("VmHWM:").map_or(0.0, |kb| kb / 1024.0)
-}
-
 /// Which matrix kernels ran and what the CPU offers: figures from machines of
 /// different kinds (or a forced path) are only comparable with this line beside them.
 fn kernels_line() -> String {
