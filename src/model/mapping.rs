@@ -21,6 +21,9 @@ pub struct Mapping {
     mapped: usize,
     /// The thread moving the weights onto huge pages, until someone waits for it.
     settler: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Whether that thread was ever started: the move runs once.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    settle_started: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: the bytes never change for the whole life of the value (moving them onto
@@ -74,6 +77,7 @@ impl Mapping {
                 len,
                 mapped,
                 settler: Mutex::new(None),
+                settle_started: Default::default(),
             })
         }
         #[cfg(not(target_os = "linux"))]
@@ -98,6 +102,7 @@ impl Mapping {
                 len,
                 mapped: len,
                 settler: Mutex::new(None),
+                settle_started: Default::default(),
             })
         }
     }
@@ -115,6 +120,13 @@ impl Mapping {
     pub fn settle_in_background(this: &Arc<Self>) {
         #[cfg(target_os = "linux")]
         {
+            let mut settler = this.settler.lock().unwrap_or_else(|p| p.into_inner());
+            if this
+                .settle_started
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return;
+            }
             let moving = Arc::clone(this);
             let spawned = std::thread::Builder::new()
                 .name("caro-hugepages".into())
@@ -129,7 +141,7 @@ impl Mapping {
                     }
                 });
             match spawned {
-                Ok(h) => *this.settler.lock().unwrap_or_else(|p| p.into_inner()) = Some(h),
+                Ok(h) => *settler = Some(h),
                 Err(e) => tracing::debug!("weights stay on small pages: {e}"),
             }
         }
@@ -264,6 +276,12 @@ mod tests {
             reader.join().expect("reader");
         });
         assert_eq!(map.bytes().as_ptr(), before);
+        assert_eq!(map.bytes(), &data[..]);
+        // In the background, asked twice: one move, and waiting returns after it.
+        let map = std::sync::Arc::new(map);
+        Mapping::settle_in_background(&map);
+        Mapping::settle_in_background(&map);
+        map.wait_settled();
         assert_eq!(map.bytes(), &data[..]);
     }
 }
