@@ -107,7 +107,22 @@ struct Band {
     dmin: Vec<f32>,
 }
 
-impl Band {
+impl Unpacked for Band {
+    type Block = BlockQ4K;
+
+    fn per_row(&self) -> usize {
+        self.per_row
+    }
+
+    unsafe fn group(&self, x: &Packed, g: usize, out: &mut [F32x16; BAND]) {
+        // SAFETY: the caller's promise.
+        unsafe { band_group(self, x, g, out) }
+    }
+
+    fn scratch() -> &'static std::thread::LocalKey<std::cell::Cell<Option<Self>>> {
+        &SCRATCH
+    }
+
     fn new(per_row: usize) -> Self {
         Self {
             per_row,
@@ -119,8 +134,6 @@ impl Band {
         }
     }
 
-    /// Unpacks `blocks` (the blocks of ≤ BAND weight rows, row after row); the
-    /// rest of the band is zeros.
     fn fill(&mut self, blocks: &[BlockQ4K]) {
         let n = blocks.len();
         self.q[n * QK_K..].fill(0);
@@ -129,7 +142,7 @@ impl Band {
         self.d[n..].fill(0.0);
         self.dmin[n..].fill(0.0);
         for (i, x) in blocks.iter().enumerate() {
-            // SAFETY: `fill` is only called from `q4k`, whose caller promises AVX2.
+            // SAFETY: `fill` is only called from `run`, whose caller promises AVX2.
             unsafe { unpack_nibbles(&x.qs, &mut self.q[i * QK_K..(i + 1) * QK_K]) };
             let (sc, mn) = unpack_scales_mins(&x.scales);
             for (dst, &v) in self.sc[i * 8..i * 8 + 8].iter_mut().zip(&sc) {
@@ -163,14 +176,31 @@ fn unpack_nibbles(qs: &[u8; QK_K / 2], out: &mut [u8]) {
     }
 }
 
+/// Weight rows unpacked into a band for the kernel, one kind per block type.
+trait Unpacked: Sized + 'static {
+    type Block;
+    fn new(per_row: usize) -> Self;
+    fn per_row(&self) -> usize;
+    /// Unpacks `blocks` (the blocks of ≤ BAND weight rows, row after row); the rest
+    /// of the band is zeros.
+    fn fill(&mut self, blocks: &[Self::Block]);
+    /// The band's rows against activation group `g`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F/BW/VL/VNNI, AVX2, FMA and F16C.
+    unsafe fn group(&self, x: &Packed, g: usize, out: &mut [F32x16; BAND]);
+    /// This thread's band, kept from call to call: allocating and zeroing it per
+    /// work unit showed as 2.5 % of prefill.
+    fn scratch() -> &'static std::thread::LocalKey<std::cell::Cell<Option<Self>>>;
+}
+
 /// `w` (`rows` weight rows of `per_row` blocks) against every activation row of `x`;
 /// `put(c, r, value)` with `r` counted from the first row of `w`.
 ///
 /// # Safety
 /// The CPU must support AVX-512F/BW/VL/VNNI, AVX2, FMA and F16C.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn q4k(
-    w: &[BlockQ4K],
+unsafe fn run<B: Unpacked>(
+    w: &[B::Block],
     rows: usize,
     x: &Packed,
     n_act: usize,
@@ -179,18 +209,17 @@ pub unsafe fn q4k(
     let per_row = x.per_row;
     assert_eq!(w.len(), rows * per_row, "weight rows");
     assert!(x.groups() * LANES >= n_act, "packed activations");
-    // Each thread keeps its band buffers from call to call: allocating and zeroing
-    // them per work unit showed as 2.5 % of prefill.
-    let mut band = SCRATCH
+    let mut band = B::scratch()
         .take()
-        .filter(|b| b.per_row == per_row)
-        .unwrap_or_else(|| Band::new(per_row));
+        .filter(|b| b.per_row() == per_row)
+        .unwrap_or_else(|| B::new(per_row));
     for r0 in (0..rows).step_by(BAND) {
         let n = BAND.min(rows - r0);
         band.fill(&w[r0 * per_row..(r0 + n) * per_row]);
         for g in 0..n_act.div_ceil(LANES) {
             let mut out = [F32x16::default(); BAND];
-            band_group(&band, x, g, &mut out);
+            // SAFETY: the caller's promise.
+            unsafe { band.group(x, g, &mut out) };
             for (t, o) in out.iter().enumerate().take(n) {
                 for c in 0..LANES.min(n_act - g * LANES) {
                     put(g * LANES + c, r0 + t, o.0[c]);
@@ -198,11 +227,27 @@ pub unsafe fn q4k(
             }
         }
     }
-    SCRATCH.set(Some(band));
+    B::scratch().set(Some(band));
+}
+
+/// Q4_K weights against every activation row of `x`, as [`run`].
+///
+/// # Safety
+/// The CPU must support AVX-512F/BW/VL/VNNI, AVX2, FMA and F16C.
+pub unsafe fn q4k(
+    w: &[BlockQ4K],
+    rows: usize,
+    x: &Packed,
+    n_act: usize,
+    put: impl Fn(usize, usize, f32),
+) {
+    // SAFETY: the caller's promise.
+    unsafe { run::<Band>(w, rows, x, n_act, put) }
 }
 
 thread_local! {
     static SCRATCH: std::cell::Cell<Option<Band>> = const { std::cell::Cell::new(None) };
+    static SCRATCH6: std::cell::Cell<Option<Band6>> = const { std::cell::Cell::new(None) };
 }
 
 /// The BAND weight rows of `band` against activation group `g`.
@@ -272,7 +317,22 @@ struct Band6 {
     d: Vec<f32>,
 }
 
-impl Band6 {
+impl Unpacked for Band6 {
+    type Block = BlockQ6K;
+
+    fn per_row(&self) -> usize {
+        self.per_row
+    }
+
+    unsafe fn group(&self, x: &Packed, g: usize, out: &mut [F32x16; BAND]) {
+        // SAFETY: the caller's promise.
+        unsafe { band_group6(self, x, g, out) }
+    }
+
+    fn scratch() -> &'static std::thread::LocalKey<std::cell::Cell<Option<Self>>> {
+        &SCRATCH6
+    }
+
     fn new(per_row: usize) -> Self {
         Self {
             per_row,
@@ -288,7 +348,7 @@ impl Band6 {
         self.sc[n * 16..].fill(0);
         self.d[n..].fill(0.0);
         for (i, x) in blocks.iter().enumerate() {
-            // SAFETY: `fill` is only called from `q6k`, whose caller promises AVX2.
+            // SAFETY: `fill` is only called from `run`, whose caller promises AVX2.
             unsafe { unpack_q6k(x, &mut self.q[i * QK_K..(i + 1) * QK_K]) };
             for (dst, &v) in self.sc[i * 16..i * 16 + 16].iter_mut().zip(&x.scales) {
                 *dst = v as i32;
@@ -339,7 +399,6 @@ fn unpack_q6k(x: &BlockQ6K, out: &mut [u8]) {
 ///
 /// # Safety
 /// The CPU must support AVX-512F/BW/VL/VNNI, AVX2, FMA and F16C.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub unsafe fn q6k(
     w: &[BlockQ6K],
     rows: usize,
@@ -347,31 +406,8 @@ pub unsafe fn q6k(
     n_act: usize,
     put: impl Fn(usize, usize, f32),
 ) {
-    let per_row = x.per_row;
-    assert_eq!(w.len(), rows * per_row, "weight rows");
-    assert!(x.groups() * LANES >= n_act, "packed activations");
-    let mut band = SCRATCH6
-        .take()
-        .filter(|b| b.per_row == per_row)
-        .unwrap_or_else(|| Band6::new(per_row));
-    for r0 in (0..rows).step_by(BAND) {
-        let n = BAND.min(rows - r0);
-        band.fill(&w[r0 * per_row..(r0 + n) * per_row]);
-        for g in 0..n_act.div_ceil(LANES) {
-            let mut out = [F32x16::default(); BAND];
-            band_group6(&band, x, g, &mut out);
-            for (t, o) in out.iter().enumerate().take(n) {
-                for c in 0..LANES.min(n_act - g * LANES) {
-                    put(g * LANES + c, r0 + t, o.0[c]);
-                }
-            }
-        }
-    }
-    SCRATCH6.set(Some(band));
-}
-
-thread_local! {
-    static SCRATCH6: std::cell::Cell<Option<Band6>> = const { std::cell::Cell::new(None) };
+    // SAFETY: the caller's promise.
+    unsafe { run::<Band6>(w, rows, x, n_act, put) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]

@@ -271,31 +271,18 @@ fn tile(
 ) {
     assert_eq!(w.cols, x.cols, "matmul shapes");
     #[cfg(target_arch = "x86_64")]
-    if w.format == Format::Q4K
-        && let Some(p) = &packed.gemm
+    if let Some(p) = &packed.gemm
+        && w.format != Format::Q8_0
     {
-        let n = rows.len();
-        let r0 = rows.start;
+        let (n, r0) = (rows.len(), rows.start);
+        let put = |c, r, v| put(c, r0 + r, v);
         // SAFETY: `packed.gemm` exists only on the AVX-512 VNNI path, which `matmul`
         // checked this CPU supports.
         unsafe {
-            super::gemm::q4k(w.blocks::<BlockQ4K>(rows), n, p, x.rows, |c, r, v| {
-                put(c, r0 + r, v)
-            })
-        };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if w.format == Format::Q6K
-        && let Some(p) = &packed.gemm
-    {
-        let n = rows.len();
-        let r0 = rows.start;
-        // SAFETY: as for Q4_K above.
-        unsafe {
-            super::gemm::q6k(w.blocks::<BlockQ6K>(rows), n, p, x.rows, |c, r, v| {
-                put(c, r0 + r, v)
-            })
+            match w.format {
+                Format::Q4K => super::gemm::q4k(w.blocks::<BlockQ4K>(rows), n, p, x.rows, put),
+                _ => super::gemm::q6k(w.blocks::<BlockQ6K>(rows), n, p, x.rows, put),
+            }
         };
         return;
     }
