@@ -19,7 +19,7 @@ pub(super) fn f16x(b: [u8; 2]) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-fn hsum256(x: __m256) -> f32 {
+pub(super) fn hsum256(x: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x));
     hsum128(s)
 }

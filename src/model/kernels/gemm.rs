@@ -160,7 +160,7 @@ impl Unpacked for Band {
 /// A Q4_K block's 128 bytes of nibbles to its 256 values in order: per 32 bytes,
 /// the low nibbles are 32 values and the high nibbles the next 32.
 #[target_feature(enable = "avx2")]
-fn unpack_nibbles(qs: &[u8; QK_K / 2], out: &mut [u8]) {
+pub(super) fn unpack_nibbles(qs: &[u8; QK_K / 2], out: &mut [u8]) {
     assert!(out.len() >= QK_K);
     let m4 = _mm256_set1_epi8(0xF);
     for j in 0..4 {
@@ -361,7 +361,7 @@ impl Unpacked for Band6 {
 /// A Q6_K block's values (without the -32 offset) as bytes in order, as GGML's
 /// `dequantize_row_q6_K` lays them out.
 #[target_feature(enable = "avx2")]
-fn unpack_q6k(x: &BlockQ6K, out: &mut [u8]) {
+pub(super) fn unpack_q6k(x: &BlockQ6K, out: &mut [u8]) {
     assert!(out.len() >= QK_K);
     let m4 = _mm256_set1_epi8(0xF);
     let m3 = _mm256_set1_epi8(3);

@@ -213,8 +213,9 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
     outs
 }
 
-/// Activation rows from which Q4_K runs `gemm` rather than the row kernels: below
-/// it too many of a register's 16 lanes would be empty.
+/// Activation rows from which the K-quants run the tiled kernels (`gemm` on AVX-512
+/// VNNI, `gemm_avx2` on AVX2) rather than the row kernels: below it too many of
+/// `gemm`'s 16 lanes would be empty, and smaller batches keep the row kernels' bits.
 pub(super) const GEMM_MIN_ROWS: usize = 12;
 
 /// The most activation rows a matmul takes with each row's result the bits of that
@@ -282,6 +283,19 @@ fn tile(
             match w.format {
                 Format::Q4K => super::gemm::q4k(w.blocks::<BlockQ4K>(rows), n, p, x.rows, put),
                 _ => super::gemm::q6k(w.blocks::<BlockQ6K>(rows), n, p, x.rows, put),
+            }
+        };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if path == Path::Avx2 && x.rows >= GEMM_MIN_ROWS && w.format != Format::Q8_0 {
+        let (n, r0) = (rows.len(), rows.start);
+        let put = |c, r, v| put(c, r0 + r, v);
+        // SAFETY: `matmul` checked this CPU runs `path`, AVX2 with FMA and F16C.
+        unsafe {
+            match w.format {
+                Format::Q4K => super::gemm_avx2::q4k(w.blocks(rows), n, &x.q8k, x.rows, put),
+                _ => super::gemm_avx2::q6k(w.blocks(rows), n, &x.q8k, x.rows, put),
             }
         };
         return;

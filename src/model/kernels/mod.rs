@@ -14,6 +14,8 @@ mod blocks;
 pub mod dispatch;
 #[cfg(target_arch = "x86_64")]
 mod gemm;
+#[cfg(target_arch = "x86_64")]
+mod gemm_avx2;
 mod matmul;
 mod q4k;
 mod q6k;
