@@ -16,13 +16,14 @@
 
 use std::arch::x86_64::*;
 
-use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K, f16_le, unpack_scales_mins};
+use super::avx2::{f16x, f16x2};
+use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K, unpack_scales_mins};
 
 /// Activation rows per register.
 pub const LANES: usize = 16;
 
-/// Weight rows that share each activation load.
-const BAND: usize = 8;
+/// Weight rows that share each activation load: a work unit of `matmul`.
+const BAND: usize = super::matmul::TILE;
 
 #[repr(C, align(64))]
 #[derive(Clone, Copy)]
@@ -151,8 +152,8 @@ impl Unpacked for Band {
             for p in 0..4 {
                 self.mn[i * 4 + p] = mn[2 * p] as i32 | (mn[2 * p + 1] as i32) << 16;
             }
-            self.d[i] = f16_le(x.d);
-            self.dmin[i] = f16_le(x.dmin);
+            // SAFETY: as above. F16C: the software conversion was half of `fill`.
+            (self.d[i], self.dmin[i]) = unsafe { f16x2([x.d[0], x.d[1], x.dmin[0], x.dmin[1]]) };
         }
     }
 }
@@ -194,8 +195,8 @@ trait Unpacked: Sized + 'static {
     fn scratch() -> &'static std::thread::LocalKey<std::cell::Cell<Option<Self>>>;
 }
 
-/// `w` (`rows` weight rows of `per_row` blocks) against every activation row of `x`;
-/// `put(c, r, value)` with `r` counted from the first row of `w`.
+/// `w` (`rows` ≤ [`BAND`] weight rows of `per_row` blocks) against every activation
+/// row of `x`; `put(c, values)` with activation row `c`'s results for the rows.
 ///
 /// # Safety
 /// The CPU must support AVX-512F/BW/VL/VNNI, AVX2, FMA and F16C.
@@ -204,27 +205,24 @@ unsafe fn run<B: Unpacked>(
     rows: usize,
     x: &Packed,
     n_act: usize,
-    put: impl Fn(usize, usize, f32),
+    put: impl Fn(usize, &[f32]),
 ) {
     let per_row = x.per_row;
+    assert!(rows <= BAND, "a band of weight rows");
     assert_eq!(w.len(), rows * per_row, "weight rows");
     assert!(x.groups() * LANES >= n_act, "packed activations");
     let mut band = B::scratch()
         .take()
         .filter(|b| b.per_row() == per_row)
         .unwrap_or_else(|| B::new(per_row));
-    for r0 in (0..rows).step_by(BAND) {
-        let n = BAND.min(rows - r0);
-        band.fill(&w[r0 * per_row..(r0 + n) * per_row]);
-        for g in 0..n_act.div_ceil(LANES) {
-            let mut out = [F32x16::default(); BAND];
-            // SAFETY: the caller's promise.
-            unsafe { band.group(x, g, &mut out) };
-            for (t, o) in out.iter().enumerate().take(n) {
-                for c in 0..LANES.min(n_act - g * LANES) {
-                    put(g * LANES + c, r0 + t, o.0[c]);
-                }
-            }
+    band.fill(w);
+    for g in 0..n_act.div_ceil(LANES) {
+        let mut out = [F32x16::default(); BAND];
+        // SAFETY: the caller's promise.
+        unsafe { band.group(x, g, &mut out) };
+        for c in 0..LANES.min(n_act - g * LANES) {
+            let v: [f32; BAND] = std::array::from_fn(|t| out[t].0[c]);
+            put(g * LANES + c, &v[..rows]);
         }
     }
     B::scratch().set(Some(band));
@@ -239,7 +237,7 @@ pub unsafe fn q4k(
     rows: usize,
     x: &Packed,
     n_act: usize,
-    put: impl Fn(usize, usize, f32),
+    put: impl Fn(usize, &[f32]),
 ) {
     // SAFETY: the caller's promise.
     unsafe { run::<Band>(w, rows, x, n_act, put) }
@@ -353,7 +351,8 @@ impl Unpacked for Band6 {
             for (dst, &v) in self.sc[i * 16..i * 16 + 16].iter_mut().zip(&x.scales) {
                 *dst = v as i32;
             }
-            self.d[i] = f16_le(x.d);
+            // SAFETY: as above.
+            self.d[i] = unsafe { f16x(x.d) };
         }
     }
 }
@@ -404,7 +403,7 @@ pub unsafe fn q6k(
     rows: usize,
     x: &Packed,
     n_act: usize,
-    put: impl Fn(usize, usize, f32),
+    put: impl Fn(usize, &[f32]),
 ) {
     // SAFETY: the caller's promise.
     unsafe { run::<Band6>(w, rows, x, n_act, put) }

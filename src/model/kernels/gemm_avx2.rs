@@ -15,11 +15,12 @@
 
 use std::arch::x86_64::*;
 
-use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K, f16_le, unpack_scales_mins};
+use super::avx2::{f16x, f16x2};
+use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K, unpack_scales_mins};
 use super::gemm::{unpack_nibbles, unpack_q6k};
 
 /// Weight rows unpacked at once: a work unit of `matmul`.
-const BAND: usize = 8;
+const BAND: usize = super::matmul::TILE;
 /// Activation rows per tile, against one weight row. Measured on Zen 4 (Q4_K and
 /// Q6_K prefill shapes, 128 rows, one thread), weight rows × activation rows: 1×4
 /// ran at 55-63 GMAC/s; 2×2, 2×3, 1×5 and 1×6 at 47-54; 2×4 spilled registers
@@ -78,8 +79,7 @@ impl Band {
             for (dst, &v) in self.extra[i].0.iter_mut().zip(&mn) {
                 *dst = v as i16;
             }
-            self.d[i] = f16_le(x.d);
-            self.dmin[i] = f16_le(x.dmin);
+            (self.d[i], self.dmin[i]) = f16x2([x.d[0], x.d[1], x.dmin[0], x.dmin[1]]);
         }
     }
 
@@ -97,7 +97,7 @@ impl Band {
             for (dst, &v) in self.extra[i].0.iter_mut().zip(&x.scales) {
                 *dst = v as i16;
             }
-            self.d[i] = f16_le(x.d);
+            self.d[i] = f16x(x.d);
         }
     }
 }
@@ -108,7 +108,8 @@ thread_local! {
 }
 
 /// Q4_K weights (`rows` ≤ 8 rows of `per_row` blocks) against the `n_act` Q8_K
-/// activation rows of `a`; `put(c, r, value)`.
+/// activation rows of `a`; `put(c, values)` with activation row `c`'s results for
+/// the rows.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
@@ -117,7 +118,7 @@ pub unsafe fn q4k(
     rows: usize,
     a: &[BlockQ8K],
     n_act: usize,
-    put: impl Fn(usize, usize, f32),
+    put: impl Fn(usize, &[f32]),
 ) {
     // SAFETY: the caller's promise.
     unsafe { run::<false, _>(w, rows, a, n_act, |b, w| b.fill_q4k(w), put) }
@@ -132,7 +133,7 @@ pub unsafe fn q6k(
     rows: usize,
     a: &[BlockQ8K],
     n_act: usize,
-    put: impl Fn(usize, usize, f32),
+    put: impl Fn(usize, &[f32]),
 ) {
     // SAFETY: the caller's promise.
     unsafe { run::<true, _>(w, rows, a, n_act, |b, w| b.fill_q6k(w), put) }
@@ -146,7 +147,7 @@ fn run<const Q6: bool, W>(
     a: &[BlockQ8K],
     n_act: usize,
     fill: impl Fn(&mut Band, &[W]),
-    put: impl Fn(usize, usize, f32),
+    put: impl Fn(usize, &[f32]),
 ) {
     assert!(rows <= BAND && rows > 0, "a band of weight rows");
     let per_row = w.len() / rows;
@@ -161,6 +162,7 @@ fn run<const Q6: bool, W>(
     while c0 < n_act {
         let n = C.min(n_act - c0);
         let a = &a[c0 * per_row..(c0 + n) * per_row];
+        let mut res = [[0f32; BAND]; C];
         for t in 0..rows {
             let mut out = [0f32; C];
             match n {
@@ -169,9 +171,12 @@ fn run<const Q6: bool, W>(
                 3 => tile::<Q6, 3>(&band, t, a, &mut out),
                 _ => tile::<Q6, C>(&band, t, a, &mut out),
             }
-            for (c, &v) in out.iter().enumerate().take(n) {
-                put(c0 + c, t, v);
+            for (r, &v) in res.iter_mut().zip(&out) {
+                r[t] = v;
             }
+        }
+        for (c, r) in res[..n].iter().enumerate() {
+            put(c0 + c, &r[..rows]);
         }
         c0 += n;
     }

@@ -151,7 +151,7 @@ impl Activations {
 
 /// Weight rows one work unit covers: enough to amortise taking a unit, few enough
 /// that two threads share a small matrix (k and v have 256 rows) evenly.
-const TILE: usize = 8;
+pub(super) const TILE: usize = 8;
 
 /// The output buffers, written by several threads at once.
 struct Outputs(Vec<(*mut f32, usize)>);
@@ -161,15 +161,16 @@ struct Outputs(Vec<(*mut f32, usize)>);
 unsafe impl Sync for Outputs {}
 
 impl Outputs {
-    /// Stores `v` at index `i` of buffer `m`.
+    /// Stores `v` from index `i` of buffer `m` on: a tile's results for one
+    /// activation row at once, one bounds check per run rather than per element.
     ///
     /// # Safety
-    /// No other thread may write or read that element during the call.
-    unsafe fn write(&self, m: usize, i: usize, v: f32) {
+    /// No other thread may write or read those elements during the call.
+    unsafe fn write(&self, m: usize, i: usize, v: &[f32]) {
         let (ptr, len) = self.0[m];
-        assert!(i < len);
+        assert!(i + v.len() <= len);
         // SAFETY: in bounds (checked above); exclusivity is the caller's promise.
-        unsafe { *ptr.add(i) = v };
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), ptr.add(i), v.len()) };
     }
 }
 
@@ -202,10 +203,11 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
             let w = &ws[m];
             let r0 = (u - starts[m]) * TILE;
             let rows = r0..(r0 + TILE).min(w.rows);
-            tile(w, rows, x, &packed, path, |c, r, v| {
+            let r0 = rows.start;
+            tile(w, rows, x, &packed, path, |c, v| {
                 // SAFETY: unit `u` alone covers weight rows `rows` of matrix `m`, and
-                // element (c, r) of output `m` belongs to row r.
-                unsafe { ptrs.write(m, c * w.rows + r, v) }
+                // elements (c, r) of output `m` belong to row r.
+                unsafe { ptrs.write(m, c * w.rows + r0, v) }
             });
         }
     };
@@ -261,22 +263,23 @@ impl Packed {
     }
 }
 
-/// Weight rows `rows` of `w` against every activation row; `put(c, r, value)`.
+/// Weight rows `rows` (at most [`TILE`]) of `w` against every activation row;
+/// `put(c, values)` with activation row `c`'s results for `rows`, in order.
 fn tile(
     w: &QMatrix,
     rows: Range<usize>,
     x: &Activations,
     packed: &Packed,
     path: Path,
-    put: impl Fn(usize, usize, f32),
+    put: impl Fn(usize, &[f32]),
 ) {
     assert_eq!(w.cols, x.cols, "matmul shapes");
+    assert!(rows.len() <= TILE, "a tile of weight rows");
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = &packed.gemm
         && w.format != Format::Q8_0
     {
-        let (n, r0) = (rows.len(), rows.start);
-        let put = |c, r, v| put(c, r0 + r, v);
+        let n = rows.len();
         // SAFETY: `packed.gemm` exists only on the AVX-512 VNNI path, which `matmul`
         // checked this CPU supports.
         unsafe {
@@ -289,8 +292,7 @@ fn tile(
     }
     #[cfg(target_arch = "x86_64")]
     if path == Path::Avx2 && x.rows >= GEMM_MIN_ROWS && w.format != Format::Q8_0 {
-        let (n, r0) = (rows.len(), rows.start);
-        let put = |c, r, v| put(c, r0 + r, v);
+        let n = rows.len();
         // SAFETY: `matmul` checked this CPU runs `path`, AVX2 with FMA and F16C.
         unsafe {
             match w.format {
@@ -325,21 +327,25 @@ fn tile_of<W: RowKernel>(
     groups: &[Q8KGroup],
     n_act: usize,
     path: Path,
-    put: impl Fn(usize, usize, f32),
+    put: impl Fn(usize, &[f32]),
 ) {
     let blocks = w.blocks::<W>(rows.clone());
     let per_row = w.cols / W::VALUES;
     for c0 in (0..n_act).step_by(MAX_ROWS) {
         let n = MAX_ROWS.min(n_act - c0);
         let mut tmp = [0f32; MAX_ROWS];
+        let mut out = [[0f32; TILE]; MAX_ROWS];
         // Groups start at multiples of MAX_ROWS, as `c0` does.
         let g = groups.get(c0 / MAX_ROWS * per_row..).unwrap_or(&[]);
-        for (i, r) in rows.clone().enumerate() {
+        for i in 0..rows.len() {
             let wr = &blocks[i * per_row..(i + 1) * per_row];
             W::rows(path, wr, &a[c0 * per_row..], g, per_row, &mut tmp[..n]);
-            for (k, &v) in tmp[..n].iter().enumerate() {
-                put(c0 + k, r, v);
+            for (o, &v) in out.iter_mut().zip(&tmp[..n]) {
+                o[i] = v;
             }
+        }
+        for (k, o) in out[..n].iter().enumerate() {
+            put(c0 + k, &o[..rows.len()]);
         }
     }
 }

@@ -392,7 +392,7 @@ fn kernel_timings() {
     for (name, format, rows, cols) in shapes {
         let data = random_matrix(&mut rng, format, rows, cols);
         let w = QMatrix::new(format, &data, rows, cols).expect("shape");
-        for n_act in [1, 4, 31, 128] {
+        for n_act in [1, 4, 16, 31, 128] {
             let x = random_vec(&mut rng, n_act * cols);
             for path in supported_paths() {
                 // The fastest of several: the run least disturbed by other work.
