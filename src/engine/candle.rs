@@ -205,20 +205,43 @@ impl CandleBackend {
         self.returned.notify_one();
     }
 
-    /// Evaluates `tokens` in fixed-size chunks counted from their first token.
+    /// Evaluates `tokens` in fixed-size chunks counted from their first token; the
+    /// logits after the last one (`None` for no tokens).
     fn prefill(
         session: &mut Session,
         tokens: &[u32],
         cancel: &CancelToken,
     ) -> Result<Option<candle_core::Tensor>, EngineError> {
-        let mut logits = None;
-        for chunk in tokens.chunks(prefill_chunk().max(1)) {
+        Self::chunked(session, tokens, cancel, true)
+    }
+
+    /// [`Self::prefill`] without logits: a prefix the request continues.
+    fn extend(
+        session: &mut Session,
+        tokens: &[u32],
+        cancel: &CancelToken,
+    ) -> Result<(), EngineError> {
+        Self::chunked(session, tokens, cancel, false).map(drop)
+    }
+
+    /// Only the last chunk of a prompt that needs logits runs the output head.
+    fn chunked(
+        session: &mut Session,
+        tokens: &[u32],
+        cancel: &CancelToken,
+        logits: bool,
+    ) -> Result<Option<candle_core::Tensor>, EngineError> {
+        let n = tokens.len().div_ceil(prefill_chunk().max(1));
+        for (i, chunk) in tokens.chunks(prefill_chunk().max(1)).enumerate() {
             if cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            logits = Some(session.forward(chunk)?);
+            if logits && i + 1 == n {
+                return Ok(Some(session.forward(chunk)?));
+            }
+            session.extend(chunk)?;
         }
-        Ok(logits)
+        Ok(None)
     }
 
     /// Makes the session hold exactly `preamble` followed by `context`, reusing what it
@@ -246,7 +269,7 @@ impl CandleBackend {
             self.fill_preamble(session, preamble, cancel)?;
             0
         };
-        Self::prefill(session, context, cancel)?;
+        Self::extend(session, context, cancel)?;
         Ok(reused)
     }
 
@@ -266,7 +289,7 @@ impl CandleBackend {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(());
         }
-        Self::prefill(session, preamble, cancel)?;
+        Self::extend(session, preamble, cancel)?;
         if let Some(store) = &self.store {
             store.save(session);
         }

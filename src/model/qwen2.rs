@@ -302,7 +302,17 @@ impl Session {
     /// Evaluates `tokens` after the cached ones and returns the logits that predict the
     /// next token, as a `(vocab,)` f32 tensor.
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
-        self.forward_rows(tokens, false)?.flatten_all()
+        match self.forward_rows(tokens, Rows::Last)? {
+            Some(t) => t.flatten_all(),
+            None => candle_core::bail!("no logits from the forward pass"),
+        }
+    }
+
+    /// Evaluates `tokens` into the cache without logits: a prompt chunk whose next
+    /// token nobody samples (a cached prefix, the chunks before a prompt's last)
+    /// skips the output head, a 151936-row matrix read for one row.
+    pub fn extend(&mut self, tokens: &[u32]) -> Result<()> {
+        self.forward_rows(tokens, Rows::None).map(drop)
     }
 
     /// Evaluates `tokens` after the cached ones and returns the logits after each of
@@ -311,12 +321,16 @@ impl Session {
     /// stood at that row, so row `i` has the bits `forward` gives when the tokens are
     /// fed one at a time (the matrix kernels already compute rows independently).
     pub fn forward_each(&mut self, tokens: &[u32]) -> Result<Tensor> {
-        self.forward_rows(tokens, true)?.squeeze(0)
+        match self.forward_rows(tokens, Rows::Each)? {
+            Some(t) => t.squeeze(0),
+            None => candle_core::bail!("no logits from the forward pass"),
+        }
     }
 
-    /// The forward pass; `each`: logits for every position (else the last one only),
-    /// with attention computed row by row as in one-token decoding.
-    fn forward_rows(&mut self, tokens: &[u32], each: bool) -> Result<Tensor> {
+    /// The forward pass, with the logits `rows` asks for; with [`Rows::Each`]
+    /// attention is computed row by row as in one-token decoding.
+    fn forward_rows(&mut self, tokens: &[u32], rows: Rows) -> Result<Option<Tensor>> {
+        let each = rows == Rows::Each;
         let w = self.weights.clone();
         let cfg = &w.cfg;
         let seq = tokens.len();
@@ -397,10 +411,22 @@ impl Session {
             x = (x + layer.w_down.forward(&act)?)?;
         }
         self.tokens.extend_from_slice(tokens);
-        let rows = if each { x } else { x.narrow(1, seq - 1, 1)? };
-        let rows = candle_nn::ops::rms_norm(&rows, &w.norm, cfg.rms_eps)?;
-        w.output.forward(&rows)?.to_dtype(DType::F32)
+        let x = match rows {
+            Rows::None => return Ok(None),
+            Rows::Last => x.narrow(1, seq - 1, 1)?,
+            Rows::Each => x,
+        };
+        let x = candle_nn::ops::rms_norm(&x, &w.norm, cfg.rms_eps)?;
+        w.output.forward(&x)?.to_dtype(DType::F32).map(Some)
     }
+}
+
+/// Which positions of a forward pass get logits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    None,
+    Last,
+    Each,
 }
 
 /// Attention of each of `q`'s rows `(1, n_head, seq, head_dim)` over the cache `k`, `v`

@@ -55,6 +55,25 @@ fn logits_after_rollback_equal_a_fresh_prefill() {
     assert!(delta < 1e-4, "max |Δ| = {delta}");
 }
 
+/// A prefix evaluated without logits leaves the cache as a full forward does: the
+/// request after it gets the same bits.
+#[test]
+fn extending_without_logits_fills_the_same_cache() {
+    let (_dir, m) = tiny_model();
+    let (prefix, request) = ([3u32, 1, 4, 1, 5, 9, 2, 6], [5u32, 3, 5]);
+    let mut a = Session::new(m.weights.clone());
+    a.forward(&prefix).expect("forward");
+    let mut b = Session::new(m.weights.clone());
+    b.extend(&prefix).expect("extend");
+    assert_eq!(b.tokens(), &prefix[..]);
+    let (la, lb) = (a.forward(&request), b.forward(&request));
+    let (la, lb) = (la.expect("a"), lb.expect("b"));
+    assert_eq!(
+        la.to_vec1::<f32>().expect("a"),
+        lb.to_vec1::<f32>().expect("b")
+    );
+}
+
 #[test]
 fn sessions_share_weights_but_not_caches() {
     let (_dir, m) = tiny_model();

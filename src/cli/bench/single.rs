@@ -45,17 +45,23 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     crate::outln!("huge pages      {settle:>8.0} ms more after warm-up (in the background)");
 
     // Prefill of a 300-token and a 40-token prompt on fresh sessions (llama-bench's
-    // pp300 and pp40).
+    // pp300 and pp40: logits for the last token only).
     let text = prompt::preamble().render().repeat(2);
     let ids: Vec<u32> = backend.tokenizer().encode(&text)?;
     for n in [300, 40] {
         let ids = &ids[..n.min(ids.len())];
         let mut session = Session::new(backend.weights().clone());
         let t = Instant::now();
-        for chunk in ids.chunks(crate::engine::candle::prefill_chunk().max(1)) {
-            session
-                .forward(chunk)
-                .map_err(crate::model::ModelError::from)?;
+        let chunks: Vec<&[u32]> = ids
+            .chunks(crate::engine::candle::prefill_chunk().max(1))
+            .collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            if i + 1 == chunks.len() {
+                session.forward(chunk).map(drop)
+            } else {
+                session.extend(chunk)
+            }
+            .map_err(crate::model::ModelError::from)?;
         }
         let prefill = t.elapsed().as_secs_f64();
         tracing::debug!("rss after prefill: {:.0} MB", crate::daemon::rss_mb());
