@@ -216,6 +216,7 @@ unsafe fn run<B: Unpacked>(
         .filter(|b| b.per_row() == per_row)
         .unwrap_or_else(|| B::new(per_row));
     band.fill(w);
+    prefetch_next(w);
     for g in 0..n_act.div_ceil(LANES) {
         let mut out = [F32x16::default(); BAND];
         // SAFETY: the caller's promise.
@@ -457,5 +458,18 @@ fn band_group6(band: &Band6, x: &Packed, g: usize, out: &mut [F32x16; BAND]) {
     for t in 0..BAND {
         // SAFETY: aligned 64-byte destination.
         unsafe { _mm512_store_ps(out[t].0.as_mut_ptr(), acc[t]) };
+    }
+}
+
+/// Asks for the weights after `w` (the next band of the same matrix, which the same
+/// thread usually takes next) while this band computes: the hardware prefetcher
+/// alone left `fill` waiting on memory. A prefetch never faults, so addresses past
+/// the matrix's end are harmless.
+pub(super) fn prefetch_next<T>(w: &[T]) {
+    let bytes = std::mem::size_of_val(w);
+    let next = w.as_ptr().cast::<i8>().wrapping_add(bytes);
+    for off in (0..bytes).step_by(64) {
+        // SAFETY: prefetching reads nothing architecturally and cannot fault.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(off)) };
     }
 }

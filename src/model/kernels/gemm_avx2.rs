@@ -158,6 +158,7 @@ fn run<const Q6: bool, W>(
         .filter(|b| b.per_row == per_row)
         .unwrap_or_else(|| Band::new(per_row));
     fill(&mut band, w);
+    super::gemm::prefetch_next(w);
     let mut c0 = 0;
     while c0 < n_act {
         let n = C.min(n_act - c0);
