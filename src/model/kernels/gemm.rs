@@ -22,8 +22,8 @@ use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K, unpack_scales_mins};
 /// Activation rows per register.
 pub const LANES: usize = 16;
 
-/// Weight rows that share each activation load: a work unit of `matmul`.
-const BAND: usize = super::matmul::TILE;
+/// Weight rows that share each activation load.
+const BAND: usize = 8;
 
 #[repr(C, align(64))]
 #[derive(Clone, Copy)]
@@ -195,8 +195,9 @@ trait Unpacked: Sized + 'static {
     fn scratch() -> &'static std::thread::LocalKey<std::cell::Cell<Option<Self>>>;
 }
 
-/// `w` (`rows` ≤ [`BAND`] weight rows of `per_row` blocks) against every activation
-/// row of `x`; `put(c, values)` with activation row `c`'s results for the rows.
+/// `w` (`rows` weight rows of `per_row` blocks, a band at a time) against every
+/// activation row of `x`; `put(c, values)` with activation row `c`'s results for
+/// all the rows, once each.
 ///
 /// # Safety
 /// The CPU must support AVX-512F/BW/VL/VNNI, AVX2, FMA and F16C.
@@ -208,23 +209,32 @@ unsafe fn run<B: Unpacked>(
     put: impl Fn(usize, &[f32]),
 ) {
     let per_row = x.per_row;
-    assert!(rows <= BAND, "a band of weight rows");
     assert_eq!(w.len(), rows * per_row, "weight rows");
     assert!(x.groups() * LANES >= n_act, "packed activations");
     let mut band = B::scratch()
         .take()
         .filter(|b| b.per_row() == per_row)
         .unwrap_or_else(|| B::new(per_row));
-    band.fill(w);
-    prefetch_next(w);
-    for g in 0..n_act.div_ceil(LANES) {
-        let mut out = [F32x16::default(); BAND];
-        // SAFETY: the caller's promise.
-        unsafe { band.group(x, g, &mut out) };
-        for c in 0..LANES.min(n_act - g * LANES) {
-            let v: [f32; BAND] = std::array::from_fn(|t| out[t].0[c]);
-            put(g * LANES + c, &v[..rows]);
+    let mut res = vec![0f32; n_act * rows];
+    for r0 in (0..rows).step_by(BAND) {
+        let n = BAND.min(rows - r0);
+        let wb = &w[r0 * per_row..(r0 + n) * per_row];
+        band.fill(wb);
+        prefetch_next(wb);
+        for g in 0..n_act.div_ceil(LANES) {
+            let mut out = [F32x16::default(); BAND];
+            // SAFETY: the caller's promise.
+            unsafe { band.group(x, g, &mut out) };
+            for c in 0..LANES.min(n_act - g * LANES) {
+                let row = &mut res[(g * LANES + c) * rows + r0..][..n];
+                for (v, o) in row.iter_mut().zip(&out) {
+                    *v = o.0[c];
+                }
+            }
         }
+    }
+    for (c, row) in res.chunks_exact(rows).enumerate() {
+        put(c, row);
     }
     B::scratch().set(Some(band));
 }

@@ -19,8 +19,8 @@ use super::avx2::{f16x, f16x2};
 use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8K, QK_K, unpack_scales_mins};
 use super::gemm::{unpack_nibbles, unpack_q6k};
 
-/// Weight rows unpacked at once: a work unit of `matmul`.
-const BAND: usize = super::matmul::TILE;
+/// Weight rows unpacked at once.
+const BAND: usize = 8;
 /// Activation rows per tile, against one weight row. Measured on Zen 4 (Q4_K and
 /// Q6_K prefill shapes, 128 rows, one thread), weight rows × activation rows: 1×4
 /// ran at 55-63 GMAC/s; 2×2, 2×3, 1×5 and 1×6 at 47-54; 2×4 spilled registers
@@ -107,9 +107,9 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Option<Band>> = const { std::cell::Cell::new(None) };
 }
 
-/// Q4_K weights (`rows` ≤ 8 rows of `per_row` blocks) against the `n_act` Q8_K
-/// activation rows of `a`; `put(c, values)` with activation row `c`'s results for
-/// the rows.
+/// Q4_K weights (`rows` rows of `per_row` blocks, a band at a time) against the
+/// `n_act` Q8_K activation rows of `a`; `put(c, values)` with activation row `c`'s
+/// results for all the rows, once each.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
@@ -139,7 +139,7 @@ pub unsafe fn q6k(
     unsafe { run::<true, _>(w, rows, a, n_act, |b, w| b.fill_q6k(w), put) }
 }
 
-/// The driver of [`q4k`] and [`q6k`]: fills the band, then runs the tiles.
+/// The driver of [`q4k`] and [`q6k`]: fills each band, then runs its tiles.
 #[target_feature(enable = "avx2,fma,f16c")]
 fn run<const Q6: bool, W>(
     w: &[W],
@@ -149,7 +149,7 @@ fn run<const Q6: bool, W>(
     fill: impl Fn(&mut Band, &[W]),
     put: impl Fn(usize, &[f32]),
 ) {
-    assert!(rows <= BAND && rows > 0, "a band of weight rows");
+    assert!(rows > 0, "weight rows");
     let per_row = w.len() / rows;
     assert_eq!(w.len(), rows * per_row, "weight rows");
     assert!(a.len() >= n_act * per_row, "activation rows");
@@ -157,29 +157,33 @@ fn run<const Q6: bool, W>(
         .take()
         .filter(|b| b.per_row == per_row)
         .unwrap_or_else(|| Band::new(per_row));
-    fill(&mut band, w);
-    super::gemm::prefetch_next(w);
-    let mut c0 = 0;
-    while c0 < n_act {
-        let n = C.min(n_act - c0);
-        let a = &a[c0 * per_row..(c0 + n) * per_row];
-        let mut res = [[0f32; BAND]; C];
-        for t in 0..rows {
-            let mut out = [0f32; C];
-            match n {
-                1 => tile::<Q6, 1>(&band, t, a, &mut out),
-                2 => tile::<Q6, 2>(&band, t, a, &mut out),
-                3 => tile::<Q6, 3>(&band, t, a, &mut out),
-                _ => tile::<Q6, C>(&band, t, a, &mut out),
+    let mut res = vec![0f32; n_act * rows];
+    for r0 in (0..rows).step_by(BAND) {
+        let nr = BAND.min(rows - r0);
+        let wb = &w[r0 * per_row..(r0 + nr) * per_row];
+        fill(&mut band, wb);
+        super::gemm::prefetch_next(wb);
+        let mut c0 = 0;
+        while c0 < n_act {
+            let n = C.min(n_act - c0);
+            let a = &a[c0 * per_row..(c0 + n) * per_row];
+            for t in 0..nr {
+                let mut out = [0f32; C];
+                match n {
+                    1 => tile::<Q6, 1>(&band, t, a, &mut out),
+                    2 => tile::<Q6, 2>(&band, t, a, &mut out),
+                    3 => tile::<Q6, 3>(&band, t, a, &mut out),
+                    _ => tile::<Q6, C>(&band, t, a, &mut out),
+                }
+                for (c, &v) in out[..n].iter().enumerate() {
+                    res[(c0 + c) * rows + r0 + t] = v;
+                }
             }
-            for (r, &v) in res.iter_mut().zip(&out) {
-                r[t] = v;
-            }
+            c0 += n;
         }
-        for (c, r) in res[..n].iter().enumerate() {
-            put(c0 + c, &r[..rows]);
-        }
-        c0 += n;
+    }
+    for (c, row) in res.chunks_exact(rows).enumerate() {
+        put(c, row);
     }
     SCRATCH.set(Some(band));
 }

@@ -149,9 +149,16 @@ impl Activations {
     }
 }
 
-/// Weight rows one work unit covers: enough to amortise taking a unit, few enough
-/// that two threads share a small matrix (k and v have 256 rows) evenly.
+/// Weight rows one work unit of the row kernels covers: enough to amortise taking a
+/// unit, few enough that two threads share a small matrix (k and v have 256 rows)
+/// evenly.
 pub(super) const TILE: usize = 8;
+
+/// Weight rows one work unit of the tiled kernels covers, in bands of 8: each
+/// activation row's results then leave as whole cache lines, one run per unit. With
+/// units of 8 rows the scattered 32-byte writes into the outputs (a page apart for
+/// the wide matrices) cost 8 % of a one-thread prefill.
+pub(super) const GEMM_TILE: usize = 64;
 
 /// The output buffers, written by several threads at once.
 struct Outputs(Vec<(*mut f32, usize)>);
@@ -187,22 +194,33 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
     let packed = Packed::new(ws, x, path);
     let mut outs: Vec<Vec<f32>> = ws.iter().map(|w| vec![0f32; x.rows * w.rows]).collect();
     let ptrs = Outputs(outs.iter_mut().map(|o| (o.as_mut_ptr(), o.len())).collect());
-    // Units: TILE-row slices of each matrix in turn.
+    // Units: slices of each matrix in turn, of `unit` rows.
+    let unit: Vec<usize> = ws
+        .iter()
+        .map(|w| {
+            if tiled(w, x, &packed, path) {
+                GEMM_TILE
+            } else {
+                TILE
+            }
+        })
+        .collect();
     let starts: Vec<usize> = ws
         .iter()
-        .scan(0, |n, w| {
+        .zip(&unit)
+        .scan(0, |n, (w, u)| {
             let s = *n;
-            *n += w.rows.div_ceil(TILE);
+            *n += w.rows.div_ceil(*u);
             Some(s)
         })
         .collect();
-    let units = ws.iter().map(|w| w.rows.div_ceil(TILE)).sum();
+    let units = ws.iter().zip(&unit).map(|(w, u)| w.rows.div_ceil(*u)).sum();
     let run = |range: Range<usize>| {
         for u in range {
             let m = starts.partition_point(|&s| s <= u) - 1;
             let w = &ws[m];
-            let r0 = (u - starts[m]) * TILE;
-            let rows = r0..(r0 + TILE).min(w.rows);
+            let r0 = (u - starts[m]) * unit[m];
+            let rows = r0..(r0 + unit[m]).min(w.rows);
             let r0 = rows.start;
             tile(w, rows, x, &packed, path, |c, v| {
                 // SAFETY: unit `u` alone covers weight rows `rows` of matrix `m`, and
@@ -263,8 +281,24 @@ impl Packed {
     }
 }
 
-/// Weight rows `rows` (at most [`TILE`]) of `w` against every activation row;
-/// `put(c, values)` with activation row `c`'s results for `rows`, in order.
+/// Whether `w` runs on a tiled kernel (`gemm`, `gemm_avx2`) rather than the row
+/// kernels.
+fn tiled(w: &QMatrix, x: &Activations, packed: &Packed, path: Path) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        w.format != Format::Q8_0
+            && (packed.gemm.is_some() || (path == Path::Avx2 && x.rows >= GEMM_MIN_ROWS))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (w, x, packed, path);
+        false
+    }
+}
+
+/// Weight rows `rows` (at most [`GEMM_TILE`] on the tiled kernels, [`TILE`] on the
+/// row kernels) of `w` against every activation row; `put(c, values)` with
+/// activation row `c`'s results for `rows`, in order.
 fn tile(
     w: &QMatrix,
     rows: Range<usize>,
@@ -274,7 +308,6 @@ fn tile(
     put: impl Fn(usize, &[f32]),
 ) {
     assert_eq!(w.cols, x.cols, "matmul shapes");
-    assert!(rows.len() <= TILE, "a tile of weight rows");
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = &packed.gemm
         && w.format != Format::Q8_0
@@ -291,7 +324,7 @@ fn tile(
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if path == Path::Avx2 && x.rows >= GEMM_MIN_ROWS && w.format != Format::Q8_0 {
+    if tiled(w, x, packed, path) {
         let n = rows.len();
         // SAFETY: `matmul` checked this CPU runs `path`, AVX2 with FMA and F16C.
         unsafe {
@@ -304,6 +337,7 @@ fn tile(
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = packed;
+    assert!(rows.len() <= TILE, "a tile of weight rows");
     match w.format {
         Format::Q4K => {
             let a = if packed.q4k_order.is_empty() {
