@@ -176,8 +176,20 @@ impl Outputs {
     unsafe fn write(&self, m: usize, i: usize, v: &[f32]) {
         let (ptr, len) = self.0[m];
         assert!(i + v.len() <= len);
-        // SAFETY: in bounds (checked above); exclusivity is the caller's promise.
-        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), ptr.add(i), v.len()) };
+        // Eight at a time as fixed-size stores, the rest one by one (`black_box`
+        // keeps that loop from becoming a call to `memmove`, as a copy of unknown
+        // length does: decoding writes one value at a time).
+        let mut chunks = v.chunks_exact(8);
+        for (k, c) in chunks.by_ref().enumerate() {
+            let c: [f32; 8] = c.try_into().expect("chunks of 8");
+            // SAFETY: in bounds (checked above); exclusivity is the caller's promise.
+            unsafe { ptr.add(i + 8 * k).cast::<[f32; 8]>().write_unaligned(c) };
+        }
+        let done = v.len() - chunks.remainder().len();
+        for (k, x) in chunks.remainder().iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { ptr.add(i + done + k).write(std::hint::black_box(*x)) };
+        }
     }
 }
 
@@ -222,10 +234,10 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
             let r0 = (u - starts[m]) * unit[m];
             let rows = r0..(r0 + unit[m]).min(w.rows);
             let r0 = rows.start;
-            tile(w, rows, x, &packed, path, |c, v| {
+            tile(w, rows, x, &packed, path, |c, r, v| {
                 // SAFETY: unit `u` alone covers weight rows `rows` of matrix `m`, and
                 // elements (c, r) of output `m` belong to row r.
-                unsafe { ptrs.write(m, c * w.rows + r0, v) }
+                unsafe { ptrs.write(m, c * w.rows + r0 + r, v) }
             });
         }
     };
@@ -298,14 +310,14 @@ fn tiled(w: &QMatrix, x: &Activations, packed: &Packed, path: Path) -> bool {
 
 /// Weight rows `rows` (at most [`GEMM_TILE`] on the tiled kernels, [`TILE`] on the
 /// row kernels) of `w` against every activation row; `put(c, values)` with
-/// activation row `c`'s results for `rows`, in order.
+/// activation row `c`'s results for `rows` from the `r`-th on, in order.
 fn tile(
     w: &QMatrix,
     rows: Range<usize>,
     x: &Activations,
     packed: &Packed,
     path: Path,
-    put: impl Fn(usize, &[f32]),
+    put: impl Fn(usize, usize, &[f32]),
 ) {
     assert_eq!(w.cols, x.cols, "matmul shapes");
     #[cfg(target_arch = "x86_64")]
@@ -313,6 +325,7 @@ fn tile(
         && w.format != Format::Q8_0
     {
         let n = rows.len();
+        let put = |c, v: &[f32]| put(c, 0, v);
         // SAFETY: `packed.gemm` exists only on the AVX-512 VNNI path, which `matmul`
         // checked this CPU supports.
         unsafe {
@@ -326,6 +339,7 @@ fn tile(
     #[cfg(target_arch = "x86_64")]
     if tiled(w, x, packed, path) {
         let n = rows.len();
+        let put = |c, v: &[f32]| put(c, 0, v);
         // SAFETY: `matmul` checked this CPU runs `path`, AVX2 with FMA and F16C.
         unsafe {
             match w.format {
@@ -361,25 +375,21 @@ fn tile_of<W: RowKernel>(
     groups: &[Q8KGroup],
     n_act: usize,
     path: Path,
-    put: impl Fn(usize, &[f32]),
+    put: impl Fn(usize, usize, &[f32]),
 ) {
     let blocks = w.blocks::<W>(rows.clone());
     let per_row = w.cols / W::VALUES;
     for c0 in (0..n_act).step_by(MAX_ROWS) {
         let n = MAX_ROWS.min(n_act - c0);
         let mut tmp = [0f32; MAX_ROWS];
-        let mut out = [[0f32; TILE]; MAX_ROWS];
         // Groups start at multiples of MAX_ROWS, as `c0` does.
         let g = groups.get(c0 / MAX_ROWS * per_row..).unwrap_or(&[]);
         for i in 0..rows.len() {
             let wr = &blocks[i * per_row..(i + 1) * per_row];
             W::rows(path, wr, &a[c0 * per_row..], g, per_row, &mut tmp[..n]);
-            for (o, &v) in out.iter_mut().zip(&tmp[..n]) {
-                o[i] = v;
+            for (k, v) in tmp[..n].iter().enumerate() {
+                put(c0 + k, i, std::slice::from_ref(v));
             }
-        }
-        for (k, o) in out[..n].iter().enumerate() {
-            put(c0 + k, &o[..rows.len()]);
         }
     }
 }
