@@ -207,7 +207,7 @@ impl CandleBackend {
 
     /// Evaluates `tokens` in fixed-size chunks counted from their first token; the
     /// logits after the last one (`None` for no tokens).
-    fn prefill(
+    pub(crate) fn prefill(
         session: &mut Session,
         tokens: &[u32],
         cancel: &CancelToken,

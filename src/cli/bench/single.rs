@@ -52,17 +52,7 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
         let ids = &ids[..n.min(ids.len())];
         let mut session = Session::new(backend.weights().clone());
         let t = Instant::now();
-        let chunks: Vec<&[u32]> = ids
-            .chunks(crate::engine::candle::prefill_chunk().max(1))
-            .collect();
-        for (i, chunk) in chunks.iter().enumerate() {
-            if i + 1 == chunks.len() {
-                session.forward(chunk).map(drop)
-            } else {
-                session.extend(chunk)
-            }
-            .map_err(crate::model::ModelError::from)?;
-        }
+        CandleBackend::prefill(&mut session, ids, &CancelToken::new())?;
         let prefill = t.elapsed().as_secs_f64();
         tracing::debug!("rss after prefill: {:.0} MB", crate::daemon::rss_mb());
         crate::outln!(
@@ -181,7 +171,6 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     Ok(exit::OK)
 }
 
-/// Peak resident memory of this process (VmHWM), in MB.
 /// Which matrix kernels ran and what the CPU offers: figures from machines of
 /// different kinds (or a forced path) are only comparable with this line beside them.
 fn kernels_line() -> String {

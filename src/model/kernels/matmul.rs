@@ -309,7 +309,7 @@ fn tiled(w: &QMatrix, x: &Activations, packed: &Packed, path: Path) -> bool {
 }
 
 /// Weight rows `rows` (at most [`GEMM_TILE`] on the tiled kernels, [`TILE`] on the
-/// row kernels) of `w` against every activation row; `put(c, values)` with
+/// row kernels) of `w` against every activation row; `put(c, r, values)` with
 /// activation row `c`'s results for `rows` from the `r`-th on, in order.
 fn tile(
     w: &QMatrix,
