@@ -398,6 +398,81 @@ pub fn q6k(w: &[BlockQ6K], a: &[BlockQ8K], g: &[Q8KGroup], stride: usize, out: &
     by_rows!(q6k_body, false, w, a, g, stride, out)
 }
 
+/// Defines `$name`: the weight rows of a tile (`out.len()` rows of `per_row`
+/// blocks, one after another) against one activation row, `$one` per weight row.
+/// Decoding's case: one call per tile rather than per weight row (1536 values),
+/// whose call, dispatch and hand-over cost 9 % of a token.
+macro_rules! one_row_tile {
+    ($name:ident, $features:literal, $block:ty, $act:ty, |$w:ident, $a:ident| $one:expr) => {
+        #[target_feature(enable = $features)]
+        pub fn $name(w: &[$block], per_row: usize, a: &[$act], out: &mut [f32]) {
+            let $a = &a[..per_row];
+            for (o, $w) in out.iter_mut().zip(w.chunks_exact(per_row)) {
+                *o = $one;
+            }
+        }
+    };
+}
+
+one_row_tile!(
+    q4k_vnni_one,
+    "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c",
+    BlockQ4K,
+    BlockQ8K,
+    |w, a| {
+        let mut o = [0f32];
+        q4k_one::<true>(w, a, &mut o);
+        o[0]
+    }
+);
+one_row_tile!(
+    q4k_one_row,
+    "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c",
+    BlockQ4K,
+    BlockQ8K,
+    |w, a| {
+        let mut o = [0f32];
+        q4k_one::<false>(w, a, &mut o);
+        o[0]
+    }
+);
+one_row_tile!(
+    q6k_vnni_one,
+    "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c",
+    BlockQ6K,
+    BlockQ8K,
+    |w, a| {
+        let mut o = [0f32];
+        q6k_body::<1, true>(w, a, &[], w.len(), &mut o);
+        o[0]
+    }
+);
+one_row_tile!(
+    q6k_one_row,
+    "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c",
+    BlockQ6K,
+    BlockQ8K,
+    |w, a| {
+        let mut o = [0f32];
+        q6k_body::<1, false>(w, a, &[], w.len(), &mut o);
+        o[0]
+    }
+);
+one_row_tile!(
+    q8_0_vnni_one,
+    "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c",
+    BlockQ8_0,
+    BlockQ8_0,
+    |w, a| q8_0_body::<true>(w, a)
+);
+one_row_tile!(
+    q8_0_one_row,
+    "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c",
+    BlockQ8_0,
+    BlockQ8_0,
+    |w, a| q8_0_body::<false>(w, a)
+);
+
 /// Q8_0 runs one activation row at a time (it is not in the shipped model).
 #[inline(always)]
 fn q8_0_rows<const VNNI: bool>(w: &[BlockQ8_0], a: &[BlockQ8_0], stride: usize, out: &mut [f32]) {

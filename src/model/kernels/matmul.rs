@@ -379,6 +379,13 @@ fn tile_of<W: RowKernel>(
 ) {
     let blocks = w.blocks::<W>(rows.clone());
     let per_row = w.cols / W::VALUES;
+    if n_act == 1 {
+        let mut out = [0f32; TILE];
+        let out = &mut out[..rows.len()];
+        W::one_row(path, blocks, per_row, a, out);
+        put(0, 0, out);
+        return;
+    }
     for c0 in (0..n_act).step_by(MAX_ROWS) {
         let n = MAX_ROWS.min(n_act - c0);
         let mut tmp = [0f32; MAX_ROWS];

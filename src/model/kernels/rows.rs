@@ -22,6 +22,11 @@ pub trait RowKernel: WeightBlock {
         stride: usize,
         out: &mut [f32],
     );
+
+    /// `out.len()` (≤ the row kernels' tile) weight rows of `per_row` blocks, one
+    /// after another in `w`, against the one activation row `a`: decoding. The same
+    /// bits as [`RowKernel::rows`] per weight row.
+    fn one_row(path: Path, w: &[Self], per_row: usize, a: &[Self::Act], out: &mut [f32]);
 }
 
 /// The row-at-a-time kernels' shared loop.
@@ -34,7 +39,8 @@ fn each<W, A>(w: &[W], a: &[A], stride: usize, out: &mut [f32], dot: impl Fn(&[W
 /// Implements [`RowKernel`]: `$vnni` and `$avx512` (in `avx512`) take several
 /// activation rows, `$avx2` (in `avx2`) and `$portable` one.
 macro_rules! row_kernel {
-    ($block:ty, $act:ty, $vnni:ident, $avx512:ident, $avx2:ident, $portable:path) => {
+    ($block:ty, $act:ty, $vnni:ident, $avx512:ident, $vnni_one:ident, $avx512_one:ident,
+     $avx2:ident, $portable:path) => {
         impl RowKernel for $block {
             type Act = $act;
 
@@ -65,10 +71,54 @@ macro_rules! row_kernel {
                     _ => each(w, a, stride, out, $portable),
                 }
             }
+
+            fn one_row(path: Path, w: &[Self], per_row: usize, a: &[$act], out: &mut [f32]) {
+                debug_assert!(w.len() == out.len() * per_row && a.len() >= per_row);
+                match path {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as in `rows`.
+                    Path::Avx512Vnni => unsafe { super::avx512::$vnni_one(w, per_row, a, out) },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as in `rows`.
+                    Path::Avx512 => unsafe { super::avx512::$avx512_one(w, per_row, a, out) },
+                    _ => {
+                        for (o, wr) in out.iter_mut().zip(w.chunks_exact(per_row)) {
+                            Self::rows(path, wr, a, &[], per_row, std::slice::from_mut(o));
+                        }
+                    }
+                }
+            }
         }
     };
 }
 
-row_kernel!(BlockQ4K, BlockQ8K, q4k_vnni, q4k, dot_q4k, q4k::dot);
-row_kernel!(BlockQ6K, BlockQ8K, q6k_vnni, q6k, dot_q6k, q6k::dot);
-row_kernel!(BlockQ8_0, BlockQ8_0, q8_0_vnni, q8_0, dot_q8_0, q8_0::dot);
+row_kernel!(
+    BlockQ4K,
+    BlockQ8K,
+    q4k_vnni,
+    q4k,
+    q4k_vnni_one,
+    q4k_one_row,
+    dot_q4k,
+    q4k::dot
+);
+row_kernel!(
+    BlockQ6K,
+    BlockQ8K,
+    q6k_vnni,
+    q6k,
+    q6k_vnni_one,
+    q6k_one_row,
+    dot_q6k,
+    q6k::dot
+);
+row_kernel!(
+    BlockQ8_0,
+    BlockQ8_0,
+    q8_0_vnni,
+    q8_0,
+    q8_0_vnni_one,
+    q8_0_one_row,
+    dot_q8_0,
+    q8_0::dot
+);
