@@ -31,11 +31,15 @@ pub struct BenchArgs {
     /// Measure `caro explain` (no model) as the explain key runs it: a fresh process
     #[arg(long)]
     pub explain: bool,
+    /// Runs of each prefill and decode test, reported as mean ± standard deviation
+    /// (llama-bench's -r)
+    #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repetitions: u32,
 }
 
 pub fn run(args: &BenchArgs, s: &Settings) -> Result<i32, CaroError> {
     if args.single {
-        return single::run(s);
+        return single::run(s, args.repetitions as usize);
     }
     if args.safety {
         crate::outln!("{}", crate::safety::bench_report());
@@ -51,7 +55,8 @@ pub fn run(args: &BenchArgs, s: &Settings) -> Result<i32, CaroError> {
     crate::outln!("caro bench · model {}", s.model.display());
     for t in &args.thread_counts {
         let status = Process::new(&exe)
-            .args(["bench", "--single", "--threads", &t.to_string(), "--model"])
+            .args(["bench", "--single", "--threads", &t.to_string()])
+            .args(["--repetitions", &args.repetitions.to_string(), "--model"])
             .arg(&s.model)
             .status()
             .map_err(|e| CaroError::Other(format!("cannot run the benchmark child: {e}")))?;

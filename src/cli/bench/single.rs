@@ -17,7 +17,18 @@ fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-pub fn run(s: &Settings) -> Result<i32, CaroError> {
+/// Mean and sample standard deviation of `xs`, as llama-bench reports its runs.
+fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if xs.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+pub fn run(s: &Settings, reps: usize) -> Result<i32, CaroError> {
     let t = Instant::now();
     let backend = CandleBackend::load(
         &s.model,
@@ -50,16 +61,19 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
     let ids: Vec<u32> = backend.tokenizer().encode(&text)?;
     for n in [300, 40] {
         let ids = &ids[..n.min(ids.len())];
-        let mut session = Session::new(backend.weights().clone());
-        let t = Instant::now();
-        CandleBackend::prefill(&mut session, ids, &CancelToken::new())?;
-        let prefill = t.elapsed().as_secs_f64();
+        let mut speeds = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let mut session = Session::new(backend.weights().clone());
+            let t = Instant::now();
+            CandleBackend::prefill(&mut session, ids, &CancelToken::new())?;
+            speeds.push(ids.len() as f64 / t.elapsed().as_secs_f64());
+        }
         tracing::debug!("rss after prefill: {:.0} MB", crate::daemon::rss_mb());
+        let (mean, sd) = mean_sd(&speeds);
         crate::outln!(
-            "prefill {:<3} tok {:>8.1} tok/s ({:.0} ms)",
+            "prefill {:<3} tok {mean:>8.1} ± {sd:.1} tok/s ({:.0} ms)",
             ids.len(),
-            ids.len() as f64 / prefill,
-            prefill * 1e3
+            ids.len() as f64 / mean * 1e3
         );
     }
 
@@ -107,14 +121,19 @@ pub fn run(s: &Settings) -> Result<i32, CaroError> {
             sampling: Sampling::default(),
             ignore_stop: true,
         };
-        let g = backend.generate(&req, &mut |_| {}, &cancel)?;
-        // The first sampled token comes from the prefill logits; 63 decode steps follow.
-        let steps = g.stats.generated_tokens.saturating_sub(1).max(1);
+        let mut speeds = Vec::with_capacity(reps);
+        let mut prompt_tokens = 0;
+        for _ in 0..reps {
+            let g = backend.generate(&req, &mut |_| {}, &cancel)?;
+            // The first sampled token comes from the prefill logits; 63 decode steps follow.
+            let steps = g.stats.generated_tokens.saturating_sub(1).max(1);
+            speeds.push(steps as f64 / (g.stats.decode_ms / 1e3));
+            prompt_tokens = g.stats.cached_tokens + g.stats.prefill_tokens;
+        }
+        let (mean, sd) = mean_sd(&speeds);
         crate::outln!(
-            "decode 64 tok   {:>8.1} tok/s ({:.1} ms/tok after {} prompt tokens)",
-            steps as f64 / (g.stats.decode_ms / 1e3),
-            g.stats.decode_ms / steps as f64,
-            g.stats.cached_tokens + g.stats.prefill_tokens
+            "decode 64 tok   {mean:>8.1} ± {sd:.1} tok/s ({:.1} ms/tok after {prompt_tokens} prompt tokens)",
+            1e3 / mean
         );
     }
     // Leave the shipped preamble cached for the requests below.

@@ -138,15 +138,41 @@ impl Activations {
         };
         if formats.iter().any(|f| f.wants_q8k()) {
             a.q8k = vec![BlockQ8K::default(); rows * cols / QK_K];
-            quantize::q8k(x, &mut a.q8k);
+            in_parallel(x, &mut a.q8k, QK_K, quantize::q8k);
             a.q8k_groups = quantize::q8k_groups(&a.q8k, rows, cols / QK_K);
         }
         if formats.iter().any(|f| !f.wants_q8k()) {
             a.q8_0 = vec![BlockQ8_0::default(); rows * cols / QK8_0];
-            quantize::q8_0(x, &mut a.q8_0);
+            in_parallel(x, &mut a.q8_0, QK8_0, quantize::q8_0);
         }
         a
     }
+}
+
+/// Blocks per unit of parallel quantization: below this a step quantizes alone.
+const QUANTIZE_UNIT: usize = 64;
+
+/// `f(x, out)` with `x` and `out` cut into runs of [`QUANTIZE_UNIT`] blocks of
+/// `values` each, shared by the engine's threads: a prompt chunk's activations,
+/// quantized on one thread, kept the other waiting for 3 % of a two-thread prefill.
+/// Blocks are independent, so the result does not depend on who quantized what.
+fn in_parallel<B: Send>(x: &[f32], out: &mut [B], values: usize, f: fn(&[f32], &mut [B])) {
+    if out.len() <= QUANTIZE_UNIT {
+        return f(x, out);
+    }
+    let units: Vec<std::sync::Mutex<(&[f32], &mut [B])>> = x
+        .chunks(QUANTIZE_UNIT * values)
+        .zip(out.chunks_mut(QUANTIZE_UNIT))
+        .map(std::sync::Mutex::new)
+        .collect();
+    share(units.len(), |range| {
+        for u in &units[range] {
+            // Each unit is taken by exactly one thread: the lock is never contended.
+            let mut unit = u.lock().unwrap_or_else(|p| p.into_inner());
+            let (xs, bs) = &mut *unit;
+            f(xs, bs);
+        }
+    });
 }
 
 /// Weight rows one work unit of the row kernels covers: enough to amortise taking a
@@ -241,8 +267,36 @@ pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
             });
         }
     };
-    candle_core::utils::barrier_pool().execute_chunked(units, run);
+    share(units, run);
     outs
+}
+
+/// Runs `run` over `0..units` on the engine's threads, each taking ranges from a
+/// shared cursor that shrink as the work runs out (guided scheduling): the last
+/// ranges are single units, so no thread waits long for another at the end.
+/// candle's `execute_chunked` hands out eighths of a thread's share, up to 1120
+/// weight rows of a decode step's gate and up projection: the other thread then
+/// waited for the last of them, 10 % of a two-thread decode.
+fn share(units: usize, run: impl Fn(Range<usize>) + Sync) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pool = candle_core::utils::barrier_pool();
+    let threads = pool.n_workers() + 1;
+    let next = AtomicUsize::new(0);
+    pool.execute(|_| {
+        loop {
+            let start = next.load(Ordering::Relaxed);
+            if start >= units {
+                break;
+            }
+            let take = ((units - start) / (4 * threads)).max(1);
+            if next
+                .compare_exchange_weak(start, start + take, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                run(start..start + take);
+            }
+        }
+    });
 }
 
 /// Activation rows from which the K-quants run the tiled kernels (`gemm` on AVX-512
