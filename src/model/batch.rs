@@ -16,6 +16,7 @@
 use candle_core::{DType, Result, Tensor};
 
 use super::attention;
+use super::kernels::Rounding;
 use super::kv_cache::LayerCache;
 use super::linear::project_shared;
 use super::qwen2::{Layer, Session, Weights};
@@ -94,7 +95,10 @@ impl Batch<'_> {
             self.suffixes[b].tokens.push(t);
         }
         let x = candle_nn::ops::rms_norm(&x, &w.norm, w.cfg.rms_eps)?;
-        w.output.forward(&x)?.squeeze(0)?.to_dtype(DType::F32)
+        w.output
+            .forward(&x, Rounding::RowAlone)?
+            .squeeze(0)?
+            .to_dtype(DType::F32)
     }
 
     /// Refuses a feed that names a branch twice or not at all, or that would pass the
@@ -148,7 +152,7 @@ impl Batch<'_> {
         let cfg = &w.cfg;
         let rows = feed.len();
         let h = candle_nn::ops::rms_norm(x, &layer.attn_norm, cfg.rms_eps)?;
-        let qkv = project_shared(&[&layer.wq, &layer.wk, &layer.wv], &h)?;
+        let qkv = project_shared(&[&layer.wq, &layer.wk, &layer.wv], &h, Rounding::RowAlone)?;
         let [q, k, v] = <[Tensor; 3]>::try_from(qkv)
             .map_err(|_| candle_core::Error::Msg("qkv projection".into()))?;
         // Rows take the place of the sequence axis, so RoPE's per-position tables
@@ -175,14 +179,14 @@ impl Batch<'_> {
             ys.push(attend(w, &qi, (&prefix.0, &prefix.1), (&ks, &vs), scale)?);
         }
         let y = Tensor::cat(&ys, 1)?;
-        let x = (x + layer.wo.forward(&y)?)?;
+        let x = (x + layer.wo.forward(&y, Rounding::RowAlone)?)?;
 
         let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
-        let gu = project_shared(&[&layer.w_gate, &layer.w_up], &h)?;
+        let gu = project_shared(&[&layer.w_gate, &layer.w_up], &h, Rounding::RowAlone)?;
         let [gate, up] = <[Tensor; 2]>::try_from(gu)
             .map_err(|_| candle_core::Error::Msg("gate/up projection".into()))?;
         let act = (candle_nn::ops::silu(&gate)? * up)?;
-        x + layer.w_down.forward(&act)?
+        x + layer.w_down.forward(&act, Rounding::RowAlone)?
     }
 
     /// The prefix's keys and values of layer `l` (views), or empty ones for an empty

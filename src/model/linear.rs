@@ -8,7 +8,7 @@ use std::sync::Arc;
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
 use candle_core::{Device, Module, Result, Tensor};
 
-use super::kernels::{self, Activations, Format, QMatrix};
+use super::kernels::{self, Activations, Format, QMatrix, Rounding};
 use super::mapping::Mapping;
 
 /// A quantized matrix lying in the mapped file.
@@ -104,11 +104,12 @@ impl<R: std::io::Read + std::io::Seek> Source<'_, R> {
 }
 
 impl Linear {
-    /// `x` is `(1, seq, in)`; gives `(1, seq, out)`.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// `x` is `(1, seq, in)`; gives `(1, seq, out)`. `rounding` is for our kernels
+    /// (candle's take rows as they come).
+    pub fn forward(&self, x: &Tensor, rounding: Rounding) -> Result<Tensor> {
         match self {
             Linear::Candle(_, mm) => mm.forward(x),
-            Linear::Mapped(_) => Ok(project_shared(&[self], x)?.remove(0)),
+            Linear::Mapped(_) => Ok(project_shared(&[self], x, rounding)?.remove(0)),
         }
     }
 }
@@ -116,7 +117,11 @@ impl Linear {
 /// Runs `x` through several weight matrices that share it as input: the
 /// activations are quantized once and all the matrices' rows are shared out to the
 /// threads in one pass.
-pub(super) fn project_shared(ws: &[&Linear], x: &Tensor) -> Result<Vec<Tensor>> {
+pub(super) fn project_shared(
+    ws: &[&Linear],
+    x: &Tensor,
+    rounding: Rounding,
+) -> Result<Vec<Tensor>> {
     let mapped: Option<Vec<&Mapped>> = ws
         .iter()
         .map(|w| match w {
@@ -125,12 +130,12 @@ pub(super) fn project_shared(ws: &[&Linear], x: &Tensor) -> Result<Vec<Tensor>> 
         })
         .collect();
     match mapped {
-        Some(ms) => mapped_matmul(&ms, x),
-        None => candle_shared(ws, x),
+        Some(ms) => mapped_matmul(&ms, x, rounding),
+        None => candle_shared(ws, x, rounding),
     }
 }
 
-fn mapped_matmul(ms: &[&Mapped], x: &Tensor) -> Result<Vec<Tensor>> {
+fn mapped_matmul(ms: &[&Mapped], x: &Tensor, rounding: Rounding) -> Result<Vec<Tensor>> {
     let (b, seq, cols) = x.dims3()?;
     let xs = x.flatten_all()?.to_vec1::<f32>()?;
     let mats = ms.iter().map(|m| m.matrix()).collect::<Result<Vec<_>>>()?;
@@ -143,7 +148,7 @@ fn mapped_matmul(ms: &[&Mapped], x: &Tensor) -> Result<Vec<Tensor>> {
     }
     let formats: Vec<Format> = mats.iter().map(|m| m.format()).collect();
     let acts = Activations::quantize(&xs, b * seq, cols, &formats);
-    let outs = kernels::matmul(&mats, &acts, kernels::dispatch::active());
+    let outs = kernels::matmul(&mats, &acts, kernels::dispatch::active(), rounding);
     outs.into_iter()
         .zip(&mats)
         .map(|(o, m)| Tensor::from_vec(o, (b, seq, m.rows()), x.device()))
@@ -152,7 +157,7 @@ fn mapped_matmul(ms: &[&Mapped], x: &Tensor) -> Result<Vec<Tensor>> {
 
 /// Candle's path; for one token candle fuses the matrices into one pass over the
 /// activations.
-fn candle_shared(ws: &[&Linear], x: &Tensor) -> Result<Vec<Tensor>> {
+fn candle_shared(ws: &[&Linear], x: &Tensor, rounding: Rounding) -> Result<Vec<Tensor>> {
     let (_, seq, _) = x.dims3()?;
     let tensors: Option<Vec<&QTensor>> = ws
         .iter()
@@ -167,7 +172,7 @@ fn candle_shared(ws: &[&Linear], x: &Tensor) -> Result<Vec<Tensor>> {
     {
         return Ok(out);
     }
-    ws.iter().map(|w| w.forward(x)).collect()
+    ws.iter().map(|w| w.forward(x, rounding)).collect()
 }
 
 /// The token embedding table; rows are dequantized on lookup.

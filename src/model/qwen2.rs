@@ -12,6 +12,7 @@ use std::sync::Arc;
 use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Result, Tensor};
 
+use super::kernels::Rounding;
 use super::kv_cache::LayerCache;
 use super::linear::{Embedding, Linear, Source, project_shared};
 use super::mapping::Mapping;
@@ -359,10 +360,17 @@ impl Session {
             None
         };
         let scale = 1.0 / (cfg.head_dim as f64).sqrt();
+        // Checked drafts must match one-token decoding row for row; a prompt's rows
+        // only need to agree up to rounding.
+        let rounding = if each {
+            Rounding::RowAlone
+        } else {
+            Rounding::Prompt
+        };
 
         for (layer, cache) in w.layers.iter().zip(self.caches.iter_mut()) {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, cfg.rms_eps)?;
-            let qkv = project_shared(&[&layer.wq, &layer.wk, &layer.wv], &h)?;
+            let qkv = project_shared(&[&layer.wq, &layer.wk, &layer.wv], &h, rounding)?;
             let [q, k, v] = <[Tensor; 3]>::try_from(qkv)
                 .map_err(|_| candle_core::Error::Msg("qkv projection".into()))?;
             let heads = |t: Tensor, bias: &Tensor, n: usize| -> Result<Tensor> {
@@ -401,14 +409,14 @@ impl Session {
                         .reshape((1, seq, cfg.hidden))?
                 }
             };
-            x = (x + layer.wo.forward(&y)?)?;
+            x = (x + layer.wo.forward(&y, rounding)?)?;
 
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
-            let gu = project_shared(&[&layer.w_gate, &layer.w_up], &h)?;
+            let gu = project_shared(&[&layer.w_gate, &layer.w_up], &h, rounding)?;
             let [gate, up] = <[Tensor; 2]>::try_from(gu)
                 .map_err(|_| candle_core::Error::Msg("gate/up projection".into()))?;
             let act = (candle_nn::ops::silu(&gate)? * up)?;
-            x = (x + layer.w_down.forward(&act)?)?;
+            x = (x + layer.w_down.forward(&act, rounding)?)?;
         }
         self.tokens.extend_from_slice(tokens);
         let x = match rows {
@@ -417,7 +425,10 @@ impl Session {
             Rows::Each => x,
         };
         let x = candle_nn::ops::rms_norm(&x, &w.norm, cfg.rms_eps)?;
-        w.output.forward(&x)?.to_dtype(DType::F32).map(Some)
+        w.output
+            .forward(&x, rounding)?
+            .to_dtype(DType::F32)
+            .map(Some)
     }
 }
 

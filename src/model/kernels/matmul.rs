@@ -219,17 +219,41 @@ impl Outputs {
     }
 }
 
+/// What a matmul's activation rows need of the kernels' rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// Each row's results have the bits of that row multiplied alone, up to
+    /// [`MAX_EXACT_BATCH`] rows: decoding (one token, the sequences of a batch, a
+    /// checked draft), whose rows are compared with one-token decoding.
+    RowAlone,
+    /// A prompt's rows, which nothing compares with a row alone: the tiled kernels
+    /// run from fewer rows ([`PROMPT_MIN_ROWS`], [`PROMPT_MIN_ROWS_AVX2`]), from
+    /// where they beat the row kernels.
+    Prompt,
+}
+
+impl Rounding {
+    /// Activation rows from which the K-quants take the tiled kernels on `path`.
+    fn tiled_from(self, path: Path) -> usize {
+        match (self, path) {
+            (Rounding::RowAlone, _) => GEMM_MIN_ROWS,
+            (Rounding::Prompt, Path::Avx2) => PROMPT_MIN_ROWS_AVX2,
+            (Rounding::Prompt, _) => PROMPT_MIN_ROWS,
+        }
+    }
+}
+
 /// `x · wᵀ` for each matrix in `ws` (all with `x.cols` columns), on `path`: one
 /// `x.rows × w.rows` row-major result per matrix. Work is shared by the engine's
 /// threads (candle's pool, which the rest of the forward pass uses too, so the two
 /// never compete for cores).
-pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path) -> Vec<Vec<f32>> {
+pub fn matmul(ws: &[QMatrix], x: &Activations, path: Path, rounding: Rounding) -> Vec<Vec<f32>> {
     let path = if path.supported() {
         path
     } else {
         super::dispatch::detected()
     };
-    let packed = Packed::new(ws, x, path);
+    let packed = Packed::new(ws, x, path, rounding);
     let mut outs: Vec<Vec<f32>> = ws.iter().map(|w| vec![0f32; x.rows * w.rows]).collect();
     let ptrs = Outputs(outs.iter_mut().map(|o| (o.as_mut_ptr(), o.len())).collect());
     // Units: slices of each matrix in turn, of `unit` rows.
@@ -308,6 +332,16 @@ pub(super) const GEMM_MIN_ROWS: usize = 12;
 /// row alone (the row kernels'); larger batches agree up to rounding.
 pub const MAX_EXACT_BATCH: usize = GEMM_MIN_ROWS - 1;
 
+/// [`GEMM_MIN_ROWS`] for a prompt's rows ([`Rounding::Prompt`]) on AVX-512 VNNI,
+/// where the row kernels are fast: one thread, Zen 4, Q4_K/Q6_K at 8 rows `gemm`
+/// made 47-60 GMAC/s against the row kernels' 65-73, at 11 rows 76-81 against 70.
+pub(super) const PROMPT_MIN_ROWS: usize = 10;
+
+/// [`PROMPT_MIN_ROWS`] on AVX2, whose row kernels take one activation row at a time:
+/// `gemm_avx2` at 6 rows made 39-46 GMAC/s against 25-40, at 8 rows 37-52 against
+/// 26-42 (at 4 rows 29-42 against 24-41: about even).
+pub(super) const PROMPT_MIN_ROWS_AVX2: usize = 6;
+
 /// The activations rearranged for the kernel that will read them.
 struct Packed {
     /// Regrouped for `gemm`, when it runs.
@@ -316,15 +350,18 @@ struct Packed {
     /// For the AVX-512 Q4_K row kernels: the Q8_K blocks in the order they read
     /// Q4_K's nibbles (`quantize::q4k_order`); empty when they do not run.
     q4k_order: Vec<BlockQ8K>,
+    /// Activation rows from which the K-quants take the tiled kernels.
+    tiled_from: usize,
 }
 
 impl Packed {
-    fn new(ws: &[QMatrix], x: &Activations, path: Path) -> Self {
+    fn new(ws: &[QMatrix], x: &Activations, path: Path, rounding: Rounding) -> Self {
         let any = |f: Format| ws.iter().any(|w| w.format == f);
+        let tiled_from = rounding.tiled_from(path);
         #[cfg(target_arch = "x86_64")]
         {
             let gemm = path == Path::Avx512Vnni
-                && x.rows >= GEMM_MIN_ROWS
+                && x.rows >= tiled_from
                 && ws.iter().any(|w| w.format.wants_q8k());
             let reorder =
                 !gemm && matches!(path, Path::Avx512 | Path::Avx512Vnni) && any(Format::Q4K);
@@ -335,13 +372,15 @@ impl Packed {
                 } else {
                     Vec::new()
                 },
+                tiled_from,
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (any, x, path, GEMM_MIN_ROWS);
+            let _ = (any, x, path);
             Self {
                 q4k_order: Vec::new(),
+                tiled_from,
             }
         }
     }
@@ -353,7 +392,7 @@ fn tiled(w: &QMatrix, x: &Activations, packed: &Packed, path: Path) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         w.format != Format::Q8_0
-            && (packed.gemm.is_some() || (path == Path::Avx2 && x.rows >= GEMM_MIN_ROWS))
+            && (packed.gemm.is_some() || (path == Path::Avx2 && x.rows >= packed.tiled_from))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

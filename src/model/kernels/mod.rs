@@ -24,7 +24,7 @@ mod quantize;
 mod rows;
 
 pub use dispatch::Path;
-pub use matmul::{Activations, Format, MAX_EXACT_BATCH, QMatrix, matmul};
+pub use matmul::{Activations, Format, MAX_EXACT_BATCH, QMatrix, Rounding, matmul};
 
 #[cfg(test)]
 mod tests;

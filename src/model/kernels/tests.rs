@@ -12,7 +12,7 @@
 
 use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, QK_K, QK8_0, f16_bytes, f16_le};
 use super::dispatch::Path;
-use super::matmul::{Activations, Format, QMatrix, matmul};
+use super::matmul::{Activations, Format, QMatrix, Rounding, matmul};
 use super::{q4k, q6k, q8_0, quantize};
 
 /// xorshift64*: enough randomness for test data, with no dependency.
@@ -115,6 +115,18 @@ fn requantized(x: &[f32], format: Format) -> (Vec<f32>, Vec<f32>) {
 }
 
 fn check(format: Format, rows: usize, cols: usize, n_act: usize, path: Path, seed: u64) {
+    check_rounding(format, rows, cols, n_act, path, seed, Rounding::RowAlone)
+}
+
+fn check_rounding(
+    format: Format,
+    rows: usize,
+    cols: usize,
+    n_act: usize,
+    path: Path,
+    seed: u64,
+    rounding: Rounding,
+) {
     let mut rng = Rng(seed);
     let data = random_matrix(&mut rng, format, rows, cols);
     let w = QMatrix::new(format, &data, rows, cols).expect("shape");
@@ -123,6 +135,7 @@ fn check(format: Format, rows: usize, cols: usize, n_act: usize, path: Path, see
         &[w],
         &Activations::quantize(&x, n_act, cols, &[format]),
         path,
+        rounding,
     );
     let mut wrow = vec![0f32; cols];
     for r in 0..rows {
@@ -219,9 +232,10 @@ fn fused_matrices_get_their_own_outputs() {
     let x = random_vec(&mut rng, n_act * cols);
     let formats: Vec<Format> = ws.iter().map(|w| w.format()).collect();
     let acts = Activations::quantize(&x, n_act, cols, &formats);
-    let fused = matmul(&ws, &acts, super::dispatch::detected());
+    let path = super::dispatch::detected();
+    let fused = matmul(&ws, &acts, path, Rounding::Prompt);
     for (w, out) in ws.iter().zip(&fused) {
-        let alone = matmul(std::slice::from_ref(w), &acts, super::dispatch::detected());
+        let alone = matmul(std::slice::from_ref(w), &acts, path, Rounding::Prompt);
         assert_eq!(out, &alone[0]);
     }
 }
@@ -250,6 +264,7 @@ fn a_row_gives_the_same_bits_in_any_batch() {
                     &[w],
                     &Activations::quantize(xs, count, cols, &[format]),
                     path,
+                    Rounding::RowAlone,
                 )
                 .remove(0)
             };
@@ -293,6 +308,15 @@ fn gemm_batches_match_the_reference() {
             // Several work units of several bands, the last ones partial.
             let rows = super::matmul::GEMM_TILE + 13;
             check(format, rows, 256, 17, path, 400 + i as u64);
+            // A prompt's rows take them from fewer rows.
+            let from = [
+                super::matmul::PROMPT_MIN_ROWS,
+                super::matmul::PROMPT_MIN_ROWS_AVX2,
+            ];
+            for n_act in from.into_iter().chain([super::matmul::GEMM_MIN_ROWS - 1]) {
+                let seed = 500 + i as u64 * 10 + n_act as u64;
+                check_rounding(format, 13, 512, n_act, path, seed, Rounding::Prompt);
+            }
         }
     }
 }
@@ -395,7 +419,15 @@ fn kernel_timings() {
     for (name, format, rows, cols) in shapes {
         let data = random_matrix(&mut rng, format, rows, cols);
         let w = QMatrix::new(format, &data, rows, cols).expect("shape");
-        for n_act in [1, 4, 16, 31, 128] {
+        let runs = [1, 4, 6, 8, 11, 16, 31, 128].into_iter().flat_map(|n| {
+            let prompt = (super::matmul::PROMPT_MIN_ROWS_AVX2..super::matmul::GEMM_MIN_ROWS)
+                .contains(&n)
+                .then_some((n, Rounding::Prompt));
+            [Some((n, Rounding::RowAlone)), prompt]
+                .into_iter()
+                .flatten()
+        });
+        for (n_act, rounding) in runs {
             let x = random_vec(&mut rng, n_act * cols);
             for path in supported_paths() {
                 // The fastest of several: the run least disturbed by other work.
@@ -404,13 +436,13 @@ fn kernel_timings() {
                     .map(|_| {
                         let t = thread_cpu_seconds();
                         let a = Activations::quantize(&x, n_act, cols, &[format]);
-                        std::hint::black_box(matmul(&[w], &a, path));
+                        std::hint::black_box(matmul(&[w], &a, path, rounding));
                         thread_cpu_seconds() - t
                     })
                     .fold(f64::INFINITY, f64::min);
                 let macs = (rows * cols * n_act) as f64;
                 eprintln!(
-                    "{name} × {n_act:>2} rows {:>12}: {:>7.3} ms  {:>6.1} GB/s weights  {:>6.1} GMAC/s",
+                    "{name} × {n_act:>3} rows {:>12} {rounding:?}: {:>7.3} ms  {:>6.1} GB/s weights  {:>6.1} GMAC/s",
                     path.name(),
                     s * 1e3,
                     data.len() as f64 / s / 1e9,
