@@ -150,3 +150,22 @@ pub fn dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
     }
     hsum256(acc)
 }
+
+/// Defines `$name`: `$dot` for each weight row of a tile (`out.len()` rows of
+/// `per_row` blocks, one after another) against one activation row, in one call:
+/// decoding's case, as `avx512`'s one-row tiles.
+macro_rules! one_row_tile {
+    ($name:ident, $dot:ident, $block:ty, $act:ty) => {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub fn $name(w: &[$block], per_row: usize, a: &[$act], out: &mut [f32]) {
+            let a = &a[..per_row];
+            for (o, w) in out.iter_mut().zip(w.chunks_exact(per_row)) {
+                *o = $dot(w, a);
+            }
+        }
+    };
+}
+
+one_row_tile!(q4k_one_row, dot_q4k, BlockQ4K, BlockQ8K);
+one_row_tile!(q6k_one_row, dot_q6k, BlockQ6K, BlockQ8K);
+one_row_tile!(q8_0_one_row, dot_q8_0, BlockQ8_0, BlockQ8_0);

@@ -40,7 +40,7 @@ fn each<W, A>(w: &[W], a: &[A], stride: usize, out: &mut [f32], dot: impl Fn(&[W
 /// activation rows, `$avx2` (in `avx2`) and `$portable` one.
 macro_rules! row_kernel {
     ($block:ty, $act:ty, $vnni:ident, $avx512:ident, $vnni_one:ident, $avx512_one:ident,
-     $avx2:ident, $portable:path) => {
+     $avx2:ident, $avx2_one:ident, $portable:path) => {
         impl RowKernel for $block {
             type Act = $act;
 
@@ -81,6 +81,9 @@ macro_rules! row_kernel {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: as in `rows`.
                     Path::Avx512 => unsafe { super::avx512::$avx512_one(w, per_row, a, out) },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as in `rows`.
+                    Path::Avx2 => unsafe { super::avx2::$avx2_one(w, per_row, a, out) },
                     _ => {
                         for (o, wr) in out.iter_mut().zip(w.chunks_exact(per_row)) {
                             Self::rows(path, wr, a, &[], per_row, std::slice::from_mut(o));
@@ -100,6 +103,7 @@ row_kernel!(
     q4k_vnni_one,
     q4k_one_row,
     dot_q4k,
+    q4k_one_row,
     q4k::dot
 );
 row_kernel!(
@@ -110,6 +114,7 @@ row_kernel!(
     q6k_vnni_one,
     q6k_one_row,
     dot_q6k,
+    q6k_one_row,
     q6k::dot
 );
 row_kernel!(
@@ -120,5 +125,6 @@ row_kernel!(
     q8_0_vnni_one,
     q8_0_one_row,
     dot_q8_0,
+    q8_0_one_row,
     q8_0::dot
 );
