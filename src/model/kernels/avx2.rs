@@ -151,21 +151,37 @@ pub fn dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
     hsum256(acc)
 }
 
-/// Defines `$name`: `$dot` for each weight row of a tile (`out.len()` rows of
-/// `per_row` blocks, one after another) against one activation row, in one call:
-/// decoding's case, as `avx512`'s one-row tiles.
-macro_rules! one_row_tile {
-    ($name:ident, $dot:ident, $block:ty, $act:ty) => {
-        #[target_feature(enable = "avx2,fma,f16c")]
-        pub fn $name(w: &[$block], per_row: usize, a: &[$act], out: &mut [f32]) {
-            let a = &a[..per_row];
-            for (o, w) in out.iter_mut().zip(w.chunks_exact(per_row)) {
-                *o = $dot(w, a);
-            }
-        }
-    };
+/// `one` for each weight row of a tile (`out.len()` rows of `per_row` blocks, one
+/// after another in `w`) against the one activation row `a`: decoding's one kernel
+/// call per tile, on this path and (inlined into its entry points) on AVX-512's.
+/// Callers pass a closure, not the kernel's name: a closure inherits its function's
+/// target features, while a function item is called through a shim built without
+/// them, which keeps the kernel from being inlined.
+#[inline(always)]
+pub(super) fn per_weight_row<W, A>(
+    w: &[W],
+    per_row: usize,
+    a: &[A],
+    out: &mut [f32],
+    one: impl Fn(&[W], &[A]) -> f32,
+) {
+    let a = &a[..per_row];
+    for (o, w) in out.iter_mut().zip(w.chunks_exact(per_row)) {
+        *o = one(w, a);
+    }
 }
 
-one_row_tile!(q4k_one_row, dot_q4k, BlockQ4K, BlockQ8K);
-one_row_tile!(q6k_one_row, dot_q6k, BlockQ6K, BlockQ8K);
-one_row_tile!(q8_0_one_row, dot_q8_0, BlockQ8_0, BlockQ8_0);
+#[target_feature(enable = "avx2,fma,f16c")]
+pub fn q4k_one_row(w: &[BlockQ4K], per_row: usize, a: &[BlockQ8K], out: &mut [f32]) {
+    per_weight_row(w, per_row, a, out, |w, a| dot_q4k(w, a))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub fn q6k_one_row(w: &[BlockQ6K], per_row: usize, a: &[BlockQ8K], out: &mut [f32]) {
+    per_weight_row(w, per_row, a, out, |w, a| dot_q6k(w, a))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub fn q8_0_one_row(w: &[BlockQ8_0], per_row: usize, a: &[BlockQ8_0], out: &mut [f32]) {
+    per_weight_row(w, per_row, a, out, |w, a| dot_q8_0(w, a))
+}

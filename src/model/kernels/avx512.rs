@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::avx2::{f16x, f16x2, hsum128, load64, load128, load256};
+use super::avx2::{f16x, f16x2, hsum128, load64, load128, load256, per_weight_row};
 use super::blocks::{BlockQ4K, BlockQ6K, BlockQ8_0, BlockQ8K, Q8KGroup, unpack_scales_mins};
 
 #[inline(always)]
@@ -211,7 +211,7 @@ fn q4k_body<const N: usize, const VNNI: bool>(
 /// [`q4k_body`] for one activation row (decoding), with the same arithmetic per
 /// block, the mins from the row's own sums, and the weights prefetched.
 #[inline(always)]
-fn q4k_one<const VNNI: bool>(w: &[BlockQ4K], a: &[BlockQ8K], out: &mut [f32]) {
+fn q4k_one<const VNNI: bool>(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     // SAFETY: as in `q4k_body`.
     unsafe {
         let mut acc = _mm512_setzero_ps();
@@ -227,7 +227,7 @@ fn q4k_one<const VNNI: bool>(w: &[BlockQ4K], a: &[BlockQ8K], out: &mut [f32]) {
             let sumi = block_sum::<VNNI>(&q, &s, &y.qs);
             acc = _mm512_fmadd_ps(_mm512_set1_ps(dw * y.d), _mm512_cvtepi32_ps(sumi), acc);
         }
-        out[0] = _mm512_reduce_add_ps(acc) + hsum128(acc_m);
+        _mm512_reduce_add_ps(acc) + hsum128(acc_m)
     }
 }
 
@@ -375,7 +375,8 @@ macro_rules! by_rows {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
 pub fn q4k_vnni(w: &[BlockQ4K], a: &[BlockQ8K], g: &[Q8KGroup], stride: usize, out: &mut [f32]) {
     if out.len() == 1 {
-        return q4k_one::<true>(w, a, out);
+        out[0] = q4k_one::<true>(w, a);
+        return;
     }
     by_rows!(q4k_body, true, w, a, g, stride, out)
 }
@@ -383,7 +384,8 @@ pub fn q4k_vnni(w: &[BlockQ4K], a: &[BlockQ8K], g: &[Q8KGroup], stride: usize, o
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
 pub fn q4k(w: &[BlockQ4K], a: &[BlockQ8K], g: &[Q8KGroup], stride: usize, out: &mut [f32]) {
     if out.len() == 1 {
-        return q4k_one::<false>(w, a, out);
+        out[0] = q4k_one::<false>(w, a);
+        return;
     }
     by_rows!(q4k_body, false, w, a, g, stride, out)
 }
@@ -398,80 +400,34 @@ pub fn q6k(w: &[BlockQ6K], a: &[BlockQ8K], g: &[Q8KGroup], stride: usize, out: &
     by_rows!(q6k_body, false, w, a, g, stride, out)
 }
 
-/// Defines `$name`: the weight rows of a tile (`out.len()` rows of `per_row`
-/// blocks, one after another) against one activation row, `$one` per weight row.
-/// Decoding's case: one call per tile rather than per weight row (1536 values),
-/// whose call, dispatch and hand-over cost 9 % of a token.
-macro_rules! one_row_tile {
-    ($name:ident, $features:literal, $block:ty, $act:ty, |$w:ident, $a:ident| $one:expr) => {
-        #[target_feature(enable = $features)]
-        pub fn $name(w: &[$block], per_row: usize, a: &[$act], out: &mut [f32]) {
-            let $a = &a[..per_row];
-            for (o, $w) in out.iter_mut().zip(w.chunks_exact(per_row)) {
-                *o = $one;
-            }
+/// [`q6k_body`] for one activation row, as a value.
+#[inline(always)]
+fn q6k_one<const VNNI: bool>(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    let mut o = [0f32];
+    q6k_body::<1, VNNI>(w, a, &[], w.len(), &mut o);
+    o[0]
+}
+
+/// Defines `$vnni` and `$plain`: the weight rows of a tile against one activation row
+/// (decoding), `$one` per weight row, in one call rather than one per weight row
+/// (1536 values), whose call, dispatch and hand-over cost 9 % of a token.
+macro_rules! one_row_tiles {
+    ($vnni:ident, $plain:ident, $block:ty, $act:ty, $one:ident) => {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")]
+        pub fn $vnni(w: &[$block], per_row: usize, a: &[$act], out: &mut [f32]) {
+            per_weight_row(w, per_row, a, out, |w, a| $one::<true>(w, a))
+        }
+
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")]
+        pub fn $plain(w: &[$block], per_row: usize, a: &[$act], out: &mut [f32]) {
+            per_weight_row(w, per_row, a, out, |w, a| $one::<false>(w, a))
         }
     };
 }
 
-one_row_tile!(
-    q4k_vnni_one,
-    "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c",
-    BlockQ4K,
-    BlockQ8K,
-    |w, a| {
-        let mut o = [0f32];
-        q4k_one::<true>(w, a, &mut o);
-        o[0]
-    }
-);
-one_row_tile!(
-    q4k_one_row,
-    "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c",
-    BlockQ4K,
-    BlockQ8K,
-    |w, a| {
-        let mut o = [0f32];
-        q4k_one::<false>(w, a, &mut o);
-        o[0]
-    }
-);
-one_row_tile!(
-    q6k_vnni_one,
-    "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c",
-    BlockQ6K,
-    BlockQ8K,
-    |w, a| {
-        let mut o = [0f32];
-        q6k_body::<1, true>(w, a, &[], w.len(), &mut o);
-        o[0]
-    }
-);
-one_row_tile!(
-    q6k_one_row,
-    "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c",
-    BlockQ6K,
-    BlockQ8K,
-    |w, a| {
-        let mut o = [0f32];
-        q6k_body::<1, false>(w, a, &[], w.len(), &mut o);
-        o[0]
-    }
-);
-one_row_tile!(
-    q8_0_vnni_one,
-    "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c",
-    BlockQ8_0,
-    BlockQ8_0,
-    |w, a| q8_0_body::<true>(w, a)
-);
-one_row_tile!(
-    q8_0_one_row,
-    "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c",
-    BlockQ8_0,
-    BlockQ8_0,
-    |w, a| q8_0_body::<false>(w, a)
-);
+one_row_tiles!(q4k_vnni_one, q4k_one_row, BlockQ4K, BlockQ8K, q4k_one);
+one_row_tiles!(q6k_vnni_one, q6k_one_row, BlockQ6K, BlockQ8K, q6k_one);
+one_row_tiles!(q8_0_vnni_one, q8_0_one_row, BlockQ8_0, BlockQ8_0, q8_0_body);
 
 /// Q8_0 runs one activation row at a time (it is not in the shipped model).
 #[inline(always)]
